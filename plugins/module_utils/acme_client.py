@@ -168,6 +168,23 @@ def api_base_url(url: str) -> str:
     return url
 
 
+class Secret:
+    """A password that shows as ``********`` in reprs, vars() and tracebacks."""
+
+    __slots__ = ('_value',)
+
+    def __init__(self, value):
+        self._value = value
+
+    def reveal(self):
+        return self._value
+
+    def __repr__(self):
+        return '********'
+
+    __str__ = __repr__
+
+
 # --------------------------------------------------------------------------
 # Transport: session, login, re-login, retries.
 # --------------------------------------------------------------------------
@@ -181,7 +198,7 @@ class Http:
             raise ImportError('the ACME client needs the requests library')
         self.base_url = api_base_url(url)
         self.username = username
-        self.__password = password
+        self.password = Secret(password)
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -208,7 +225,7 @@ class Http:
                      raise_on_status=False)
 
     def login(self) -> None:
-        body = {'username': self.username, 'password': self.__password}
+        body = {'username': self.username, 'password': self.password.reveal()}
         response = self._send('POST', '/auth/login', body, authenticate=False)
         self.token = response.json()['token']
 
