@@ -1,0 +1,251 @@
+"""The one client against the real simulator over HTTPS on loopback: every endpoint."""
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import acme_client as ac
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def client(simulator):
+    return simulator.client(retries=3, backoff=0.05)
+
+
+def test_system_pools_and_tls(simulator, client):
+    system = client.system.get()
+    assert system['vendor'] == 'ACME STORAGE, Inc' and system['api_version'] == '1'
+    assert {p['name'] for p in client.pools.list()} == {'pool1', 'pool2'}
+    pool = client.pools.get('pool1')
+    assert pool['total_bytes'] == 100 * 1024 ** 3
+    assert pool['free_bytes'] + pool['used_bytes'] == pool['total_bytes']
+    with pytest.raises(ac.NotFound):
+        client.pools.get('nope')
+    untrusting = ac.AcmeClient(simulator.url, 'admin', simulator.password, retries=0)
+    with pytest.raises(ac.ConnectionFailed, match='CERTIFICATE_VERIFY_FAILED|certificate'):
+        untrusting.system.get()
+
+
+def test_openapi_and_request_ids(simulator):
+    response = requests.get(simulator.url + '/api/v1/openapi.json', verify=simulator.ca_path)
+    paths = response.json()['paths']
+    for path in ('/api/v1/auth/login', '/api/v1/shares', '/api/v1/shares/{share_id}/promote',
+                 '/api/v1/snapshots/{snapshot_id}', '/api/v1/pools/{name}'):
+        assert any(p.replace('{id}', '{share_id}') == path or p == path for p in paths), path
+    assert response.headers['X-Request-Id']
+
+
+def test_wrong_password_is_unauthorized_and_never_shown(simulator):
+    bad = ac.AcmeClient(simulator.url, 'admin', 'not-the-password', verify=simulator.ca_path)
+    with pytest.raises(ac.Unauthorized) as raised:
+        bad.pools.list()
+    assert raised.value.request_id
+    assert 'not-the-password' not in str(raised.value)
+    assert 'not-the-password' not in simulator.log_path.read_text(errors='replace')
+    assert simulator.password not in simulator.log_path.read_text(errors='replace')
+
+
+def test_share_lifecycle(client):
+    nfs = {'enabled': True, 'rules': [{'clients': '127.0.0.1', 'access': 'rw',
+                                       'root_squash': False}]}
+    share = client.shares.create('vol-a', 'pool1', quota_bytes=MiB + 1, nfs=nfs)
+    assert share['quota_bytes'] == 2 * MiB  # rounded up by the appliance
+    assert share['path'] == '/pool1/vol-a'
+    assert share['exports'] == ['127.0.0.1:/pool1/vol-a']
+    assert ac.same_nfs(share['nfs'], nfs)
+    assert client.shares.get(share['id'])['name'] == 'vol-a'
+    assert client.shares.find('vol-a', pool='pool1')['id'] == share['id']
+    assert client.shares.find('vol-a', pool='pool2') is None
+    again = client.shares.create('vol-a', 'pool1', quota_bytes=2 * MiB, nfs=nfs)
+    assert again['id'] == share['id']  # adopted, not duplicated
+    with pytest.raises(ac.AlreadyExists):
+        client.shares.create('vol-a', 'pool1', quota_bytes=8 * MiB)
+    resized = client.shares.update(share['id'], quota_bytes=10 * MiB)
+    assert resized['quota_bytes'] == 10 * MiB
+    renamed = client.shares.update(share['id'], name='vol-b')
+    assert renamed['path'] == '/pool1/vol-b' and client.shares.find('vol-a') is None
+    assert client.shares.set_nfs(share['id'], False, [])['enabled'] is False
+    assert client.shares.get_nfs(share['id']) == {'enabled': False, 'rules': []}
+    assert client.shares.delete(share['id']) is True
+    assert client.shares.delete(share['id']) is False
+    with pytest.raises(ac.NotFound):
+        client.shares.get(share['id'])
+
+
+@pytest.mark.parametrize('name', ['', '.hidden', '-dash', 'a/b', '../etc', 'x' * 65, 'sp ace'])
+def test_invalid_names_are_rejected(client, name):
+    with pytest.raises(ac.Invalid):
+        client.shares.create(name, 'pool1')
+    assert client.shares.list() == []
+
+
+def test_shrink_below_used_and_oversized_quota(simulator, client):
+    share = client.shares.create('vol-u', 'pool1', quota_bytes=8 * MiB)
+    with open(simulator.share_dir(share['id']) / 'data', 'wb') as f:
+        f.write(os.urandom(3 * MiB))
+        f.flush()
+        os.fsync(f.fileno())
+    with pytest.raises(ac.Invalid):
+        client.shares.update(share['id'], quota_bytes=MiB)
+    with pytest.raises(ac.NoSpace):
+        client.shares.create('too-big', 'pool2', quota_bytes=2 * 1024 ** 3)
+    assert client.shares.get(share['id'])['used_bytes'] >= 3 * MiB
+
+
+def test_snapshots_clone_rollback_promote(simulator, client):
+    origin = client.shares.create('origin', 'pool1', quota_bytes=64 * MiB)
+    volume = simulator.share_dir(origin['id']) / 'volume-1'
+    volume.write_bytes(b'first')
+    snap = client.snapshots.create(origin['id'], 'snap-1')
+    assert client.snapshots.create(origin['id'], 'snap-1')['id'] == snap['id']
+    assert client.snapshots.get(snap['id'])['share_id'] == origin['id']
+    assert client.snapshots.find(origin['id'], 'snap-1')['id'] == snap['id']
+    volume.write_bytes(b'second')
+    snap2 = client.snapshots.create(origin['id'], 'snap-2')
+
+    clone = client.shares.create('clone', 'pool1', origin_snapshot_id=snap['id'])
+    assert (simulator.share_dir(clone['id']) / 'volume-1').read_bytes() == b'first'
+    assert client.shares.list(origin_snapshot_id=snap['id'])[0]['id'] == clone['id']
+    assert client.snapshots.get(snap['id'])['clones'] == [clone['id']]
+    with pytest.raises(ac.InUse):
+        client.snapshots.delete(origin['id'], snap['id'])
+
+    with pytest.raises(ac.AcmeError) as raised:  # newer snapshot exists
+        client.snapshots.rollback(origin['id'], snap['id'])
+    assert raised.value.status == 409
+    volume.write_bytes(b'third')
+    client.snapshots.rollback(origin['id'], snap2['id'])
+    assert volume.read_bytes() == b'second'
+
+    with pytest.raises(ac.InUse):
+        client.shares.delete(origin['id'])
+    with pytest.raises(ac.InUse):  # snap-1 has a clone: never deleted implicitly
+        client.shares.delete(origin['id'], recursive=True)
+    client.shares.promote(clone['id'])
+    assert client.snapshots.get(snap['id'])['share_id'] == clone['id']
+    assert client.shares.get(clone['id'])['origin_snapshot_id'] is None
+    assert client.shares.delete(origin['id'], recursive=True) is True
+    assert client.snapshots.list(clone['id'])[0]['id'] == snap['id']
+    assert client.shares.delete(clone['id'], recursive=True) is True
+    assert client.shares.list() == []
+
+
+def test_promote_of_non_clone_is_invalid(client):
+    share = client.shares.create('plain', 'pool1')
+    with pytest.raises(ac.Invalid):
+        client.shares.promote(share['id'])
+
+
+def test_sparse_snapshot_keeps_holes(simulator, client):
+    share = client.shares.create('sparse', 'pool1', quota_bytes=128 * MiB)
+    path = simulator.share_dir(share['id']) / 'volume-sparse'
+    with open(path, 'wb') as f:
+        f.truncate(64 * MiB)
+        f.seek(10 * MiB)
+        f.write(os.urandom(MiB))
+    snap = client.snapshots.create(share['id'], 'snap')
+    clone = client.shares.create('sparse-clone', 'pool1', origin_snapshot_id=snap['id'])
+    copy = simulator.share_dir(clone['id']) / 'volume-sparse'
+    assert copy.stat().st_size == 64 * MiB
+    assert copy.stat().st_blocks * 512 < 4 * MiB
+    assert copy.read_bytes() == path.read_bytes()
+    assert client.shares.get(clone['id'])['used_bytes'] < 4 * MiB
+
+
+def test_pagination_through_client(client):
+    for i in range(12):
+        client.shares.create(f'page-{i:02d}', 'pool1')
+    page = client.http.request('GET', '/shares', params={'limit': 5})
+    assert len(page['items']) == 5 and page['next']
+    assert len(client.shares.list(pool='pool1')) == 12
+    with pytest.raises(ac.Invalid):
+        client.http.request('GET', '/shares', params={'limit': 1001})
+
+
+def test_state_survives_restart(simulator, client):
+    share = client.shares.create('persist', 'pool1', quota_bytes=4 * MiB)
+    (simulator.share_dir(share['id']) / 'f').write_bytes(b'kept')
+    snap = client.snapshots.create(share['id'], 'keep')
+    simulator.restart()
+    assert client.shares.get(share['id'])['quota_bytes'] == 4 * MiB  # re-login transparently
+    assert client.snapshots.get(snap['id'])['name'] == 'keep'
+    assert (simulator.share_dir(share['id']) / 'f').read_bytes() == b'kept'
+
+
+def test_twenty_parallel_creates_and_deletes(client):
+    names = [f'par-{i}' for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        created = list(pool.map(lambda n: client.shares.create(n, 'pool1', quota_bytes=MiB),
+                                names))
+    assert len({s['id'] for s in created}) == 20
+    assert sorted(s['name'] for s in client.shares.list()) == sorted(names)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        deleted = list(pool.map(lambda s: client.shares.delete(s['id']), created[:10]))
+        recreated = list(pool.map(lambda n: client.shares.create(n, 'pool1', quota_bytes=MiB),
+                                  names[10:]))
+    assert all(deleted) and {s['id'] for s in recreated} == {s['id'] for s in created[10:]}
+    assert sorted(s['name'] for s in client.shares.list()) == sorted(names[10:])
+    assert client.pools.get('pool1')['share_count'] == 10
+
+
+def test_fault_busy_is_retried_for_get(simulator, client):
+    client.system.get()
+    simulator.add_fault(method='GET', path='/pools/pool1', nth=1, times=2, action='fail',
+                        status=503, code='BUSY', retry_after=0)
+    assert client.pools.get('pool1')['name'] == 'pool1'
+
+
+def test_fault_busy_on_create_is_retried_and_adopted(simulator, client):
+    client.system.get()
+    simulator.add_fault(method='POST', path='/shares', nth=1, times=1, action='fail',
+                        status=503, code='BUSY', retry_after=0)
+    share = client.shares.create('busy', 'pool1')
+    assert [s['id'] for s in client.shares.list()] == [share['id']]
+
+
+def test_fault_dropped_connection_get_retried(simulator, client):
+    client.system.get()
+    simulator.add_fault(method='GET', path='/shares', nth=1, times=1, action='drop')
+    assert client.shares.list() == []
+
+
+def test_fault_delay_hits_read_timeout(simulator):
+    client = simulator.client(retries=0, timeout=(2, 0.5))
+    client.system.get()
+    simulator.add_fault(method='GET', path='/system', nth=1, times=1, action='delay', delay=2)
+    start = time.monotonic()
+    with pytest.raises(ac.ConnectionFailed):
+        client.system.get()
+    assert time.monotonic() - start < 2
+    assert client.system.get()['api_version'] == '1'
+
+
+def test_fault_internal_error_on_nth_call(simulator, client):
+    client.system.get()
+    simulator.add_fault(method='DELETE', path='/shares/.*', nth=2, times=1, action='fail',
+                        status=500, code='INTERNAL')
+    first, second = (client.shares.create(n, 'pool1') for n in ('f1', 'f2'))
+    assert client.shares.delete(first['id'])
+    with pytest.raises(ac.ApplianceError) as raised:
+        client.shares.delete(second['id'])
+    assert raised.value.request_id
+    assert client.shares.get(second['id'])['name'] == 'f2'
+
+
+def test_token_expiry_relogin(tmp_path):
+    from tests.support.simulator import start_simulator
+    sim = start_simulator(tmp_path / 'short', '--token-ttl', '1')
+    try:
+        client = sim.client()
+        client.system.get()
+        token = client.http.token
+        time.sleep(1.5)
+        assert client.pools.get('pool1')['name'] == 'pool1'
+        assert client.http.token != token
+    finally:
+        sim.stop()

@@ -1,0 +1,67 @@
+"""The collection builds, installs, and the one client reaches the driver package in both forms."""
+
+import filecmp
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CLIENT = REPO / 'plugins' / 'module_utils' / 'acme_client.py'
+
+
+def run(*cmd, **kwargs):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def installed(tmp_path_factory):
+    out = tmp_path_factory.mktemp('galaxy')
+    run(str(BIN / 'ansible-galaxy'), 'collection', 'build', '--force', '--output-path', str(out),
+        cwd=REPO)
+    (tarball,) = out.glob('acme-nas-*.tar.gz')
+    run(str(BIN / 'ansible-galaxy'), 'collection', 'install', '--force', '--no-deps',
+        '-p', str(out / 'collections'), str(tarball))
+    return out / 'collections' / 'ansible_collections' / 'acme' / 'nas'
+
+
+def test_tarball_installs_with_metadata(installed):
+    assert (installed / 'MANIFEST.json').is_file()
+    assert filecmp.cmp(installed / 'plugins' / 'module_utils' / 'acme_client.py', CLIENT,
+                       shallow=False)
+    for unwanted in ('.venv', 'build', '.cache'):
+        assert not (installed / unwanted).exists()
+
+
+def test_installed_driver_points_at_the_one_client(installed):
+    link = installed / 'driver' / 'acme_cinder' / 'acme_client.py'
+    assert link.exists()
+    assert filecmp.cmp(link, installed / 'plugins' / 'module_utils' / 'acme_client.py',
+                       shallow=False)
+
+
+@pytest.mark.parametrize('source', ['checkout', 'installed collection'])
+def test_pip_install_of_driver_carries_the_client(source, installed, tmp_path):
+    driver = REPO / 'driver' if source == 'checkout' else installed / 'driver'
+    target = tmp_path / 'site'
+    run(str(BIN / 'pip'), 'install', '-q', '--no-deps', '--no-build-isolation',
+        '--target', str(target), str(driver))
+    copy = target / 'acme_cinder' / 'acme_client.py'
+    assert copy.is_file() and not copy.is_symlink()
+    assert filecmp.cmp(copy, CLIENT, shallow=False)
+    probe = ('import acme_cinder.acme_client as c; '
+             'print(c.AcmeClient.__name__, c.QUOTA_GRANULARITY)')
+    result = run(sys.executable, '-c', probe, env={'PYTHONPATH': str(target)})
+    assert result.stdout.split() == ['AcmeClient', '1048576']
+
+
+def test_modules_render_with_ansible_doc(installed):
+    env = {'ANSIBLE_COLLECTIONS_PATH': str(installed.parents[2]), 'PATH': str(BIN)}
+    modules = sorted(p.stem for p in (installed / 'plugins' / 'modules').glob('acme_*.py'))
+    assert modules, 'no modules shipped'
+    for module in modules:
+        result = run(str(BIN / 'ansible-doc'), '-t', 'module', f'acme.nas.{module}', env=env)
+        assert 'EXAMPLES' in result.stdout and 'RETURN VALUES' in result.stdout, module
