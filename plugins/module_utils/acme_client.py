@@ -203,8 +203,10 @@ class Http:
         self.retries = retries
         self.backoff = backoff
         self.token = None
+        # Passed on every request: with trust_env, requests lets
+        # REQUESTS_CA_BUNDLE override a session-level verify.
+        self.verify = verify
         self.session = requests.Session()
-        self.session.verify = verify
         self.session.headers.update({'Accept': 'application/json',
                                      'User-Agent': 'acme.nas-client/1'})
         adapter = HTTPAdapter(max_retries=self._retry_policy())
@@ -251,7 +253,7 @@ class Http:
         try:
             response = self.session.request(
                 method, url, json=body, params=params, headers=headers,
-                timeout=self.timeout)
+                timeout=self.timeout, verify=self.verify)
         except requests.exceptions.RequestException as exc:
             reason = _reason(exc)
             raise ConnectionFailed(

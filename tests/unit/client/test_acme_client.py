@@ -273,10 +273,10 @@ def test_verify_and_timeouts_from_params():
     params = {'appliance_url': URL, 'username': 'u', 'password': 'p', 'validate_certs': True,
               'ca_path': '/etc/acme/ca.pem', 'timeout': 30}
     client = ac.AcmeClient.from_params(params)
-    assert client.http.session.verify == '/etc/acme/ca.pem'
+    assert client.http.verify == '/etc/acme/ca.pem'
     assert client.http.timeout == (10.0, 30.0)
     params.update(validate_certs=False)
-    assert ac.AcmeClient.from_params(params).http.session.verify is False
+    assert ac.AcmeClient.from_params(params).http.verify is False
 
 
 @pytest.mark.parametrize(('requested', 'stored'), [

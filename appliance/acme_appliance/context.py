@@ -1,0 +1,101 @@
+"""The appliance's parts wired together, plus helpers every service uses."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from acme_appliance.config import ApplianceConfig
+from acme_appliance.errors import ApiError, not_found
+from acme_appliance.exports import ExportPublisher, ExportSpec, load_backend
+from acme_appliance.locks import KeyedLocks
+from acme_appliance.storage import Storage, allocated_bytes
+from acme_appliance.store import ShareRow, SnapshotRow, Store
+
+log = logging.getLogger(__name__)
+MIB = 1 << 20
+STATE_FILE = "state.db"
+
+
+def share_path(row: ShareRow) -> str:
+    """The share's NFS path, /<pool>/<name>."""
+    return f"/{row.pool}/{row.name}"
+
+
+@dataclass
+class Appliance:
+    config: ApplianceConfig
+    store: Store
+    storage: Storage
+    locks: KeyedLocks
+    exports: ExportPublisher
+
+    def share(self, share_id: str) -> ShareRow:
+        row = self.store.get_share(share_id)
+        if row is None:
+            raise not_found("share", share_id)
+        return row
+
+    def snapshot(self, snapshot_id: str, share_id: str | None = None) -> SnapshotRow:
+        """A snapshot by id; with share_id it must also belong to that share."""
+        row = self.store.get_snapshot(snapshot_id)
+        if row is None or (share_id is not None and row.share_id != share_id):
+            raise not_found("snapshot", snapshot_id)
+        return row
+
+    def pool_total(self, pool: str) -> int:
+        if pool not in self.config.pools:
+            raise not_found("pool", pool)
+        return self.config.pools[pool]
+
+    def pool_free(self, pool: str) -> int:
+        used = self.store.pool_usage().get(pool)
+        return max(0, self.pool_total(pool) - (used.used_bytes if used else 0))
+
+    def refresh_usage(self, share_id: str) -> None:
+        """Re-measure a share's allocated bytes unless an operation holds its lock."""
+        with self.locks.try_hold(share_id) as taken:
+            row = self.store.get_share(share_id) if taken else None
+            path = self.storage.share_dir(share_id)
+            if row is None or not path.is_dir():
+                return
+            used = allocated_bytes(path)
+            if used != row.used_bytes:
+                with self.store.transaction():
+                    self.store.update_share(share_id, used_bytes=used)
+
+    def export_specs(self) -> list[ExportSpec]:
+        return [ExportSpec(row.export_id, self.storage.share_dir(row.id), share_path(row),
+                           row.nfs_rules) for row in self.store.exported_shares()]
+
+    def sync_exports(self, reexport: str | None = None) -> None:
+        """Apply the NFS exports now; a failure is BUSY so that the caller can retry."""
+        try:
+            self.exports.sync(without=reexport)
+        except Exception as exc:
+            log.exception("applying NFS exports failed")
+            raise ApiError("BUSY", f"applying NFS exports failed: {exc}") from exc
+
+
+def round_quota(quota: int | None) -> int:
+    """Round up to a multiple of 1 MiB; None means no quota (0)."""
+    return -(-(quota or 0) // MIB) * MIB
+
+
+def open_appliance(config: ApplianceConfig) -> Appliance:
+    """Open the state database, repair the data directory after a crash, apply the exports."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(Path(config.data_dir) / STATE_FILE)
+    storage = Storage(config.data_dir)
+    share_ids = {row.id for row in store.all_shares()}
+    for action in storage.reconcile(share_ids, store.all_snapshot_ids()):
+        log.warning("start-up repair: %s", action)
+    appliance = Appliance(config, store, storage, KeyedLocks(), None)  # type: ignore[arg-type]
+    backend = load_backend(config.ganesha_conf_dir, config.ganesha_pidfile)
+    appliance.exports = ExportPublisher(backend, appliance.export_specs)
+    try:
+        appliance.exports.sync()
+    except Exception:
+        log.exception("applying the NFS exports at start-up failed; the next change retries")
+    return appliance

@@ -1,0 +1,113 @@
+"""The OpenAPI description: the contract's conventions and every decision the simulator made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acme_appliance.errors import STATUS_OF_CODE
+from acme_appliance.models import ErrorBody
+
+DESCRIPTION = """
+ACME NAS appliance REST API, version 1, as implemented by the acme.nas simulator.
+Base URL `https://HOST:8443/api/v1` (plain HTTP only with `--insecure-http`). JSON in and out.
+Every response, errors included, carries `X-Request-Id` (a fresh uuid4).
+
+## Conventions (the contract)
+- Sizes are bytes, times RFC 3339 UTC, ids UUIDs chosen by the appliance.
+- Names: 1-64 characters of `[A-Za-z0-9_.-]`, not starting with `.` or `-`; anything else is 422.
+- Errors: `{"code", "message", "details"}` with `UNAUTHORIZED` 401, `FORBIDDEN` 403,
+  `NOT_FOUND` 404, `ALREADY_EXISTS` 409 (`details.id` is the existing object), `IN_USE` 409
+  (details list the dependent objects), `INVALID` 422, `NO_SPACE` 507, `BUSY` 503 (always with
+  `Retry-After`), `INTERNAL` 500. Request validation errors are 422 `INVALID` with
+  `details.errors`; unknown routes are 404 `NOT_FOUND`; a wrong method is 405 `INVALID`.
+- Lists: `{"items": [...], "next": cursor-or-null}`; `limit` (default 100, at most 1000, more is
+  422) and the opaque `cursor` from `next`. Items come in creation order.
+- Every call is synchronous: a change, NFS exports included, has taken effect when it returns.
+
+## Decisions where the contract is silent
+- **Authentication**: `POST /auth/login` returns a bearer token valid for `expires_in` seconds
+  (`--token-ttl`, default 3600). Missing, unknown or expired tokens are 401 `UNAUTHORIZED`.
+  Tokens survive a restart of the simulator. Unauthenticated: `POST /auth/login`, `GET /health`
+  (also `/health` outside `/api/v1`), `GET /openapi.json` and the fault admin endpoint.
+- **Name scope**: share names are unique per pool, snapshot names unique per share.
+- **Share path**: `path` is `/<pool>/<name>` (the NFS pseudo path; it follows a rename). On disk a
+  share lives at `<data-dir>/shares/<share-id>/`, a snapshot at `<data-dir>/snapshots/<id>/`;
+  directory names never come from user input, so no request reaches outside the data root.
+- **Exports**: `exports` always lists `ADDR:/<pool>/<name>`, ADDR being the data address
+  (`--nfs-address`, IPv6 in brackets). It can be mounted only while `nfs.enabled` is true, and only
+  from the clients of `nfs.rules` (an enabled share with no rules is exported to no client).
+  `nfs` defaults to `{"enabled": false, "rules": []}`; a rule's `root_squash` defaults to true;
+  `clients` is one IPv4/IPv6 address, a CIDR network or `*`, each at most once per share.
+  `PUT /shares/{id}/nfs` replaces the whole setting. If the NFS server cannot apply the exports
+  the call is 503 `BUSY` (the state is saved and applied again by the next change or retry).
+- **Quotas**: `quota_bytes` is rounded up to a multiple of 1 MiB and returned rounded; absent,
+  null or 0 means no quota (0 in responses). Quotas may over-commit a pool (thin provisioning),
+  but a quota larger than the pool's total size is 507 `NO_SPACE`. Shrinking below the share's
+  used bytes is 422 `INVALID`. Quotas are accounted, not enforced on NFS writes.
+- **Used bytes**: allocated blocks (`st_blocks * 512`) of the files below the share or snapshot
+  directory, hard links counted once; sparse files count only their data. Shares' values are
+  cached and refreshed on `GET /shares/{id}`, on snapshot/rollback and periodically.
+- **Pools** are configured on the command line (`--pool NAME:SIZE`). `used_bytes` is the sum of
+  the used bytes of the pool's shares and snapshots, `free_bytes = total_bytes - used_bytes`
+  (never negative), `provisioned_bytes` the sum of quotas. An unknown pool is 404 `NOT_FOUND`.
+  A snapshot or clone whose data does not fit in the pool's free bytes is 507 `NO_SPACE`.
+- **Clones**: `POST /shares` with `origin_snapshot_id` makes a share that starts with the
+  snapshot's files (reflinked where the file system can, else copied with holes kept). The clone
+  must be in the snapshot's pool (else 422); without `quota_bytes` it inherits the origin share's
+  quota. An unknown origin snapshot is 404 `NOT_FOUND`.
+- **Snapshots** are read-only point-in-time copies (holes kept) listed oldest first; `used_bytes`
+  is the copy's allocated bytes. `GET /shares/{id}/snapshots/{sid}` also exists.
+- **Delete share**: 409 `IN_USE` with `details.snapshots` while it has snapshots, unless
+  `?recursive=true`; even then a snapshot with clones is never deleted: 409 `IN_USE` with
+  `details.snapshots` and `details.clones`. Deleting a clone removes it from its origin
+  snapshot's `clones`.
+- **Delete snapshot**: 409 `IN_USE` with `details.clones` while clones depend on it.
+- **Rollback** `POST /shares/{id}/snapshots/{sid}/rollback` with optional body
+  `{"destroy_newer": bool}` returns the share object. Newer snapshots make it 409 `IN_USE` with
+  `details.newer_snapshots`, unless `destroy_newer` is true; then they are destroyed, but if one
+  of them has clones the call is 409 `IN_USE` (`details.snapshots`, `details.clones`) and nothing
+  changes. The share's directory is replaced atomically and re-exported.
+- **Promote** (ZFS-style) `POST /shares/{id}/promote` on clone C of snapshot S of share O moves S
+  and every snapshot of O older than S (by `created_at`, ties by creation sequence) to C. C takes
+  O's former origin (null unless O was itself a clone), O's `origin_snapshot_id` becomes S, and
+  clones of the moved snapshots keep their origin ids (now pointing into C). O can then be
+  deleted. Promoting a share that is not a clone is 422 `INVALID`; a snapshot name clash with C's
+  own snapshots is 409 `ALREADY_EXISTS`. Returns the promoted share.
+- **Durability**: state is a sqlite database written in transactions. A share or snapshot
+  directory is built under a temporary name and renamed into place after its row is committed;
+  start-up finishes such renames and deletes every leftover, so a crash never leaves a half-made
+  share visible. Calls on one share are serialised, calls on different shares run in parallel.
+- **Unknown JSON fields** in request bodies are 422 `INVALID`.
+- **Fault injection** (only with `--enable-faults`): `POST /_admin/faults` `{"method": "POST",
+  "path": "/shares", "nth": 1, "times": 1, "action": "fail"|"delay"|"drop", "status": 503,
+  "code": "BUSY", "message": "...", "retry_after": 1, "delay": 2.0, "when": "before"|"after"}`.
+  `path` is a regular expression fullmatched against the path below `/api/v1`; `method` `*`
+  matches any; `nth` counts matching calls from when the fault was added (1 = the next one);
+  `times` is how many consecutive matching calls it hits. `fail` answers with `status`/`code`
+  (one given fills the other; BUSY gets `Retry-After`), `delay` waits `delay` seconds, `drop`
+  closes the connection with no response. `when: "after"` first runs the call, then fails, delays
+  or drops its response. `GET` lists the faults with `seen`/`hits`, `DELETE` clears them.
+"""
+
+TAGS = [
+    {"name": "auth", "description": "Login and tokens"},
+    {"name": "system", "description": "Appliance identity, health and pools"},
+    {"name": "shares", "description": "Shares (one per Cinder volume), clones, promote"},
+    {"name": "nfs", "description": "NFS access of a share"},
+    {"name": "snapshots", "description": "Snapshots of a share, rollback"},
+    {"name": "admin", "description": "Fault injection (simulator only, for tests)"},
+]
+
+
+def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the given contract codes (INTERNAL is always possible)."""
+    by_status: dict[int, list[str]] = {}
+    for code in (*codes, "INTERNAL"):
+        by_status.setdefault(STATUS_OF_CODE[code], []).append(code)
+    responses: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorBody, "description": " or ".join(names)}
+        for status, names in sorted(by_status.items())}
+    if 503 in responses:
+        responses[503]["headers"] = {"Retry-After": {
+            "description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+    return responses

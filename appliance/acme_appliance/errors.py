@@ -1,0 +1,108 @@
+"""The contract's error codes; handlers turn every failure into `{code, message, details}`."""
+
+from __future__ import annotations
+
+import errno
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+STATUS_OF_CODE = {
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "IN_USE": 409,
+    "INVALID": 422,
+    "NO_SPACE": 507,
+    "BUSY": 503,
+    "INTERNAL": 500,
+}
+_CODE_OF_STATUS = {
+    401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "IN_USE",
+    422: "INVALID", 500: "INTERNAL", 503: "BUSY", 507: "NO_SPACE",
+}
+
+
+def code_for_status(status: int) -> str:
+    """The contract code a bare HTTP status maps to (4xx -> INVALID, 5xx -> INTERNAL otherwise)."""
+    return _CODE_OF_STATUS.get(status, "INVALID" if status < 500 else "INTERNAL")
+
+
+class ApiError(Exception):
+    """An error the API reports with a contract code; the status follows from the code."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None,
+                 *, retry_after: int | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.status = status or STATUS_OF_CODE[code]
+        self.retry_after = retry_after if retry_after is not None else (
+            1 if code == "BUSY" else None)
+
+
+def not_found(kind: str, key: str) -> ApiError:
+    return ApiError("NOT_FOUND", f"{kind} {key} not found", {kind: key})
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details or {}}
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+    if error.code == "UNAUTHORIZED":
+        headers["WWW-Authenticate"] = "Bearer"
+    body = error_body(error.code, error.message, error.details)
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+def _clean_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Keep only JSON-safe fields: pydantic's `ctx` may hold exception objects."""
+    return [{"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")),
+             "type": str(err.get("type", ""))} for err in exc.errors()]
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _clean_validation_errors(exc)
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"])
+    message = f"{where}: {first['msg']}" if where else first["msg"]
+    return error_response(ApiError("INVALID", message, {"errors": errors}))
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = code_for_status(exc.status_code)
+    message = exc.detail if isinstance(exc.detail, str) else code.lower()
+    return error_response(ApiError(code, message, status=exc.status_code))
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    """A full file system is NO_SPACE; any other OS error is INTERNAL."""
+    assert isinstance(exc, OSError)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return error_response(ApiError("NO_SPACE", "no space left on the data file system"))
+    log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    return error_response(ApiError("INTERNAL", "internal error"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route ApiError, request validation errors and Starlette's 404/405 to contract bodies."""
+    app.add_exception_handler(OSError, _os_error)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

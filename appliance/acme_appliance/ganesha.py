@@ -1,0 +1,395 @@
+"""nfs-ganesha for the simulator: configuration rendering, export reloads and processes.
+
+Exports are written to one file (``exports.conf``) that the main configuration
+``%include``s. ``GaneshaExports.sync`` rewrites that file atomically, sends SIGHUP to
+ganesha and waits until ganesha's log says the reload is complete, so a share's NFS
+access has changed when the call returns.
+
+Every export denies at export level (``Access_Type = None``) and grants access only in
+``CLIENT`` blocks: with an export-level grant, clients matching no CLIENT block would
+still get in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from acme_appliance.exports import ExportSpec, Rule
+
+MAIN_FILE = 'ganesha.conf'
+EXPORTS_FILE = 'exports.conf'
+LOG_FILE = 'ganesha.log'
+PID_FILE = 'ganesha.pid'
+RPCBIND_SOCKET = Path('/run/rpcbind.sock')
+NOBODY = 65534
+
+_SAFE_PATH = re.compile(r'^/[A-Za-z0-9_.\-/]*$')
+_RELOAD_START = 'initiating export list reload'
+_RELOAD_DONE = 'Reread exports complete'
+_EXPORT_LINE = re.compile(r'Export\s+(\d+) pseudo \(')
+
+
+class GaneshaError(RuntimeError):
+    """ganesha refused a configuration, is not running or did not answer in time."""
+
+
+# --- rendering -------------------------------------------------------------------------
+
+def render_client(rule: Rule) -> str:
+    """One CLIENT block granting ``rule.access`` to ``rule.clients``."""
+    access = {'rw': 'RW', 'ro': 'RO'}.get(rule.access)
+    if access is None:
+        raise ValueError(f'access must be rw or ro, not {rule.access!r}')
+    squash = 'root_squash' if rule.root_squash else 'no_root_squash'
+    return (f'    CLIENT {{ Clients = {_client_token(rule.clients)}; '
+            f'Access_Type = {access}; Squash = {squash}; }}\n')
+
+
+def _client_token(clients: str) -> str:
+    """ganesha wants clients unquoted; accept only '*', an address or a network."""
+    if clients == '*':
+        return clients
+    try:
+        if '/' in clients:
+            return str(ipaddress.ip_network(clients, strict=False))
+        return str(ipaddress.ip_address(clients))
+    except ValueError:
+        raise ValueError(f'clients must be "*", an IP address or a network: {clients!r}') from None
+
+
+def _quoted_path(path: str) -> str:
+    if not _SAFE_PATH.match(path):
+        raise ValueError(f'unsafe path for ganesha configuration: {path!r}')
+    return f'"{path}"'
+
+
+def render_export(spec: ExportSpec) -> str:
+    """One EXPORT block: denied at export level, granted per CLIENT block."""
+    if not 1 <= spec.export_id <= 65535:
+        raise ValueError(f'export_id must be 1..65535, not {spec.export_id}')
+    clients = ''.join(render_client(rule) for rule in spec.rules)
+    return (
+        'EXPORT {\n'
+        f'    Export_Id = {spec.export_id};\n'
+        f'    Path = {_quoted_path(str(spec.directory))};\n'
+        f'    Pseudo = {_quoted_path(spec.pseudo)};\n'
+        '    Access_Type = None;\n'
+        '    Protocols = 3, 4;\n'
+        '    Transports = TCP;\n'
+        '    SecType = sys;\n'
+        f'    Anonymous_Uid = {NOBODY};\n'
+        f'    Anonymous_Gid = {NOBODY};\n'
+        f'{clients}'
+        '    FSAL { Name = VFS; }\n'
+        '}\n'
+    )
+
+
+def render_exports(exports: Iterable[ExportSpec]) -> str:
+    """The exports file. Exports without rules are left out: nobody could reach them."""
+    specs = sorted((s for s in exports if s.rules), key=lambda s: s.export_id)
+    _check_unique(specs)
+    header = '# Written by acme_appliance.ganesha; rewritten on every change.\n'
+    return header + ''.join(render_export(spec) for spec in specs)
+
+
+def _check_unique(specs: Sequence[ExportSpec]) -> None:
+    for attr in ('export_id', 'pseudo'):
+        values = [getattr(s, attr) for s in specs]
+        duplicates = {v for v in values if values.count(v) > 1}
+        if duplicates:
+            raise ValueError(f'duplicate {attr}: {sorted(duplicates)}')
+
+
+def render_main_conf(conf_dir: Path, bind_addr: str, nfs_port: int, mnt_port: int,
+                     nlm_port: int) -> str:
+    """The main ganesha.conf: pinned ports, v3 mounts of pseudo paths, short grace."""
+    conf_dir = Path(conf_dir)
+    return (
+        'NFS_CORE_PARAM {\n'
+        f'    Bind_addr = {bind_addr};\n'
+        f'    NFS_Port = {nfs_port};\n'
+        f'    MNT_Port = {mnt_port};\n'
+        f'    NLM_Port = {nlm_port};\n'
+        '    Protocols = 3, 4;\n'
+        '    Enable_UDP = false;\n'
+        '    Enable_RQUOTA = false;\n'
+        '    Mount_Path_Pseudo = true;\n'
+        '}\n'
+        'NFSV4 {\n'
+        '    Grace_Period = 10;\n'
+        '    Lease_Lifetime = 10;\n'
+        f'    RecoveryRoot = {_quoted_path(str(conf_dir / "recovery"))};\n'
+        '}\n'
+        'NFS_KRB5 { Active_krb5 = false; }\n'
+        'LOG {\n'
+        '    Default_Log_Level = EVENT;\n'
+        '    Components { EXPORT = INFO; }\n'
+        '}\n'
+        f'%include {_quoted_path(str(conf_dir / EXPORTS_FILE))}\n'
+    )
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename."""
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    with open(tmp, 'w', encoding='utf-8') as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def write_config(conf_dir: Path, bind_addr: str, nfs_port: int, mnt_port: int,
+                 nlm_port: int) -> Path:
+    """Write ganesha.conf (and an empty exports file if none yet); return the main file."""
+    conf_dir = Path(conf_dir)
+    (conf_dir / 'recovery').mkdir(parents=True, exist_ok=True)
+    exports = conf_dir / EXPORTS_FILE
+    if not exports.exists():
+        atomic_write(exports, render_exports([]))
+    main = conf_dir / MAIN_FILE
+    atomic_write(main, render_main_conf(conf_dir, bind_addr, nfs_port, mnt_port, nlm_port))
+    return main
+
+
+# --- reloads ---------------------------------------------------------------------------
+
+class GaneshaExports:
+    """Publishes the simulator's exports to a running ganesha (or only writes them)."""
+
+    def __init__(self, conf_dir: Path, pidfile: Path | None, log_file: Path | None = None,
+                 timeout: float = 15.0) -> None:
+        self.conf_dir = Path(conf_dir)
+        self.pidfile = Path(pidfile) if pidfile else None
+        self.log_file = Path(log_file) if log_file else self.conf_dir / LOG_FILE
+        self.timeout = timeout
+        self._lock = threading.Lock()
+
+    @property
+    def exports_file(self) -> Path:
+        return self.conf_dir / EXPORTS_FILE
+
+    def sync(self, exports: list[ExportSpec]) -> None:
+        """Make ganesha export exactly ``exports``; return once ganesha applied them."""
+        text = render_exports(exports)
+        _check_directories(exports)
+        with self._lock:
+            if self._current() == text:
+                return
+            offset = _file_size(self.log_file)
+            atomic_write(self.exports_file, text)
+            if self.pidfile is None:
+                return
+            os.kill(self._pid(), signal.SIGHUP)
+            wanted = {s.export_id for s in exports if s.rules}
+            self._wait_reloaded(offset, wanted)
+
+    def _current(self) -> str | None:
+        try:
+            return self.exports_file.read_text(encoding='utf-8')
+        except FileNotFoundError:
+            return None
+
+    def _pid(self) -> int:
+        pid = read_pid(self.pidfile)
+        if pid is None or not pid_alive(pid):
+            raise GaneshaError(f'ganesha is not running (pidfile {self.pidfile})')
+        return pid
+
+    def _wait_reloaded(self, offset: int, wanted: set[int]) -> None:
+        deadline = time.monotonic() + self.timeout
+        done_at: float | None = None
+        while time.monotonic() < deadline:
+            state = parse_reload(_read_from(self.log_file, offset))
+            if state.done:
+                done_at = done_at or time.monotonic()
+                settled = state.listed or time.monotonic() - done_at > 1.0
+                # Without the EXPORT=INFO listing in the log, only errors can be checked.
+                loaded = not state.listed or wanted <= state.exported
+                if settled and loaded and not state.errors:
+                    return
+                if settled:
+                    self._fail(offset, wanted)
+            time.sleep(0.05)
+        raise GaneshaError(f'ganesha did not reload its exports within {self.timeout}s '
+                           f'(log {self.log_file})')
+
+    def _fail(self, offset: int, wanted: set[int]) -> None:
+        time.sleep(0.3)  # ganesha logs the details of config errors after the reload
+        state = parse_reload(_read_from(self.log_file, offset))
+        missing = sorted(wanted - state.exported)
+        details = list(state.errors) + ([f'exports not loaded: {missing}'] if missing else [])
+        raise GaneshaError('ganesha rejected the exports: ' + ' | '.join(details))
+
+
+def _check_directories(exports: Iterable[ExportSpec]) -> None:
+    missing = [str(s.directory) for s in exports if s.rules and not Path(s.directory).is_dir()]
+    if missing:
+        raise GaneshaError(f'export directories do not exist: {missing}')
+
+
+@dataclass(frozen=True)
+class ReloadState:
+    """What ganesha's log says about the last export reload after some offset."""
+
+    done: bool
+    listed: bool
+    exported: frozenset[int]
+    errors: tuple[str, ...]
+
+
+def parse_reload(log_text: str) -> ReloadState:
+    """Parse the log written after a SIGHUP: completion, errors, exports after update."""
+    started = log_text.rfind(_RELOAD_START)
+    if started < 0:
+        return ReloadState(False, False, frozenset(), ())
+    lines = log_text[started:].splitlines()
+    done_at = next((i for i, line in enumerate(lines) if _RELOAD_DONE in line), None)
+    errors = tuple(line.split(':CRIT :', 1)[1].strip() for line in lines
+                   if ':CONFIG :CRIT :' in line)
+    if done_at is None:
+        return ReloadState(False, False, frozenset(), errors)
+    after = lines[done_at + 1:]
+    listed = any('Exports after update' in line for line in after)
+    exported = frozenset(int(m.group(1)) for line in after
+                         if (m := _EXPORT_LINE.search(line)))
+    return ReloadState(True, listed, exported, errors)
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with open(path, 'rb') as handle:
+            handle.seek(offset)
+            return handle.read().decode('utf-8', errors='replace')
+    except FileNotFoundError:
+        return ''
+
+
+# --- processes -------------------------------------------------------------------------
+
+def read_pid(pidfile: Path) -> int | None:
+    try:
+        return int(Path(pidfile).read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True if ``pid`` runs and is not a zombie (an unreaped child is not alive)."""
+    try:
+        stat = Path(f'/proc/{pid}/stat').read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
+
+
+def stop_pid(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM ``pid``, wait up to ``timeout`` seconds, then SIGKILL it."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        if _wait_gone(pid, wait):
+            return
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def rpcbind_running() -> bool:
+    """True if an rpcbind answers on its (machine-wide) socket."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.connect(str(RPCBIND_SOCKET))
+        except OSError:
+            return False
+    return True
+
+
+def start_rpcbind(log_file: Path, timeout: float = 10.0) -> int | None:
+    """Start rpcbind unless one runs already; return the PID of the one started, or None."""
+    if rpcbind_running():
+        return None
+    with open(log_file, 'ab') as out:
+        proc = subprocess.Popen(['rpcbind', '-w', '-f'], stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not rpcbind_running():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise GaneshaError(f'rpcbind did not start (see {log_file})')
+        time.sleep(0.05)
+    return proc.pid
+
+
+def start_ganesha(conf_dir: Path, wait_grace: bool = True, timeout: float = 60.0) -> int:
+    """Start ganesha.nfsd on ``conf_dir``/ganesha.conf (see write_config); return its PID.
+
+    Waits until the server is initialized and, with ``wait_grace``, until the NFSv4 grace
+    period is over (during grace, creates fail with NFS4ERR_GRACE / NFS3ERR_JUKEBOX).
+    """
+    conf_dir = Path(conf_dir)
+    log, pidfile = conf_dir / LOG_FILE, conf_dir / PID_FILE
+    offset = _file_size(log)
+    cmd = ['ganesha.nfsd', '-F', '-f', str(conf_dir / MAIN_FILE), '-L', str(log),
+           '-p', str(pidfile), '-N', 'NIV_EVENT']
+    with open(conf_dir / 'ganesha.stdout', 'ab') as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    markers = ['NFS SERVER INITIALIZED'] + (['NOT IN GRACE'] if wait_grace else [])
+    try:
+        _wait_log(proc, log, offset, markers, timeout)
+    except GaneshaError:
+        stop_pid(proc.pid)
+        raise
+    return proc.pid
+
+
+def _wait_log(proc: subprocess.Popen, log: Path, offset: int, markers: list[str],
+              timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise GaneshaError(f'ganesha exited with {proc.returncode}: {_tail(log, offset)}')
+        text = _read_from(log, offset)
+        if all(marker in text for marker in markers):
+            return
+        time.sleep(0.1)
+    raise GaneshaError(f'ganesha not ready after {timeout}s: {_tail(log, offset)}')
+
+
+def _tail(log: Path, offset: int, lines: int = 15) -> str:
+    return '\n'.join(_read_from(log, offset).splitlines()[-lines:])

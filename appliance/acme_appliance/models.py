@@ -1,0 +1,190 @@
+"""Request and response schemas; the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from acme_appliance.config import NAME_PATTERN
+from acme_appliance.errors import STATUS_OF_CODE
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description=(
+    "1-64 characters of [A-Za-z0-9_.-], not starting with '.' or '-'"), examples=["vol-1"])]
+Bytes = Annotated[StrictInt, Field(ge=0)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    code: Literal[tuple(STATUS_OF_CODE)]  # type: ignore[valid-type]
+    message: str
+    details: dict[str, Any] = Field(description="ALREADY_EXISTS: `id` of the existing object; "
+                                    "IN_USE: the ids of the dependent objects")
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class LoginRequest(Request):
+    username: str
+    password: str
+
+
+class Token(BaseModel):
+    token: str
+    expires_in: int = Field(description="Seconds until the token expires")
+
+
+class System(BaseModel):
+    vendor: str
+    model: str
+    version: str
+    api_version: str
+
+
+class Pool(BaseModel):
+    name: str
+    total_bytes: int
+    free_bytes: int
+    used_bytes: int = Field(description="Allocated bytes of the pool's shares and snapshots")
+    provisioned_bytes: int = Field(description="Sum of the quotas of the pool's shares")
+    share_count: int
+
+
+class PoolList(BaseModel):
+    items: list[Pool]
+    next: str | None = None
+
+
+class NfsRule(Request):
+    clients: str = Field(description="One IPv4/IPv6 address, a CIDR network, or '*'",
+                         examples=["10.0.0.5", "10.0.0.0/24", "*"])
+    access: Literal["rw", "ro"]
+    root_squash: StrictBool = True
+
+    @field_validator("clients")
+    @classmethod
+    def _check_clients(cls, value: str) -> str:
+        if value == "*":
+            return value
+        try:
+            if "/" in value:
+                ipaddress.ip_network(value, strict=False)
+            else:
+                ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("clients must be an IP address, a CIDR network or '*'") from None
+        return value
+
+
+class NfsSettings(Request):
+    enabled: StrictBool = False
+    rules: list[NfsRule] = Field(default_factory=list, description=(
+        "Clients allowed to mount while enabled; an empty list exports to no client"))
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_clients(cls, rules: list[NfsRule]) -> list[NfsRule]:
+        clients = [rule.clients for rule in rules]
+        if len(set(clients)) != len(clients):
+            raise ValueError("each clients value may appear in one rule only")
+        return rules
+
+
+class ShareCreate(Request):
+    name: Name
+    pool: Name
+    quota_bytes: Bytes | None = Field(None, description=(
+        "Rounded up to a multiple of 1 MiB; absent, null or 0 means no quota. A clone without "
+        "it inherits its origin share's quota."))
+    origin_snapshot_id: str | None = Field(None, description="Create a clone of this snapshot")
+    nfs: NfsSettings | None = None
+
+
+class ShareUpdate(Request):
+    quota_bytes: Bytes | None = Field(None, description="null or 0 removes the quota")
+    name: Name | None = None
+
+
+class Share(BaseModel):
+    id: str
+    name: str
+    pool: str
+    path: str = Field(description="/<pool>/<name>, the NFS path; follows a rename")
+    exports: list[str] = Field(description=(
+        "ADDR:/PATH for mount -t nfs on the data address; listed always, mountable only while "
+        "nfs.enabled and only from the rules' clients"))
+    quota_bytes: int = Field(description="0 means no quota")
+    used_bytes: int = Field(description="Allocated bytes (st_blocks * 512) of the share's files")
+    origin_snapshot_id: str | None
+    nfs: NfsSettings
+    created_at: str
+
+
+class ShareList(BaseModel):
+    items: list[Share]
+    next: str | None = Field(description="Cursor of the next page, or null")
+
+
+class SnapshotCreate(Request):
+    name: Name
+
+
+class Snapshot(BaseModel):
+    id: str
+    name: str
+    share_id: str
+    created_at: str
+    used_bytes: int
+    clones: list[str] = Field(description="Ids of the shares cloned from this snapshot")
+
+
+class SnapshotList(BaseModel):
+    items: list[Snapshot]
+    next: str | None
+
+
+class RollbackRequest(Request):
+    destroy_newer: StrictBool = False
+
+
+class FaultCreate(Request):
+    method: str = Field("*", description="HTTP method, or '*' for any")
+    path: str = Field(description="Regular expression, fullmatch against the path below /api/v1",
+                      examples=["/shares", "/shares/[^/]+/snapshots"])
+    nth: Annotated[StrictInt, Field(ge=1)] = 1
+    times: Annotated[StrictInt, Field(ge=1)] = 1
+    action: Literal["fail", "delay", "drop"]
+    when: Literal["before", "after"] = Field("before", description=(
+        "'after' runs the call first, then fails, delays or drops its response"))
+    status: Annotated[StrictInt, Field(ge=400, le=599)] = 503
+    code: Literal[tuple(STATUS_OF_CODE)] | None = None  # type: ignore[valid-type]
+    message: str | None = None
+    retry_after: Annotated[StrictInt, Field(ge=0)] | None = None
+    delay: Annotated[float, Field(ge=0, le=600)] = 1.0
+
+    @field_validator("path")
+    @classmethod
+    def _check_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class Fault(FaultCreate):
+    id: str
+    seen: int = Field(description="Matching calls counted since the fault was added")
+    hits: int = Field(description="Calls the fault acted on")
+
+
+class FaultList(BaseModel):
+    items: list[Fault]
+    next: str | None = None

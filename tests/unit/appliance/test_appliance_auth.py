@@ -1,0 +1,73 @@
+"""Login, bearer tokens, unauthenticated endpoints."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from appliance_helpers import API, PASSWORD, USER, assert_error, login, make_config
+from fastapi.testclient import TestClient
+
+from acme_appliance import auth
+from acme_appliance.app import create_app
+
+
+def test_login_returns_token_and_ttl(anon: TestClient) -> None:
+    reply = anon.post(f"{API}/auth/login", json={"username": USER, "password": PASSWORD})
+    assert reply.status_code == 200
+    body = reply.json()
+    assert len(body["token"]) >= 32
+    assert body["expires_in"] == 3600
+
+
+@pytest.mark.parametrize("username, password", [(USER, "wrong"), ("nobody", PASSWORD),
+                                                (USER, ""), ("", "")])
+def test_wrong_credentials_are_401(anon: TestClient, username: str, password: str) -> None:
+    reply = anon.post(f"{API}/auth/login", json={"username": username, "password": password})
+    body = assert_error(reply, 401, "UNAUTHORIZED")
+    assert "token" not in body
+    assert reply.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_login_body_is_validated(anon: TestClient) -> None:
+    assert_error(anon.post(f"{API}/auth/login", json={"username": USER}), 422, "INVALID")
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nope", "Basic YWRtaW46cw==", "Bearer "])
+def test_protected_calls_need_a_valid_token(anon: TestClient, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    for method, path in (("GET", "/system"), ("GET", "/pools"), ("GET", "/shares"),
+                         ("POST", "/shares"), ("GET", "/snapshots/x")):
+        reply = anon.request(method, f"{API}{path}", headers=headers, json={})
+        assert_error(reply, 401, "UNAUTHORIZED")
+
+
+def test_expired_token_is_401_and_relogin_works(client: TestClient,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    assert client.get(f"{API}/system").status_code == 200
+    real_time = auth.time.time
+    monkeypatch.setattr(auth.time, "time", lambda: real_time() + 3601)
+    assert_error(client.get(f"{API}/system"), 401, "UNAUTHORIZED")
+    login(client)
+    assert client.get(f"{API}/system").status_code == 200
+
+
+def test_token_ttl_is_configurable(data_dir) -> None:
+    with TestClient(create_app(make_config(data_dir, token_ttl=42))) as client:
+        reply = client.post(f"{API}/auth/login", json={"username": USER, "password": PASSWORD})
+        assert reply.json()["expires_in"] == 42
+
+
+def test_unauthenticated_endpoints(anon: TestClient) -> None:
+    assert anon.get(f"{API}/health").json() == {"status": "ok"}
+    assert anon.get("/health").json() == {"status": "ok"}
+    assert anon.get(f"{API}/openapi.json").status_code == 200
+    assert anon.get(f"{API}/_admin/faults").status_code == 200
+
+
+def test_passwords_are_never_logged(anon: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    anon.post(f"{API}/auth/login", json={"username": USER, "password": PASSWORD})
+    anon.post(f"{API}/auth/login", json={"username": USER, "password": "wrong-secret-x"})
+    assert "logged in" in caplog.text and "failed login" in caplog.text
+    assert PASSWORD not in caplog.text and "wrong-secret-x" not in caplog.text

@@ -1,0 +1,152 @@
+"""Fault injection: fail, delay, drop the Nth matching call."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from appliance_helpers import API, assert_error, create_share, login, make_config
+from fastapi.testclient import TestClient
+from test_appliance_concurrency import session
+
+from acme_appliance.app import create_app
+from acme_appliance.faults import DroppedConnection
+
+FAULTS = f"{API}/_admin/faults"
+
+
+def add_fault(client, **spec) -> dict:
+    reply = client.post(FAULTS, json=spec)
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+def test_fail_nth_call_with_status_and_code(client: TestClient) -> None:
+    fault = add_fault(client, method="POST", path="/shares", nth=2, times=2, action="fail",
+                      status=507, code="NO_SPACE", message="disk full")
+    assert fault["seen"] == 0 and fault["hits"] == 0
+    assert create_share(client, "a")
+    for name in ("b", "c"):
+        reply = client.post(f"{API}/shares", json={"name": name, "pool": "pool1"})
+        body = assert_error(reply, 507, "NO_SPACE")
+        assert body["message"] == "disk full" and body["details"] == {"injected": True}
+    assert create_share(client, "d")
+    assert client.get(f"{API}/shares").status_code == 200
+    listed = client.get(FAULTS).json()["items"]
+    assert [(f["seen"], f["hits"]) for f in listed] == [(4, 2)]
+    names = [s["name"] for s in client.get(f"{API}/shares").json()["items"]]
+    assert names == ["a", "d"]
+
+
+def test_busy_carries_retry_after(client: TestClient) -> None:
+    add_fault(client, path="/shares/[^/]+", action="fail")
+    share = create_share(client, "a")
+    reply = client.get(f"{API}/shares/{share['id']}")
+    assert_error(reply, 503, "BUSY")
+    assert reply.headers["Retry-After"] == "1"
+    add_fault(client, path="/system", action="fail", code="BUSY", retry_after=7)
+    assert client.get(f"{API}/system").headers["Retry-After"] == "7"
+    add_fault(client, path="/pools", action="fail", status=500)
+    assert_error(client.get(f"{API}/pools"), 500, "INTERNAL")
+    add_fault(client, path="/pools", action="fail", code="NOT_FOUND")
+    assert_error(client.get(f"{API}/pools"), 404, "NOT_FOUND")
+
+
+def test_method_and_path_must_match(client: TestClient) -> None:
+    add_fault(client, method="DELETE", path="/shares/.*", action="fail")
+    share = create_share(client, "a")
+    assert client.get(f"{API}/shares/{share['id']}").status_code == 200
+    assert client.get(f"{API}/shares").status_code == 200
+    assert_error(client.delete(f"{API}/shares/{share['id']}"), 503, "BUSY")
+    assert client.delete(f"{API}/shares/{share['id']}").status_code == 204
+
+
+def test_fail_after_runs_the_call(client: TestClient) -> None:
+    add_fault(client, method="POST", path="/shares", action="fail", when="after")
+    assert_error(client.post(f"{API}/shares", json={"name": "a", "pool": "pool1"}), 503, "BUSY")
+    body = assert_error(client.post(f"{API}/shares", json={"name": "a", "pool": "pool1"}),
+                        409, "ALREADY_EXISTS")
+    assert client.get(f"{API}/shares/{body['details']['id']}").status_code == 200
+
+
+def test_delay(client: TestClient) -> None:
+    add_fault(client, path="/system", action="delay", delay=0.3)
+    begin = time.monotonic()
+    assert client.get(f"{API}/system").status_code == 200
+    assert time.monotonic() - begin >= 0.3
+    begin = time.monotonic()
+    assert client.get(f"{API}/system").status_code == 200
+    assert time.monotonic() - begin < 0.3
+
+
+def test_list_and_clear(client: TestClient) -> None:
+    one = add_fault(client, path="/a", action="drop")
+    add_fault(client, path="/b", action="delay", delay=0)
+    assert [f["id"] for f in client.get(FAULTS).json()["items"]][0] == one["id"]
+    assert client.delete(f"{FAULTS}/{one['id']}").status_code == 204
+    assert_error(client.delete(f"{FAULTS}/{one['id']}"), 404, "NOT_FOUND")
+    assert len(client.get(FAULTS).json()["items"]) == 1
+    assert client.delete(FAULTS).status_code == 204
+    assert client.get(FAULTS).json() == {"items": [], "next": None}
+
+
+@pytest.mark.parametrize("spec", [
+    {"path": "(", "action": "fail"}, {"path": "/x", "action": "explode"},
+    {"path": "/x", "action": "fail", "nth": 0}, {"path": "/x", "action": "fail", "status": 200},
+    {"path": "/x", "action": "fail", "code": "TEAPOT"}, {"action": "fail"}])
+def test_invalid_faults_are_422(client: TestClient, spec: dict) -> None:
+    assert_error(client.post(FAULTS, json=spec), 422, "INVALID")
+
+
+def test_admin_calls_are_never_faulted(client: TestClient) -> None:
+    add_fault(client, path=".*", action="fail", times=100)
+    assert client.get(FAULTS).status_code == 200
+    assert client.get(f"{API}/health").status_code == 503
+
+
+def test_faults_are_off_unless_enabled(data_dir) -> None:
+    with TestClient(create_app(make_config(data_dir, enable_faults=False))) as client:
+        login(client)
+        assert_error(client.post(FAULTS, json={"path": ".*", "action": "fail"}), 404, "NOT_FOUND")
+        assert client.get(f"{API}/system").status_code == 200
+
+
+def test_drop_in_process_raises(client: TestClient) -> None:
+    add_fault(client, path="/system", action="drop")
+    with pytest.raises(DroppedConnection):
+        client.get(f"{API}/system")
+
+
+def test_drop_closes_the_connection(live) -> None:
+    http = session(live.url)
+    requests.post(f"{live.url}{FAULTS}", json={"path": "/shares", "method": "POST",
+                                              "action": "drop"}).raise_for_status()
+    with pytest.raises(requests.ConnectionError):
+        http.post(f"{live.url}{API}/shares", json={"name": "a", "pool": "pool1"})
+    assert http.get(f"{live.url}{API}/shares").json()["items"] == []
+    reply = http.post(f"{live.url}{API}/shares", json={"name": "a", "pool": "pool1"})
+    assert reply.status_code == 201
+
+
+def test_drop_after_the_call_ran(live) -> None:
+    http = session(live.url)
+    requests.post(f"{live.url}{FAULTS}", json={"path": "/shares", "method": "POST",
+                                              "action": "drop", "when": "after"})
+    with pytest.raises(requests.ConnectionError):
+        http.post(f"{live.url}{API}/shares", json={"name": "a", "pool": "pool1"})
+    assert [s["name"] for s in http.get(f"{live.url}{API}/shares").json()["items"]] == ["a"]
+
+
+def test_delay_does_not_block_other_calls(live) -> None:
+    requests.post(f"{live.url}{FAULTS}", json={"path": "/system", "action": "delay",
+                                              "delay": 1.0})
+    http = session(live.url)
+    import threading
+    slow = threading.Thread(target=http.get, args=(f"{live.url}{API}/system",))
+    slow.start()
+    time.sleep(0.1)
+    begin = time.monotonic()
+    assert session(live.url).get(f"{live.url}{API}/pools").status_code == 200
+    assert time.monotonic() - begin < 0.5
+    slow.join()

@@ -1,0 +1,179 @@
+"""NFS settings of a share and the calls into the export backend (ganesha seam)."""
+
+from __future__ import annotations
+
+import pytest
+from appliance_helpers import (
+    API,
+    assert_error,
+    create_share,
+    create_snapshot,
+    login,
+    make_config,
+)
+from fastapi.testclient import TestClient
+
+from acme_appliance import context, exports
+from acme_appliance.app import create_app
+from acme_appliance.exports import ExportSpec, Rule
+
+RULE = {"clients": "10.0.0.0/24", "access": "rw", "root_squash": False}
+
+
+class FakeGanesha:
+    """Records every sync like GaneshaExports would apply it."""
+
+    def __init__(self, conf_dir, pidfile) -> None:
+        self.conf_dir, self.pidfile = conf_dir, pidfile
+        self.calls: list[list[ExportSpec]] = []
+        self.fail = False
+
+    def sync(self, specs: list[ExportSpec]) -> None:
+        if self.fail:
+            raise RuntimeError("ganesha did not reload")
+        for spec in specs:
+            assert spec.directory.is_dir()
+        self.calls.append(list(specs))
+
+    def pseudos(self) -> list[str]:
+        return [spec.pseudo for spec in self.calls[-1]]
+
+
+@pytest.fixture
+def ganesha(data_dir, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A logged-in client whose app exports through a FakeGanesha."""
+    fakes: list[FakeGanesha] = []
+
+    def load_backend(conf_dir, pidfile):
+        fakes.append(FakeGanesha(conf_dir, pidfile))
+        return fakes[-1]
+
+    monkeypatch.setattr(context, "load_backend", load_backend)
+    config = make_config(data_dir, ganesha_conf_dir=tmp_path / "ganesha",
+                         ganesha_pidfile=tmp_path / "ganesha.pid")
+    with TestClient(create_app(config)) as client:
+        login(client)
+        assert fakes[0].conf_dir == tmp_path / "ganesha"
+        yield client, fakes[0]
+
+
+def test_nfs_defaults_and_put(client: TestClient) -> None:
+    share = create_share(client, "n")
+    assert client.get(f"{API}/shares/{share['id']}/nfs").json() == {"enabled": False,
+                                                                   "rules": []}
+    body = {"enabled": True, "rules": [RULE, {"clients": "*", "access": "ro",
+                                              "root_squash": True}]}
+    reply = client.put(f"{API}/shares/{share['id']}/nfs", json=body)
+    assert reply.status_code == 200 and reply.json() == body
+    assert client.get(f"{API}/shares/{share['id']}").json()["nfs"] == body
+    minimal = client.put(f"{API}/shares/{share['id']}/nfs",
+                         json={"enabled": True, "rules": [{"clients": "::1", "access": "ro"}]})
+    assert minimal.json()["rules"] == [{"clients": "::1", "access": "ro", "root_squash": True}]
+    assert_error(client.put(f"{API}/shares/nope/nfs", json=body), 404, "NOT_FOUND")
+    assert_error(client.get(f"{API}/shares/nope/nfs"), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("rule", [
+    {"clients": "host.example.com", "access": "rw"}, {"clients": "10.0.0.0/33", "access": "rw"},
+    {"clients": "10.0.0.1 ", "access": "rw"}, {"clients": "", "access": "rw"},
+    {"clients": "10.0.0.1,10.0.0.2", "access": "rw"}, {"clients": "10.0.0.1", "access": "rx"},
+    {"clients": "10.0.0.1", "access": "rw", "root_squash": "no"},
+    {"clients": "10.0.0.1", "access": "rw", "extra": 1}, {"access": "rw"}])
+def test_invalid_rules_are_422(client: TestClient, rule: dict) -> None:
+    share = create_share(client, "n")
+    reply = client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": True, "rules": [rule]})
+    assert_error(reply, 422, "INVALID")
+    reply = client.post(f"{API}/shares", json={"name": "m", "pool": "pool1",
+                                               "nfs": {"enabled": True, "rules": [rule]}})
+    assert_error(reply, 422, "INVALID")
+
+
+def test_duplicate_clients_are_422(client: TestClient) -> None:
+    share = create_share(client, "n")
+    reply = client.put(f"{API}/shares/{share['id']}/nfs",
+                       json={"enabled": True, "rules": [RULE, RULE]})
+    assert_error(reply, 422, "INVALID")
+
+
+def test_exports_use_the_data_address(data_dir) -> None:
+    with TestClient(create_app(make_config(data_dir, nfs_address="fd00::5"))) as client:
+        login(client)
+        assert create_share(client, "v6")["exports"] == ["[fd00::5]:/pool1/v6"]
+
+
+def test_create_with_nfs_exports_at_once(ganesha) -> None:
+    client, fake = ganesha
+    assert fake.calls == [[]]
+    share = create_share(client, "e", nfs={"enabled": True, "rules": [RULE]})
+    spec = fake.calls[-1][0]
+    assert spec.pseudo == "/pool1/e" and spec.directory.name == share["id"]
+    assert spec.rules == (Rule("10.0.0.0/24", "rw", False),)
+    create_share(client, "quiet")
+    assert len(fake.calls) == 2
+
+
+def test_every_nfs_change_syncs_before_returning(ganesha) -> None:
+    client, fake = ganesha
+    share = create_share(client, "e")
+    other = create_share(client, "o", nfs={"enabled": True, "rules": [RULE]})
+    client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": True, "rules": [RULE]})
+    assert fake.pseudos() == ["/pool1/e", "/pool1/o"]
+    ids = [spec.export_id for spec in fake.calls[-1]]
+    assert len(set(ids)) == 2
+    client.patch(f"{API}/shares/{share['id']}", json={"name": "renamed"})
+    assert fake.pseudos() == ["/pool1/renamed", "/pool1/o"]
+    assert [spec.export_id for spec in fake.calls[-1]] == ids
+    client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": False, "rules": []})
+    assert fake.pseudos() == ["/pool1/o"]
+    client.delete(f"{API}/shares/{other['id']}")
+    assert fake.calls[-1] == []
+
+
+def test_rollback_reexports_the_new_directory(ganesha) -> None:
+    client, fake = ganesha
+    share = create_share(client, "e", nfs={"enabled": True, "rules": [RULE]})
+    snap = create_snapshot(client, share["id"], "s")
+    before = len(fake.calls)
+    client.post(f"{API}/shares/{share['id']}/snapshots/{snap['id']}/rollback")
+    assert fake.calls[before:] == [[], fake.calls[before - 1]]
+
+
+def test_export_ids_are_never_reused(ganesha) -> None:
+    client, fake = ganesha
+    first = create_share(client, "a", nfs={"enabled": True, "rules": [RULE]})
+    used = fake.calls[-1][0].export_id
+    client.delete(f"{API}/shares/{first['id']}")
+    create_share(client, "a", nfs={"enabled": True, "rules": [RULE]})
+    assert fake.calls[-1][0].export_id > used
+
+
+def test_failed_export_is_busy_and_retry_applies(ganesha) -> None:
+    client, fake = ganesha
+    share = create_share(client, "e")
+    fake.fail = True
+    reply = client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": True, "rules": [RULE]})
+    assert_error(reply, 503, "BUSY")
+    assert reply.headers["Retry-After"] == "1"
+    fake.fail = False
+    reply = client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": True, "rules": [RULE]})
+    assert reply.status_code == 200 and fake.pseudos() == ["/pool1/e"]
+
+
+def test_no_ganesha_dir_means_no_backend(client: TestClient) -> None:
+    assert client.app.state.appliance.exports.enabled is False
+    assert exports.load_backend(None, None) is None
+
+
+def test_real_ganesha_module_writes_the_exports(data_dir, tmp_path) -> None:
+    ganesha = pytest.importorskip("acme_appliance.ganesha")
+    conf_dir = tmp_path / "ganesha"
+    conf_dir.mkdir()
+    with TestClient(create_app(make_config(data_dir, ganesha_conf_dir=conf_dir))) as client:
+        login(client)
+        backend = client.app.state.appliance.exports._backend
+        assert isinstance(backend, ganesha.GaneshaExports)
+        share = create_share(client, "real", nfs={"enabled": True, "rules": [RULE]})
+        text = backend.exports_file.read_text()
+        assert "/pool1/real" in text and share["id"] in text
+        client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": False, "rules": []})
+        assert "/pool1/real" not in backend.exports_file.read_text()

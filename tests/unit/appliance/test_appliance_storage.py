@@ -1,0 +1,91 @@
+"""Storage helpers: sparse copies, allocated bytes, start-up reconciliation."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from acme_appliance import storage
+from acme_appliance.storage import Storage, allocated_bytes, copy_file, copy_tree
+
+MIB = 1 << 20
+
+
+def sparse(path: Path, chunks: list[int], size: int = 16 * MIB) -> None:
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+        for offset in chunks:
+            handle.seek(offset)
+            handle.write(os.urandom(64 * 1024))
+
+
+def test_copy_file_keeps_holes_and_data(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(storage, "_reflink", lambda a, b: False)
+    src = tmp_path / "src"
+    sparse(src, [0, 5 * MIB, 16 * MIB - 64 * 1024])
+    copy_file(src, tmp_path / "dst")
+    assert (tmp_path / "dst").read_bytes() == src.read_bytes()
+    assert (tmp_path / "dst").stat().st_blocks * 512 <= 512 * 1024
+
+
+def test_copy_file_trailing_hole_and_empty(tmp_path: Path) -> None:
+    src = tmp_path / "hole"
+    sparse(src, [], size=8 * MIB)
+    copy_file(src, tmp_path / "copy")
+    assert (tmp_path / "copy").stat().st_size == 8 * MIB
+    assert (tmp_path / "copy").stat().st_blocks == 0
+    (tmp_path / "empty").write_bytes(b"")
+    copy_file(tmp_path / "empty", tmp_path / "empty2")
+    assert (tmp_path / "empty2").read_bytes() == b""
+
+
+def test_copy_range_falls_back_to_pread(tmp_path: Path, monkeypatch) -> None:
+    def unsupported(*args):
+        raise OSError(18, "cross-device")
+
+    monkeypatch.setattr(os, "copy_file_range", unsupported)
+    monkeypatch.setattr(storage, "_reflink", lambda a, b: False)
+    src = tmp_path / "src"
+    sparse(src, [MIB])
+    copy_file(src, tmp_path / "dst")
+    assert (tmp_path / "dst").read_bytes() == src.read_bytes()
+
+
+def test_copy_tree_skips_special_files_and_keeps_modes(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f").write_text("x")
+    os.chmod(src / "d" / "f", 0o640)
+    os.mkfifo(src / "fifo")
+    os.symlink("/etc/passwd", src / "abs-link")
+    copy_tree(src, tmp_path / "dst")
+    assert oct((tmp_path / "dst" / "d" / "f").stat().st_mode & 0o777) == oct(0o640)
+    assert not (tmp_path / "dst" / "fifo").exists()
+    assert os.readlink(tmp_path / "dst" / "abs-link") == "/etc/passwd"
+
+
+def test_allocated_bytes_counts_hard_links_once(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"x" * MIB)
+    os.link(tmp_path / "a", tmp_path / "b")
+    sparse(tmp_path / "s", [], size=100 * MIB)
+    assert MIB <= allocated_bytes(tmp_path) < MIB + 64 * 1024
+    assert allocated_bytes(tmp_path / "missing") == 0
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "", "..", "/etc"])
+def test_directory_names_must_be_uuids(tmp_path: Path, bad: str) -> None:
+    store = Storage(tmp_path)
+    with pytest.raises(ValueError):
+        store.share_dir(bad)
+    with pytest.raises(ValueError):
+        store.snapshot_dir(bad)
+
+
+def test_reconcile_recreates_missing_directories(tmp_path: Path) -> None:
+    store = Storage(tmp_path)
+    lost = str(uuid.uuid4())
+    actions = store.reconcile({lost}, set())
+    assert store.share_dir(lost).is_dir() and any("recreated" in a for a in actions)

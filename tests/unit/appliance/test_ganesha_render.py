@@ -1,0 +1,164 @@
+"""Rendering of nfs-ganesha configuration and parsing of its reload log (no services)."""
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from acme_appliance import ganesha
+from acme_appliance.exports import ExportSpec, Rule
+
+RW_LOCAL = Rule(clients='127.0.0.1', access='rw', root_squash=False)
+
+
+def spec(export_id=1, pseudo='/pool1/vol-1', rules=(RW_LOCAL,), directory='/srv/acme/s1'):
+    return ExportSpec(export_id=export_id, directory=Path(directory), pseudo=pseudo,
+                      rules=tuple(rules))
+
+
+def test_export_denies_at_export_level_and_grants_per_client():
+    text = ganesha.render_export(spec())
+    assert 'Export_Id = 1;' in text
+    assert 'Path = "/srv/acme/s1";' in text
+    assert 'Pseudo = "/pool1/vol-1";' in text
+    assert 'Access_Type = None;' in text.split('CLIENT')[0]
+    assert 'CLIENT { Clients = 127.0.0.1; Access_Type = RW; Squash = no_root_squash; }' in text
+    for line in ('Protocols = 3, 4;', 'Transports = TCP;', 'SecType = sys;',
+                 'FSAL { Name = VFS; }'):
+        assert line in text
+
+
+def test_rules_keep_their_order_and_map_access_and_squash():
+    rules = (Rule('10.0.0.0/24', 'ro', True), Rule('*', 'rw', False))
+    text = ganesha.render_export(spec(rules=rules))
+    first = 'CLIENT { Clients = 10.0.0.0/24; Access_Type = RO; Squash = root_squash; }'
+    second = 'CLIENT { Clients = *; Access_Type = RW; Squash = no_root_squash; }'
+    assert text.index(first) < text.index(second)
+
+
+def test_clients_are_unquoted_and_normalised():
+    # ganesha rejects quoted clients ("Expected a client, got a double quoted string").
+    text = ganesha.render_client(Rule('10.1.2.3/16', 'rw', True))
+    assert 'Clients = 10.1.0.0/16;' in text
+    assert '"' not in text
+
+
+@pytest.mark.parametrize('clients', ['host.example', '10.0.0.1; Access_Type = RW', '', '1.2.3'])
+def test_bad_clients_are_refused(clients):
+    with pytest.raises(ValueError):
+        ganesha.render_client(Rule(clients, 'rw', True))
+
+
+def test_bad_access_is_refused():
+    with pytest.raises(ValueError):
+        ganesha.render_client(Rule('*', 'rwx', True))
+
+
+@pytest.mark.parametrize('pseudo', ['pool1/x', '/pool1/x"; }', '/pool 1', '/a\nb'])
+def test_unsafe_paths_are_refused(pseudo):
+    with pytest.raises(ValueError):
+        ganesha.render_export(spec(pseudo=pseudo))
+
+
+@pytest.mark.parametrize('export_id', [0, 65536])
+def test_export_id_range(export_id):
+    with pytest.raises(ValueError):
+        ganesha.render_export(spec(export_id=export_id))
+
+
+def test_exports_file_sorted_without_ruleless_exports():
+    text = ganesha.render_exports([spec(2, '/pool1/b'), spec(1, '/pool1/a'),
+                                   spec(3, '/pool1/c', rules=())])
+    assert text.count('EXPORT {') == 2
+    assert text.index('Export_Id = 1;') < text.index('Export_Id = 2;')
+    assert '/pool1/c' not in text
+
+
+@pytest.mark.parametrize('second', [spec(1, '/pool1/b'), spec(2, '/pool1/a')])
+def test_duplicate_ids_or_pseudo_paths_are_refused(second):
+    with pytest.raises(ValueError):
+        ganesha.render_exports([spec(1, '/pool1/a'), second])
+
+
+def test_empty_exports_file_is_valid():
+    assert 'EXPORT' not in ganesha.render_exports([])
+
+
+def test_main_conf(tmp_path):
+    text = ganesha.render_main_conf(tmp_path, '127.0.0.1', 12049, 12048, 12803)
+    for line in ('Bind_addr = 127.0.0.1;', 'NFS_Port = 12049;', 'MNT_Port = 12048;',
+                 'NLM_Port = 12803;', 'Mount_Path_Pseudo = true;', 'Grace_Period = 10;',
+                 'Lease_Lifetime = 10;', 'Components { EXPORT = INFO; }',
+                 f'%include "{tmp_path}/exports.conf"'):
+        assert line in text
+
+
+def test_write_config_creates_empty_exports_once(tmp_path):
+    ganesha.write_config(tmp_path, '127.0.0.1', 2049, 20048, 32803)
+    exports = tmp_path / 'exports.conf'
+    assert exports.exists() and (tmp_path / 'ganesha.conf').exists()
+    exports.write_text('kept')
+    ganesha.write_config(tmp_path, '0.0.0.0', 2049, 20048, 32803)
+    assert exports.read_text() == 'kept'
+
+
+def test_sync_without_pidfile_only_writes(tmp_path):
+    share = tmp_path / 'share'
+    share.mkdir()
+    exports = ganesha.GaneshaExports(tmp_path, None)
+    exports.sync([spec(directory=share)])
+    text = (tmp_path / 'exports.conf').read_text()
+    assert f'Path = "{share}";' in text
+    assert stat.S_IMODE(os.stat(tmp_path / 'exports.conf').st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []
+
+
+def test_sync_refuses_missing_directories(tmp_path):
+    with pytest.raises(ganesha.GaneshaError):
+        ganesha.GaneshaExports(tmp_path, None).sync([spec(directory=tmp_path / 'missing')])
+
+
+def test_sync_with_dead_ganesha_fails(tmp_path):
+    (tmp_path / 'share').mkdir()
+    pidfile = tmp_path / 'ganesha.pid'
+    pidfile.write_text('999999999\n')
+    with pytest.raises(ganesha.GaneshaError, match='not running'):
+        ganesha.GaneshaExports(tmp_path, pidfile).sync([spec(directory=tmp_path / 'share')])
+
+
+PREFIX = '25/11/2026 09:43:09 : epoch 6b06ad9b : vm : nfs-ganesha-4248[sigmgr] '
+RELOAD_OK = '\n'.join(PREFIX + line for line in (
+    'sigmgr_thread :MAIN :EVENT :SIGHUP_HANDLER: Received SIGHUP.... '
+    'initiating export list reload',
+    'reread_exports :CONFIG :EVENT :Reread exports complete',
+    'reread_exports :EXPORT :INFO :Exports after update',
+    'reread_exports :EXPORT :INFO :Export     1 pseudo (/pool1/x) with path (/d/1) and tag',
+    'reread_exports :EXPORT :INFO :   NETWORK_CLIENT: 127.0.0.1/32 (options=033031e0)',
+    'reread_exports :EXPORT :INFO :Export     0 pseudo (/) with path (/) and tag ((null))',
+)) + '\n'
+
+
+def test_parse_reload_complete():
+    state = ganesha.parse_reload(RELOAD_OK)
+    assert state.done and state.listed and not state.errors
+    assert state.exported == {0, 1}
+
+
+def test_parse_reload_not_started_or_pending():
+    assert not ganesha.parse_reload('').done
+    pending = RELOAD_OK.splitlines()[0]
+    state = ganesha.parse_reload(pending)
+    assert not state.done and not state.errors
+
+
+def test_parse_reload_reports_config_errors():
+    bad = RELOAD_OK.replace(
+        'reread_exports :CONFIG :EVENT :Reread',
+        'config_errs_to_log :CONFIG :CRIT :Config File (x:4): Expected a client\n'
+        + PREFIX + 'reread_exports :CONFIG :EVENT :Reread')
+    assert ganesha.parse_reload(bad).errors == ('Config File (x:4): Expected a client',)
+
+
+def test_pid_alive():
+    assert ganesha.pid_alive(os.getpid())
+    assert not ganesha.pid_alive(999999999)
