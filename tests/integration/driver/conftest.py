@@ -1,0 +1,175 @@
+"""Functional tests of the driver: the real AcmeNfsDriver against the real simulator (HTTPS).
+
+This host has no kernel NFS client (docs: lab-recipes), so exactly one step is replaced:
+os-brick's `mount -t nfs` becomes `mount --bind <simulator share dir> <os-brick mount point>`.
+Everything else is real: os-brick's RemoteFsClient and mount points, umount (cinder privsep,
+in-process as root), file commands, Cinder objects and cinder.coordination (tooz file driver).
+Tests that rely on the bind mount are named *_bindmount.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+
+import pytest
+from oslo_concurrency import processutils
+from oslo_config import cfg
+
+from acme_functional import GROUP, MY_IP, mounts_under
+
+from cinder import context, coordination, objects
+from cinder.objects import fields
+from cinder.volume import configuration
+from cinder.volume import driver as cinder_driver
+
+CONF = cfg.CONF
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if '/integration/driver/' in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def cinder_runtime(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip('bind mounts need root')
+    import cinder.privsep
+    objects.register_all()
+    CONF([], project='cinder', default_config_files=[])
+    locks = tmp_path_factory.mktemp('locks')
+    CONF.set_override('backend_url', f'file://{locks}', group='coordination')
+    coordination.COORDINATOR.start()
+    # umount runs through cinder's privsep entrypoint; as root it can run in-process.
+    cinder.privsep.sys_admin_pctxt.set_client_mode(False)
+    # os-brick's own root commands (the attach path's device check) likewise.
+    import os_brick.privileged
+    os_brick.privileged.default.set_client_mode(False)
+    yield
+    coordination.COORDINATOR.stop()
+
+
+@pytest.fixture(autouse=True)
+def this_host_ip():
+    """my_ip of the cinder-volume host (per test: other suites may set their own)."""
+    CONF.set_override('my_ip', MY_IP)
+    yield
+    CONF.clear_override('my_ip')
+
+
+@pytest.fixture(autouse=True)
+def system_ca_bundle_in_environment(monkeypatch):
+    """acme_ca_file must win over REQUESTS_CA_BUNDLE (requests prefers the environment
+    to a Session-level verify; the client passes verify on every request)."""
+    monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/etc/ssl/certs/ca-certificates.crt')
+
+
+@pytest.fixture
+def bind_mounts(monkeypatch, simulator):
+    """Replace only os-brick's NFS mount command by a bind mount of the share's directory."""
+    from os_brick.remotefs import remotefs
+    client = simulator.client()
+    done = []
+
+    def do_mount(self, mount_type, share, mount_path, mount_options=None, flags=None):
+        assert mount_type == 'nfs'
+        pool, name = share.split(':', 1)[1].strip('/').split('/', 1)
+        found = client.shares.find(name, pool)
+        # the server's access check, as ganesha would answer a host without a rule
+        rules = found['nfs']['rules'] if found['nfs']['enabled'] else []
+        if CONF.my_ip not in {rule['clients'] for rule in rules}:
+            raise processutils.ProcessExecutionError(
+                stderr='mount.nfs: access denied by server while mounting')
+        subprocess.run(['mount', '--bind', str(simulator.share_dir(found['id'])), mount_path],
+                       check=True, capture_output=True)
+        done.append((share, mount_path, mount_options, flags))
+
+    monkeypatch.setattr(remotefs.RemoteFsClient, '_do_mount', do_mount)
+    return done
+
+
+@pytest.fixture
+def base(tmp_path):
+    path = tmp_path / 'mnt'
+    yield path
+    for mount_point in reversed(mounts_under(path)):  # never leave a mount behind
+        subprocess.run(['umount', '-l', mount_point], check=False)
+
+
+@pytest.fixture
+def make_driver(simulator, base, bind_mounts):
+    from acme_cinder import nfs, options
+    made = []
+
+    def build(setup=True, **overrides):
+        conf = configuration.Configuration(cinder_driver.volume_opts, config_group=GROUP)
+        conf.append_config_values(options.ACME_OPTS)
+        values = {'acme_url': simulator.url, 'acme_pool': 'pool1', 'nas_user': 'admin',
+                  'nas_password': simulator.password, 'acme_ca_file': simulator.ca_path,
+                  'acme_retries': 1, 'acme_backoff': 0.1, 'nfs_mount_point_base': str(base),
+                  'nas_secure_file_permissions': 'true', 'nas_secure_file_operations': 'false',
+                  'volume_backend_name': GROUP, 'acme_file_wait_timeout': 5}
+        values.update(overrides)
+        for key, value in values.items():
+            CONF.set_override(key, value, group=GROUP)
+        made.extend(values)
+        drv = nfs.AcmeNfsDriver(configuration=conf)
+        if setup:
+            drv.do_setup(context.get_admin_context())
+            drv.check_for_setup_error()
+        return drv
+
+    yield build
+    for key in made:
+        CONF.clear_override(key, group=GROUP)
+
+
+@pytest.fixture
+def driver(make_driver):
+    return make_driver()
+
+
+@pytest.fixture
+def ctx():
+    return context.get_admin_context()
+
+
+def make_volume(ctx, size=1, **updates):
+    values = dict(id=str(uuid.uuid4()), _name_id=None, size=size, host=f'cv1@{GROUP}#pool1',
+                  status='available', attach_status=fields.VolumeAttachStatus.DETACHED,
+                  provider_location=None, provider_id=None, encryption_key_id=None,
+                  volume_type_id=None, display_name='vol', migration_status=None)
+    values.update(updates)
+    vol = objects.Volume(context=ctx, **values)
+    vol.volume_attachment = objects.VolumeAttachmentList(objects=[])
+    vol.obj_reset_changes()
+    return vol
+
+
+@pytest.fixture
+def new_volume(ctx):
+    return lambda size=1, **updates: make_volume(ctx, size=size, **updates)
+
+
+@pytest.fixture
+def volume(driver, new_volume):
+    def build(size=1):
+        vol = new_volume(size=size)
+        vol.update(driver.create_volume(vol))
+        return vol
+    return build
+
+
+@pytest.fixture
+def snapshot(driver, ctx):
+    def build(vol):
+        snap = objects.Snapshot(context=ctx, id=str(uuid.uuid4()), volume_id=vol.id,
+                                volume_size=vol.size, provider_id=None,
+                                status=fields.SnapshotStatus.CREATING)
+        snap.volume = vol
+        snap.update(driver.create_snapshot(snap))
+        return snap
+    return build
