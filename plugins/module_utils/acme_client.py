@@ -426,7 +426,7 @@ def same_share(existing, body) -> bool:
 
 def normalize_rule(rule) -> dict:
     return {'clients': rule['clients'], 'access': rule.get('access', 'rw'),
-            'root_squash': bool(rule.get('root_squash', False))}
+            'root_squash': bool(rule.get('root_squash', True))}
 
 
 def same_nfs(current, wanted) -> bool:

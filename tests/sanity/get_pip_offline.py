@@ -8,7 +8,6 @@ ships with Python (ensurepip), then lets that pip install the requested
 packages (pip==24.2 ...) from the package index.
 """
 
-import ensurepip
 import subprocess
 import sys
 
@@ -17,7 +16,9 @@ GET_PIP_ONLY = ('--no-setuptools', '--no-wheel')
 
 def main():
     args = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY]
-    ensurepip.bootstrap(upgrade=True)
+    # ensurepip in a child: in-process it sets PIP_CONFIG_FILE=/dev/null,
+    # which would hide the machine's pip configuration (index, CA bundle).
+    subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade'])
     sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + args))
 
 

@@ -288,7 +288,7 @@ def test_round_quota_matches_appliance_granularity(requested, stored):
 
 def test_same_nfs_ignores_rule_order_and_defaults():
     current = {'enabled': True, 'rules': [
-        {'clients': 'b', 'access': 'rw', 'root_squash': False},
+        {'clients': 'b', 'access': 'rw', 'root_squash': True},
         {'clients': 'a', 'access': 'ro', 'root_squash': True}]}
     wanted = {'enabled': True, 'rules': [
         {'clients': 'a', 'access': 'ro', 'root_squash': True}, {'clients': 'b'}]}

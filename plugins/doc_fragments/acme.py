@@ -1,0 +1,73 @@
+# Copyright: (c) 2026, ACME STORAGE, Inc
+# Apache License 2.0 (see LICENSE)
+"""Documentation of the options every acme.nas module shares (``acme_argument_spec()``)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Used as ``extends_documentation_fragment: [acme.nas.acme]``; matches the spec key for key."""
+
+    DOCUMENTATION = r"""
+options:
+  appliance_url:
+    description:
+      - URL of the appliance's REST API, for example V(https://nas1.example.com:8443).
+      - The API prefix C(/api/v1) is added when missing.
+      - If not set, the value of the E(ACME_URL) environment variable is used.
+    type: str
+    required: true
+  username:
+    description:
+      - User that logs in to the appliance.
+      - If not set, the value of the E(ACME_USERNAME) environment variable is used.
+    type: str
+    required: true
+  password:
+    description:
+      - Password of O(username). It is never logged or returned.
+      - If not set, the value of the E(ACME_PASSWORD) environment variable is used.
+    type: str
+    required: true
+  validate_certs:
+    description:
+      - Whether to verify the appliance's TLS certificate.
+      - Set to V(false) only on a trusted lab network.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file of the certificate authority that signed the appliance's certificate,
+        used instead of the system's trust store when O(validate_certs=true).
+      - If not set, the value of the E(ACME_CA_PATH) environment variable is used.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for an answer of the appliance to one request.
+      - Connecting waits at most 10 seconds (or O(timeout) if lower).
+    type: int
+    default: 60
+notes:
+  - The module runs where the task runs, usually C(localhost) (C(delegate_to), C(connection=local)),
+    and needs the Python library C(requests) there.
+  - All acme.nas modules belong to the action group C(acme.nas.acme), so C(module_defaults) can
+    set the connection options once for all of them.
+  - Errors report the appliance's error code, message and request id.
+requirements:
+  - requests >= 2.28
+"""
+
+    ATTRIBUTES = r"""
+attributes:
+  action_group:
+    description:
+      - Use C(group/acme.nas.acme) in C(module_defaults) to set the connection options of all
+        acme.nas modules.
+    support: full
+    membership:
+      - acme.nas.acme
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: all
+"""

@@ -1,0 +1,123 @@
+# Copyright: (c) 2026, ACME STORAGE, Inc
+# Apache License 2.0 (see LICENSE)
+"""The base of every acme.nas module: connection options, client, one error handler, one exit.
+
+A module subclasses :class:`AcmeModule`, declares ``argument_spec`` and
+``module_kwargs`` as class attributes and writes ``run()``, which returns one
+result dict. ``main()`` is ``module = ShareModule(); module()``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from contextlib import contextmanager
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.acme.nas.plugins.module_utils.acme_client import (
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    AcmeClient,
+    AcmeError,
+    NotFound,
+)
+
+
+def acme_argument_spec(**options):
+    """The connection options (documented by the ``acme.nas.acme`` doc fragment) plus ``options``.
+
+    A fresh dict on every call, like ``na_ontap_host_argument_spec()``.
+    """
+    spec = dict(
+        appliance_url=dict(type='str', required=True, fallback=(env_fallback, ['ACME_URL'])),
+        username=dict(type='str', required=True, fallback=(env_fallback, ['ACME_USERNAME'])),
+        password=dict(type='str', required=True, no_log=True,
+                      fallback=(env_fallback, ['ACME_PASSWORD'])),
+        validate_certs=dict(type='bool', default=True),
+        ca_path=dict(type='path', fallback=(env_fallback, ['ACME_CA_PATH'])),
+        timeout=dict(type='int', default=60),
+    )
+    spec.update(options)
+    return spec
+
+
+class ModuleFailure(Exception):
+    """A failure the module finds itself (bad parameter, a guard) before it changes anything."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+def error_result(error):
+    """``fail_json`` arguments for an appliance error: its code, message and request id."""
+    step = getattr(error, 'step', None)
+    prefix = f'cannot {step}: ' if step else ''
+    return dict(msg=f'{prefix}{error}', error=error.to_dict())
+
+
+def diff_result(before, after):
+    """Ansible's ``diff``: the managed attributes before and after (``{}`` for absent)."""
+    return dict(before=before or {}, after=after or {})
+
+
+class AcmeModule:
+    """Spec merge, client construction, one ``AcmeError`` -> ``fail_json``, one ``exit_json``."""
+
+    argument_spec = {}
+    module_kwargs = {}
+
+    def __init__(self):
+        self.ansible = AnsibleModule(argument_spec=acme_argument_spec(**self.argument_spec),
+                                     **self.module_kwargs)
+        self.params = self.ansible.params
+        self.check_mode = self.ansible.check_mode
+        if not HAS_REQUESTS:
+            self.ansible.fail_json(msg=missing_required_lib('requests'),
+                                   exception=REQUESTS_IMPORT_ERROR)
+        self.client = AcmeClient.from_params(self.params)
+
+    def __call__(self):
+        try:
+            result = self.run()
+        except AcmeError as error:
+            self.ansible.fail_json(**error_result(error))
+        except ModuleFailure as failure:
+            self.ansible.fail_json(msg=failure.msg, **failure.details)
+        except Exception as error:  # pylint: disable=broad-except
+            # Not a traceback on screen: a message, the trace only under -vvv.
+            self.ansible.fail_json(msg=f'unexpected error: {to_native(error)}',
+                                   exception=traceback.format_exc())
+        self.ansible.exit_json(**result)
+
+    def run(self):
+        """Get -> decide -> apply; return one result dict."""
+        raise NotImplementedError
+
+    @contextmanager
+    def step(self, what):
+        """Name what the module is doing, for the message of an appliance error."""
+        try:
+            yield
+        except AcmeError as error:
+            if getattr(error, 'step', None) is None:
+                error.step = what
+            raise
+
+    def fail(self, msg, **details):
+        raise ModuleFailure(msg, **details)
+
+    def share_names(self, share_ids):
+        """``pool/name`` of each share id, for messages (the id if the share is gone)."""
+        names = []
+        for share_id in share_ids:
+            with self.step(f'look up share {share_id}'):
+                try:
+                    share = self.client.shares.get(share_id)
+                except NotFound:
+                    names.append(share_id)
+                    continue
+            names.append(f"{share['pool']}/{share['name']}")
+        return ', '.join(names)

@@ -1,0 +1,148 @@
+"""Connection options: environment, module_defaults action group, wrong password, secrecy."""
+
+import re
+import secrets
+
+import pytest
+import requests.certs
+import yaml
+
+pytestmark = pytest.mark.integration
+MODULES = ('acme_share', 'acme_snapshot', 'acme_share_info', 'acme_snapshot_info')
+
+
+def test_wrong_password_fails_with_the_401_and_shows_no_password(ansible, client):
+    wrong = 'wrong-' + secrets.token_urlsafe(12)
+    run = ansible.playbook([
+        {'name': 'create', 'acme.nas.acme_share': {'name': 'denied', 'pool': 'pool1',
+                                                   'size': '1GiB'}},
+    ], '-vvv', password=wrong)
+    assert run.rc != 0
+    result = run['create']
+    assert result['failed']
+    assert re.fullmatch(r'cannot look up share denied in pool pool1: UNAUTHORIZED: invalid '
+                        r'username or password \(HTTP 401, request [0-9a-f-]{36}\)', result['msg'])
+    assert result['error']['code'] == 'UNAUTHORIZED' and result['error']['status'] == 401
+    assert wrong not in run.output and ansible.sim.password not in run.output
+    assert client.shares.find('denied', 'pool1') is None
+
+
+def test_wrong_password_ad_hoc(ansible):
+    """Ad hoc, the password comes from ACME_PASSWORD: ansible itself echoes ``-a`` arguments
+    in its error report (and ``ps`` shows them), so the README never puts it there."""
+    wrong = 'wrong-' + secrets.token_urlsafe(12)
+    run = ansible.adhoc('acme.nas.acme_share_info', 'pool=pool1', '-vvv', password=wrong)
+    assert run.rc != 0
+    assert 'UNAUTHORIZED: invalid username or password (HTTP 401, request' in run.output
+    assert wrong not in run.output and ansible.sim.password not in run.output
+    assert 'Traceback' not in run.output
+
+
+def test_module_defaults_group_sets_the_connection_once(ansible, tmp_path):
+    """No ACME_* variables: every module gets the connection from group/acme.nas.acme."""
+    sim = ansible.sim
+    secret_vars = tmp_path / 'secret.yml'
+    secret_vars.write_text(yaml.safe_dump({'acme_password': sim.password}))
+    playbook = f"""
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{secret_vars}]
+  module_defaults:
+    group/acme.nas.acme:
+      appliance_url: {sim.url}
+      username: admin
+      password: "{{{{ acme_password }}}}"
+      ca_path: {sim.ca_path}
+  tasks:
+    - name: share
+      acme.nas.acme_share: {{name: grouped, pool: pool1, size: 1GiB}}
+    - name: snapshot
+      acme.nas.acme_snapshot: {{share: grouped, pool: pool1, name: s1}}
+    - name: share info
+      acme.nas.acme_share_info: {{name: grouped}}
+    - name: snapshot info
+      acme.nas.acme_snapshot_info: {{share: grouped}}
+    - name: delete
+      acme.nas.acme_share: {{name: grouped, pool: pool1, state: absent, force: true}}
+"""
+    run = ansible.playbook(playbook, '-vvv', connection=False)
+    assert run.rc == 0, run.output
+    r = run.tasks()
+    assert r['share']['changed'] and r['snapshot']['changed'] and r['delete']['changed']
+    assert [s['name'] for s in r['share info']['shares']] == ['grouped']
+    assert [s['name'] for s in r['snapshot info']['snapshots']] == ['s1']
+    assert sim.password not in run.output
+    invocation = r['share']['invocation']['module_args']
+    assert invocation['password'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
+
+def test_wrong_password_from_vars_in_module_defaults(ansible, tmp_path):
+    sim = ansible.sim
+    wrong = 'wrong-' + secrets.token_urlsafe(12)
+    secret_vars = tmp_path / 'secret.yml'
+    secret_vars.write_text(yaml.safe_dump({'acme_password': wrong}))
+    playbook = f"""
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{secret_vars}]
+  module_defaults:
+    group/acme.nas.acme:
+      appliance_url: {sim.url}
+      username: admin
+      password: "{{{{ acme_password }}}}"
+      ca_path: {sim.ca_path}
+  tasks:
+    - name: snapshot
+      acme.nas.acme_snapshot: {{share: any, name: s1}}
+"""
+    for verbosity in ('-v', '-vvv'):
+        run = ansible.playbook(playbook, verbosity, connection=False, text=True)
+        assert run.rc != 0
+        assert 'UNAUTHORIZED: invalid username or password (HTTP 401, request' in run.output
+        assert wrong not in run.output and sim.password not in run.output
+
+
+def test_missing_connection_options_fail_clearly(ansible):
+    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {}}],
+                           connection=False)
+    assert run.rc != 0
+    assert run['info']['msg'] == (
+        'missing required arguments: appliance_url, password, username')
+
+
+def test_unreachable_appliance_is_a_message_not_a_traceback(ansible):
+    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {
+        'appliance_url': 'https://127.0.0.1:9', 'timeout': 2}}])
+    assert run.rc != 0
+    message = run['info']['msg']
+    assert message.startswith('cannot list shares: CONNECTION_FAILED: cannot reach the '
+                              'appliance at https://127.0.0.1:9/api/v1')
+    assert 'Traceback' not in run.output
+
+
+def test_validate_certs_false_skips_verification(ansible):
+    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {
+        'validate_certs': False, 'ca_path': '/nonexistent/ca.pem'}}])
+    assert run.rc == 0, run.output
+
+
+def test_system_trust_store_rejects_the_lab_ca(ansible):
+    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {}}], ca=False)
+    assert run.rc != 0
+    assert 'CERTIFICATE_VERIFY_FAILED' in run['info']['msg']
+
+
+def test_ca_path_wins_over_requests_ca_bundle(ansible):
+    """requests lets REQUESTS_CA_BUNDLE override a session verify; the client passes it per call."""
+    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {}}],
+                           extra={'REQUESTS_CA_BUNDLE': requests.certs.where()})
+    assert run.rc == 0, run['info'].get('msg')
+
+
+def test_ansible_doc_renders_every_module(ansible):
+    for module in MODULES:
+        run = ansible.shell(f'ansible-doc acme.nas.{module}')
+        assert run.rc == 0, run.output
+        for section in ('OPTIONS', 'ATTRIBUTES', 'EXAMPLES', 'RETURN VALUES'):
+            assert section in run.stdout, (module, section)
+        assert 'appliance_url' in run.stdout and 'ACME_PASSWORD' in run.stdout

@@ -1,0 +1,168 @@
+"""The module base: shared spec = doc fragment, env fallbacks, one error path, one exit."""
+
+import json
+
+import pytest
+import yaml
+from ansible_collections.acme.nas.plugins.doc_fragments.acme import ModuleDocFragment
+from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
+from ansible_collections.acme.nas.plugins.module_utils import acme_module
+from ansible_collections.acme.nas.plugins.module_utils.acme_module import (
+    AcmeModule,
+    acme_argument_spec,
+    diff_result,
+    error_result,
+)
+
+PASSWORD = 'S3cret-never-shown'
+
+
+class Probe(AcmeModule):
+    """A module whose run() does what the test asks."""
+
+    argument_spec = dict(outcome=dict(type='str', default='ok'))
+    module_kwargs = dict(supports_check_mode=True)
+    raise_this = None
+
+    def run(self):
+        if self.raise_this is not None:
+            with self.step('do the thing'):
+                raise self.raise_this
+        return dict(changed=False, url=self.params['appliance_url'], user=self.params['username'],
+                    ca=self.params['ca_path'], client=repr(self.client))
+
+
+def test_doc_fragment_matches_the_spec_key_for_key():
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+    spec = acme_argument_spec()
+    assert set(documented) == set(spec)
+    for key, option in spec.items():
+        doc = documented[key]
+        assert doc['type'] == option['type'], key
+        assert doc.get('required', False) == option.get('required', False), key
+        assert doc.get('default') == option.get('default'), key
+        assert doc.get('choices') == option.get('choices'), key
+        fallback = option.get('fallback')
+        if fallback:
+            for variable in fallback[1]:
+                assert f'E({variable})' in ' '.join(doc['description']), key
+    assert spec['password']['no_log'] is True
+
+
+def test_spec_is_fresh_and_extended():
+    first = acme_argument_spec(name=dict(type='str'))
+    first['timeout']['default'] = 1
+    assert acme_argument_spec()['timeout']['default'] == 60
+    assert 'name' in first and 'name' not in acme_argument_spec()
+
+
+def test_connection_from_the_environment(run_module, monkeypatch):
+    monkeypatch.setenv('ACME_URL', 'https://env.test:8443')
+    monkeypatch.setenv('ACME_USERNAME', 'env-user')
+    monkeypatch.setenv('ACME_PASSWORD', PASSWORD)
+    monkeypatch.setenv('ACME_CA_PATH', '/tmp/ca.pem')
+    result = run_module(Probe, _connection=False)
+    assert 'failed' not in result
+    assert (result['url'], result['user'], result['ca']) == (
+        'https://env.test:8443', 'env-user', '/tmp/ca.pem')
+
+
+def test_explicit_options_win_over_the_environment(run_module, monkeypatch):
+    monkeypatch.setenv('ACME_URL', 'https://env.test:8443')
+    result = run_module(Probe)
+    assert result['url'] == 'https://nas.test:8443'
+
+
+def test_missing_connection_fails_clearly(run_module, monkeypatch):
+    for variable in ('ACME_URL', 'ACME_USERNAME', 'ACME_PASSWORD'):
+        monkeypatch.delenv(variable, raising=False)
+    result = run_module(Probe, _connection=False, username='admin')
+    assert result['failed']
+    assert 'missing required arguments: appliance_url, password' in result['msg']
+
+
+def test_appliance_error_is_code_message_and_request_id(run_module, monkeypatch):
+    error = ac.Unauthorized('invalid username or password', status=401, request_id='req-42')
+    monkeypatch.setattr(Probe, 'raise_this', error)
+    result = run_module(Probe)
+    assert result['failed']
+    assert result['msg'] == ('cannot do the thing: UNAUTHORIZED: invalid username or password '
+                             '(HTTP 401, request req-42)')
+    assert result['error'] == dict(code='UNAUTHORIZED', message='invalid username or password',
+                                   status=401, details={}, request_id='req-42')
+    assert 'exception' not in result
+    assert PASSWORD not in json.dumps(result)
+
+
+def test_connection_error_has_no_traceback(run_module, monkeypatch):
+    error = ac.ConnectionFailed('cannot reach the appliance at https://nas.test:8443/api/v1: '
+                                'timed out')
+    monkeypatch.setattr(Probe, 'raise_this', error)
+    result = run_module(Probe)
+    assert result['error']['code'] == 'CONNECTION_FAILED'
+    assert 'Traceback' not in json.dumps(result)
+
+
+def test_innermost_step_names_the_error():
+    module = Probe.__new__(Probe)
+    error = ac.NotFound('gone', status=404)
+    with pytest.raises(ac.NotFound):
+        with module.step('outer'):
+            with module.step('inner'):
+                raise error
+    assert error_result(error)['msg'] == 'cannot inner: NOT_FOUND: gone (HTTP 404)'
+
+
+def test_module_failure_is_a_plain_message(run_module, monkeypatch):
+    monkeypatch.setattr(Probe, 'run', lambda self: self.fail('size: invalid size', hint=1))
+    result = run_module(Probe)
+    assert result['failed'] and result['msg'] == 'size: invalid size' and result['hint'] == 1
+
+
+def test_unexpected_error_is_a_message_with_the_trace_kept_for_vvv(run_module, monkeypatch):
+    def boom(self):
+        raise KeyError('quota_bytes')
+    monkeypatch.setattr(Probe, 'run', boom)
+    result = run_module(Probe)
+    assert result['msg'] == "unexpected error: 'quota_bytes'"
+    assert 'Traceback' in result['exception']
+
+
+def test_password_is_masked_even_if_a_module_echoes_it(run_module, monkeypatch):
+    monkeypatch.setattr(Probe, 'run',
+                        lambda self: dict(changed=False, echo=self.params['password']))
+    result = run_module(Probe)
+    assert PASSWORD not in json.dumps(result)
+
+
+def test_missing_requests_names_the_library(run_module, monkeypatch):
+    monkeypatch.setattr(acme_module, 'HAS_REQUESTS', False)
+    monkeypatch.setattr(acme_module, 'REQUESTS_IMPORT_ERROR', 'ImportError: requests')
+    result = run_module(Probe)
+    assert result['failed'] and 'requests' in result['msg']
+
+
+def test_client_is_built_from_the_connection_options(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(acme_module.AcmeClient, 'from_params',
+                        classmethod(lambda cls, params: seen.update(params) or 'client'))
+    from ansible.module_utils.testing import patch_module_args
+    with patch_module_args(dict(appliance_url='https://a:8443', username='u', password='p',
+                                ca_path='/ca.pem', validate_certs=False, timeout=5)):
+        module = Probe()
+    assert module.client == 'client'
+    assert (seen['ca_path'], seen['validate_certs'], seen['timeout']) == ('/ca.pem', False, 5)
+
+
+def test_real_client_from_params_uses_ca_path_and_timeout():
+    client = ac.AcmeClient.from_params(dict(appliance_url='https://a:8443', username='u',
+                                            password=PASSWORD, validate_certs=True,
+                                            ca_path='/ca.pem', timeout=30))
+    assert client.http.verify == '/ca.pem'
+    assert client.http.timeout == (10.0, 30.0)
+    assert client.http.base_url == 'https://a:8443/api/v1'
+    assert PASSWORD not in repr(client) + repr(vars(client.http))
+
+
+def test_diff_result_uses_empty_dicts_for_absent():
+    assert diff_result(None, {'a': 1}) == {'before': {}, 'after': {'a': 1}}
