@@ -1,0 +1,162 @@
+"""Helpers for integration tests: the appliance started by appliance/run, a libnfs client.
+
+Everything here talks to loopback only and stops what it started.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+RUN = REPO / 'appliance' / 'run'
+USER = 'admin'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def require_tools(*tools: str) -> None:
+    """Skip (with the reason) when a host tool the test needs is not installed."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f'not installed: {", ".join(missing)} (see appliance/container/'
+                    'host-packages.txt)')
+    if os.geteuid() != 0:
+        pytest.skip('needs root (rpcbind, ganesha, podman)')
+
+
+@dataclass
+class NfsClient:
+    """libnfs-utils (nfs-ls, nfs-cp, nfs-cat) against one server with pinned ports."""
+
+    host: str
+    nfs_port: int
+    mnt_port: int
+
+    def url(self, path: str, version: int) -> str:
+        query = f'version={version}&nfsport={self.nfs_port}'
+        if version == 3:
+            query += f'&mountport={self.mnt_port}'
+        return f'nfs://{self.host}{path}?{query}'
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+
+    def ls(self, path: str, version: int) -> subprocess.CompletedProcess:
+        return self._run('nfs-ls', self.url(path, version))
+
+    def cat(self, path: str, version: int) -> subprocess.CompletedProcess:
+        return self._run('nfs-cat', self.url(path, version))
+
+    def put(self, local: Path, path: str, version: int) -> subprocess.CompletedProcess:
+        return self._run('nfs-cp', str(local), self.url(path, version))
+
+    def get(self, path: str, local: Path, version: int) -> subprocess.CompletedProcess:
+        return self._run('nfs-cp', self.url(path, version), str(local))
+
+    def names(self, path: str, version: int) -> list[str]:
+        """File names in an exported directory; raises AssertionError if listing fails."""
+        result = self.ls(path, version)
+        assert result.returncode == 0, f'nfs-ls v{version} {path}: {result.stderr}'
+        return [line.split()[-1] for line in result.stdout.splitlines() if line.strip()]
+
+
+@dataclass
+class Appliance:
+    """One simulator started with `appliance/run start`, and a REST session to it."""
+
+    state_dir: Path
+    args: list[str]
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    api_port: int = field(default_factory=free_port)
+    output: str = ''
+    start_seconds: float = 0.0
+    _session: requests.Session | None = None
+
+    @property
+    def url(self) -> str:
+        return f'https://127.0.0.1:{self.api_port}/api/v1'
+
+    @property
+    def ca_path(self) -> Path:
+        return self.state_dir / 'tls' / 'ca.pem'
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(RUN), *args], capture_output=True,
+                              text=True, timeout=timeout, check=False)
+
+    def start(self) -> Appliance:
+        t0 = time.monotonic()
+        result = self.run('start', '--state-dir', str(self.state_dir),
+                          '--api-port', str(self.api_port), '--user', f'{USER}:{self.password}',
+                          '--pool', 'pool1:10GiB', *self.args)
+        self.start_seconds = time.monotonic() - t0
+        self.output = result.stdout + result.stderr
+        assert result.returncode == 0, f'appliance/run start failed:\n{self.output}'
+        assert f'ca: {self.ca_path}' in result.stdout, result.stdout
+        return self
+
+    def stop(self) -> subprocess.CompletedProcess:
+        return self.run('stop', '--state-dir', str(self.state_dir))
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            # verify goes with each request: REQUESTS_CA_BUNDLE would override Session.verify.
+            session = requests.Session()
+            reply = session.post(f'{self.url}/auth/login', timeout=10, verify=str(self.ca_path),
+                                 json={'username': USER, 'password': self.password})
+            reply.raise_for_status()
+            session.headers['Authorization'] = f'Bearer {reply.json()["token"]}'
+            self._session = session
+        return self._session
+
+    def call(self, method: str, path: str, expect: int | None = None, **kwargs):
+        reply = self.session.request(method, f'{self.url}{path}', timeout=30,
+                                     verify=str(self.ca_path), **kwargs)
+        if expect is not None:
+            assert reply.status_code == expect, f'{method} {path}: {reply.status_code} {reply.text}'
+        return reply
+
+    def create_share(self, name: str, rules: list[dict] | None, enabled: bool = True) -> dict:
+        body: dict = {'name': name, 'pool': 'pool1'}
+        if rules is not None:
+            body['nfs'] = {'enabled': enabled, 'rules': rules}
+        return self.call('POST', '/shares', expect=201, json=body).json()
+
+    def set_nfs(self, share_id: str, enabled: bool, rules: list[dict]) -> dict:
+        return self.call('PUT', f'/shares/{share_id}/nfs', expect=200,
+                         json={'enabled': enabled, 'rules': rules}).json()
+
+
+def rule(clients: str = '127.0.0.1', access: str = 'rw', root_squash: bool = False) -> dict:
+    return {'clients': clients, 'access': access, 'root_squash': root_squash}
+
+
+@pytest.fixture(scope='module')
+def appliance_factory(tmp_path_factory):
+    """Start appliances with `factory(*run_start_args)`; all are stopped at module end."""
+    started: list[Appliance] = []
+
+    def factory(*args: str) -> Appliance:
+        appliance = Appliance(tmp_path_factory.mktemp('appliance'), list(args))
+        started.append(appliance)
+        return appliance.start()
+
+    yield factory
+    for appliance in started:
+        appliance.stop()

@@ -1,0 +1,182 @@
+"""NFS exports of the simulator through real rpcbind + nfs-ganesha, checked with libnfs.
+
+The host has no kernel NFS client, so files are written and read with libnfs-utils
+(nfs-cp, nfs-ls, nfs-cat) over NFSv3 and NFSv4 on loopback. ganesha needs fixed ports:
+the simulator here uses 12049 (NFS), 12048 (MOUNT) and 12803 (NLM), the bare ganesha
+12149/12148/12903, so that they do not collide with each other or a ganesha on the
+default ports.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from acme_appliance import ganesha
+from acme_appliance.exports import ExportSpec, Rule
+
+from tests.integration.conftest import NfsClient, require_tools, rule
+
+pytestmark = [pytest.mark.integration]
+
+NFS_PORT, MNT_PORT, NLM_PORT = 12049, 12048, 12803
+BARE_PORTS = (12149, 12148, 12903)
+VERSIONS = (3, 4)
+TOOLS = ('rpcbind', 'ganesha.nfsd', 'nfs-ls', 'nfs-cp', 'nfs-cat')
+
+
+@pytest.fixture(scope='module')
+def nfs() -> NfsClient:
+    return NfsClient('127.0.0.1', NFS_PORT, MNT_PORT)
+
+
+@pytest.fixture(scope='module')
+def bare_nfs() -> NfsClient:
+    return NfsClient('127.0.0.1', BARE_PORTS[0], BARE_PORTS[1])
+
+
+# --- GaneshaExports against a real ganesha, without the REST service ----------------------
+
+@pytest.fixture(scope='module')
+def bare_ganesha(tmp_path_factory):
+    """rpcbind (if none runs) + ganesha on the test ports; yields the conf dir."""
+    require_tools(*TOOLS)
+    conf = tmp_path_factory.mktemp('ganesha')
+    t0 = time.monotonic()
+    rpcbind = ganesha.start_rpcbind(conf / 'rpcbind.log')
+    ganesha.write_config(conf, '127.0.0.1', *BARE_PORTS)
+    pid = ganesha.start_ganesha(conf)
+    print(f'\nganesha ready (grace over) in {time.monotonic() - t0:.1f}s')
+    yield conf
+    ganesha.stop_pid(pid)
+    if rpcbind:
+        ganesha.stop_pid(rpcbind)
+    assert not ganesha.pid_alive(pid)
+
+
+def test_sync_publishes_changes_and_removes_exports(bare_ganesha, bare_nfs, tmp_path):
+    nfs = bare_nfs
+    exports = ganesha.GaneshaExports(bare_ganesha, bare_ganesha / ganesha.PID_FILE)
+    one, two = tmp_path / 'one', tmp_path / 'two'
+    one.mkdir()
+    two.mkdir()
+    (one / 'seen.txt').write_text('one\n')
+    local = ExportSpec(1, one, '/pool1/one', (Rule('127.0.0.1', 'rw', False),))
+    other = ExportSpec(2, two, '/pool1/two', (Rule('10.9.9.9', 'rw', False),))
+
+    t0 = time.monotonic()
+    exports.sync([local, other])
+    print(f'\nsync (SIGHUP + reload) took {time.monotonic() - t0:.2f}s')
+    for version in VERSIONS:
+        assert nfs.names('/pool1/one', version) == ['seen.txt']
+        assert nfs.ls('/pool1/two', version).returncode != 0
+
+    exports.sync([other])
+    for version in VERSIONS:
+        assert nfs.ls('/pool1/one', version).returncode != 0
+
+    exports.sync([local, other])  # re-adding restores access
+    assert nfs.names('/pool1/one', 4) == ['seen.txt']
+
+
+def test_sync_reports_a_rejected_configuration(bare_ganesha, tmp_path, monkeypatch):
+    exports = ganesha.GaneshaExports(bare_ganesha, bare_ganesha / ganesha.PID_FILE, timeout=5)
+    # A quoted client is what ganesha refuses; render it on purpose to see the error surface.
+    monkeypatch.setattr(ganesha, '_client_token', lambda clients: f'"{clients}"')
+    (tmp_path / 'bad').mkdir()
+    with pytest.raises(ganesha.GaneshaError, match='rejected') as failure:
+        exports.sync([ExportSpec(3, tmp_path / 'bad', '/pool1/bad', (Rule('*', 'rw', True),))])
+    assert 'Expected a client' in str(failure.value)
+    monkeypatch.undo()
+    exports.sync([])
+
+
+# --- the simulator's REST API drives the exports ------------------------------------------
+
+@pytest.fixture(scope='module')
+def appliance(appliance_factory):
+    require_tools(*TOOLS)
+    sim = appliance_factory('--no-container', '--nfs-port', str(NFS_PORT),
+                            '--mnt-port', str(MNT_PORT), '--nlm-port', str(NLM_PORT))
+    print(f'\nappliance/run start --no-container: healthy after {sim.start_seconds:.1f}s')
+    return sim
+
+
+def share_dir(appliance, share: dict):
+    return appliance.state_dir / 'data' / 'shares' / share['id']
+
+
+def test_allowed_client_writes_and_reads_v3_and_v4(appliance, nfs, tmp_path):
+    share = appliance.create_share('rw-share', [rule('127.0.0.1', 'rw')])
+    assert share['path'] == '/pool1/rw-share'
+    assert share['exports'] == ['127.0.0.1:/pool1/rw-share']
+    for version in VERSIONS:
+        local = tmp_path / f'v{version}.txt'
+        local.write_text(f'written over NFSv{version}\n')
+        result = nfs.put(local, f'/pool1/rw-share/v{version}.txt', version)
+        assert result.returncode == 0, result.stderr
+    (share_dir(appliance, share) / 'from-appliance.txt').write_text('appliance side\n')
+    for version in VERSIONS:
+        assert sorted(nfs.names('/pool1/rw-share', version)) == [
+            'from-appliance.txt', 'v3.txt', 'v4.txt']
+        read = nfs.cat('/pool1/rw-share/from-appliance.txt', version)
+        assert read.stdout == 'appliance side\n', read.stderr
+    assert (share_dir(appliance, share) / 'v4.txt').read_text() == 'written over NFSv4\n'
+
+
+def test_read_only_rule_refuses_writes(appliance, nfs, tmp_path):
+    share = appliance.create_share('ro-share', [rule('127.0.0.0/8', 'ro')])
+    (share_dir(appliance, share) / 'data.txt').write_text('read me\n')
+    local = tmp_path / 'x.txt'
+    local.write_text('x')
+    for version in VERSIONS:
+        assert nfs.cat('/pool1/ro-share/data.txt', version).stdout == 'read me\n'
+        assert nfs.put(local, f'/pool1/ro-share/new-v{version}.txt', version).returncode != 0
+    assert not list(share_dir(appliance, share).glob('new-*'))
+
+
+def test_disabled_share_is_refused(appliance, nfs):
+    share = appliance.create_share('toggled', [rule()])
+    assert nfs.names('/pool1/toggled', 3) == []
+    appliance.set_nfs(share['id'], False, [rule()])
+    for version in VERSIONS:
+        result = nfs.ls('/pool1/toggled', version)
+        assert result.returncode != 0, f'v{version} still exported: {result.stdout}'
+    appliance.set_nfs(share['id'], True, [rule()])
+    assert nfs.names('/pool1/toggled', 4) == []
+
+
+def test_share_created_without_nfs_is_not_exported(appliance, nfs):
+    appliance.create_share('private', None)
+    for version in VERSIONS:
+        assert nfs.ls('/pool1/private', version).returncode != 0
+
+
+def test_deleted_share_export_is_gone(appliance, nfs):
+    share = appliance.create_share('doomed', [rule()])
+    assert nfs.names('/pool1/doomed', 3) == []
+    appliance.call('DELETE', f'/shares/{share["id"]}', expect=204)
+    for version in VERSIONS:
+        assert nfs.ls('/pool1/doomed', version).returncode != 0
+    exports_conf = appliance.state_dir / 'ganesha' / 'exports.conf'
+    assert '/pool1/doomed' not in exports_conf.read_text()
+
+
+def test_rule_for_another_address_denies_loopback(appliance, nfs):
+    appliance.create_share('elsewhere', [rule('10.9.9.9', 'rw')])
+    for version in VERSIONS:
+        result = nfs.ls('/pool1/elsewhere', version)
+        assert result.returncode != 0, f'v{version} allowed: {result.stdout}'
+    log = (appliance.state_dir / 'ganesha' / 'ganesha.log').read_text()
+    assert 'does not allow access for client ::ffff:127.0.0.1' in log
+
+
+def test_stop_ends_exactly_the_recorded_processes(appliance_factory, appliance):
+    import json
+
+    pids = json.loads((appliance.state_dir / 'pids.json').read_text())
+    assert {'supervisor', 'ganesha', 'api'} <= set(pids)
+    result = appliance.stop()
+    assert result.returncode == 0, result.stderr
+    for name, pid in pids.items():
+        assert not ganesha.pid_alive(pid), f'{name} (pid {pid}) still runs'
