@@ -65,10 +65,12 @@ class Simulator:
                '--data-dir', str(self.data_dir), '--listen', f'127.0.0.1:{self.port}',
                '--tls-cert', str(tls / 'server.pem'), '--tls-key', str(tls / 'server-key.pem'),
                '--pool', 'pool1:100GiB', '--pool', 'pool2:1GiB',
-               '--user', f'{USER}:{self.password}', '--enable-faults',
+               '--enable-faults',
                '--log-file', str(self.log_path), *self.extra_args]
+        # The password goes through the environment, never the command line (ps shows that).
+        env = dict(os.environ, ACME_APPLIANCE_USERS=f'{USER}:{self.password}')
         with open(self.state_dir / 'stdout.log', 'ab') as out:
-            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         self.wait_healthy()
         return self
 
