@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark (not a test): cost of lookup-by-name and list at 10, 100 and 1,000 shares.
 
 Starts the real simulator over HTTPS on loopback, fills it to each size through the one
@@ -22,7 +21,7 @@ REPEAT = 50
 
 def median_ms(call, repeat=REPEAT) -> float:
     samples = []
-    for _ in range(repeat):
+    for _sample in range(repeat):
         start = time.perf_counter()
         call()
         samples.append((time.perf_counter() - start) * 1000)

@@ -71,7 +71,7 @@ def test_relogin_once_on_401_then_repeat(api, client):
 
 
 def test_second_401_is_raised_not_looped(api, client):
-    for _ in range(3):
+    for _attempt in range(3):
         error(api, responses.GET, '/system', 401, 'UNAUTHORIZED')
     with pytest.raises(ac.Unauthorized):
         client.system.get()
@@ -104,7 +104,7 @@ def test_wrong_credentials_raise_unauthorized_without_password():
 def test_every_error_code_maps_to_its_exception(status, code, cls):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(responses.POST, API + '/auth/login', json={'token': 't', 'expires_in': 60})
-        for _ in range(5):
+        for _attempt in range(5):
             error(mock, responses.PATCH, '/shares/s-1', status, code, details={'id': 'x'},
                   headers={'X-Request-Id': 'req-9', 'Retry-After': '0'})
         client = ac.AcmeClient(URL, 'admin', PASSWORD, retries=0)
@@ -134,7 +134,7 @@ def test_get_retried_on_503_honouring_retry_after(api, client):
 
 
 def test_get_gives_up_after_retries(api, client):
-    for _ in range(10):
+    for _attempt in range(10):
         error(api, responses.GET, '/pools/pool1', 503, 'BUSY', headers={'Retry-After': '0'})
     with pytest.raises(ac.Busy):
         client.pools.get('pool1')
@@ -142,7 +142,7 @@ def test_get_gives_up_after_retries(api, client):
 
 
 def test_post_is_not_retried_by_the_transport(api, client):
-    for _ in range(3):
+    for _attempt in range(3):
         error(api, responses.POST, '/shares/s-1/promote', 503, 'BUSY',
               headers={'Retry-After': '0'})
     with pytest.raises(ac.Busy):
