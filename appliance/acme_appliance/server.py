@@ -46,9 +46,14 @@ def build_server(app: FastAPI, host: str, port: int, tls_cert: Path | None = Non
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0 picks a free port; read it with getsockname())."""
+    """A listening socket (port 0 picks a free port; read it with getsockname()).
+
+    The protocol must be IPPROTO_TCP, not 0: accepted sockets inherit it, and asyncio sets
+    TCP_NODELAY only when `sock.proto == IPPROTO_TCP`. Without it, Nagle holds the body (a second
+    write after the headers) until the client's delayed ACK, ~40 ms per keep-alive request.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)

@@ -153,3 +153,18 @@ def test_python_m_serve_end_to_end(tmp_path: Path) -> None:
         assert process.wait(timeout=15) in (0, -15)  # uvicorn re-raises SIGTERM after shutdown
     text = log_file.read_text()
     assert "POST /api/v1/auth/login 200" in text and "pw-xyz" not in text
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_keep_alive_requests_are_not_delayed(data_dir, certs, tls: bool) -> None:
+    """Nagle + delayed ACK once cost ~40 ms per request on a reused connection (no TCP_NODELAY)."""
+    cert, key, ca_file = certs
+    server = LiveServer(create_app(make_config(data_dir)), tls=(cert, key) if tls else None)
+    with server, requests.Session() as http:
+        http.get(f"{server.url}{API}/health", verify=str(ca_file)).raise_for_status()  # connect
+        times = []
+        for _ in range(20):
+            start = time.perf_counter()
+            http.get(f"{server.url}{API}/health", verify=str(ca_file)).raise_for_status()
+            times.append(time.perf_counter() - start)
+    assert sorted(times)[len(times) // 2] < 0.015, times
