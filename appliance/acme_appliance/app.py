@@ -42,7 +42,7 @@ def create_app(config: ApplianceConfig) -> FastAPI:
     refresher = UsageRefresher(appliance, config.usage_refresh_interval)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         refresher.start()
         yield
         refresher.stop()

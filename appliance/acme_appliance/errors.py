@@ -64,7 +64,7 @@ def error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
-async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc)
 
@@ -75,7 +75,7 @@ def _clean_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]
              "type": str(err.get("type", ""))} for err in exc.errors()]
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = _clean_validation_errors(exc)
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
@@ -84,7 +84,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(ApiError("INVALID", message, {"errors": errors}))
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = code_for_status(exc.status_code)
     message = exc.detail if isinstance(exc.detail, str) else code.lower()

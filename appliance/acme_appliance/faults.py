@@ -157,4 +157,3 @@ class FaultMiddleware:
         await asyncio.sleep(spec.delay)
         for message in held:
             await send(message)
-

@@ -21,7 +21,7 @@ def decode_cursor(cursor: str | None) -> int:
         return 0
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
+        kind, _sep, value = text.partition(":")
         if kind == "seq" and value.isdigit():
             return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):

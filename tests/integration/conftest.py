@@ -10,7 +10,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,13 +95,15 @@ class Appliance:
         return self.state_dir / 'tls' / 'ca.pem'
 
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(RUN), *args], capture_output=True,
+        # The password goes in the environment: appliance/run takes it from there too.
+        env = dict(os.environ, ACME_APPLIANCE_USERS=f'{USER}:{self.password}')
+        return subprocess.run([str(RUN), *args], capture_output=True, env=env,
                               text=True, timeout=timeout, check=False)
 
     def start(self) -> Appliance:
         t0 = time.monotonic()
         result = self.run('start', '--state-dir', str(self.state_dir),
-                          '--api-port', str(self.api_port), '--user', f'{USER}:{self.password}',
+                          '--api-port', str(self.api_port),
                           '--pool', 'pool1:10GiB', *self.args)
         self.start_seconds = time.monotonic() - t0
         self.output = result.stdout + result.stderr
@@ -141,6 +142,20 @@ class Appliance:
     def set_nfs(self, share_id: str, enabled: bool, rules: list[dict]) -> dict:
         return self.call('PUT', f'/shares/{share_id}/nfs', expect=200,
                          json={'enabled': enabled, 'rules': rules}).json()
+
+
+def command_lines_with(secret: str) -> list[str]:
+    """Command lines of this machine's processes (containers' too) that contain ``secret``."""
+    found = []
+    for cmdline in Path('/proc').glob('[0-9]*/cmdline'):
+        try:
+            argv = cmdline.read_bytes()
+        except OSError:  # the process ended
+            continue
+        if secret.encode() in argv:
+            shown = argv.replace(b'\0', b' ').decode(errors='replace')
+            found.append(f'pid {cmdline.parent.name}: {shown}')
+    return found
 
 
 def rule(clients: str = '127.0.0.1', access: str = 'rw', root_squash: bool = False) -> dict:

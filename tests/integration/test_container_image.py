@@ -14,7 +14,8 @@ import time
 import pytest
 import requests
 
-from tests.integration.conftest import REPO, NfsClient, require_tools, rule
+from tests.integration.conftest import (
+    REPO, NfsClient, command_lines_with, require_tools, rule)
 
 pytestmark = [pytest.mark.integration, pytest.mark.container]
 
@@ -54,6 +55,23 @@ def test_health_over_https_with_generated_ca(appliance):
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f'{appliance.url}/health', verify=True, timeout=10)
     assert 'container' in appliance.output
+
+
+def test_password_is_in_no_command_line_nor_container_args(appliance):
+    container = containers_for(appliance.state_dir)[0]
+    shown = subprocess.run(['podman', 'container', 'inspect', '--format',
+                            '{{json .Path}} {{json .Args}} {{json .Config.Cmd}} '
+                            '{{json .Config.Entrypoint}}', container],
+                           capture_output=True, text=True, check=True).stdout
+    assert 'supervise' in shown and appliance.password not in shown, shown
+    # The container's processes are in this machine's /proc too.
+    supervisors = [line for line in command_lines_with('acme_appliance.runner')
+                   if 'supervise' in line and '/var/lib/acme' in line]
+    assert supervisors
+    assert command_lines_with(appliance.password) == []
+    assert not (appliance.state_dir / 'appliance.env').exists()
+    # ... and the API has it all the same (from ACME_APPLIANCE_USERS): the login works.
+    assert appliance.call('GET', '/system', expect=200)
 
 
 def test_ports_are_published_on_loopback_only(appliance):

@@ -9,13 +9,15 @@ default ports.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 from acme_appliance import ganesha
 from acme_appliance.exports import ExportSpec, Rule
 
-from tests.integration.conftest import NfsClient, require_tools, rule
+from tests.integration.conftest import NfsClient, command_lines_with, require_tools, rule
 
 pytestmark = [pytest.mark.integration]
 
@@ -106,6 +108,17 @@ def share_dir(appliance, share: dict):
     return appliance.state_dir / 'data' / 'shares' / share['id']
 
 
+def test_password_is_on_no_command_line(appliance):
+    pids = json.loads((appliance.state_dir / 'pids.json').read_text())
+    for name in ('supervisor', 'api', 'ganesha'):
+        cmdline = Path(f'/proc/{pids[name]}/cmdline').read_bytes()
+        assert cmdline, f'{name} (pid {pids[name]}) does not run'
+        assert appliance.password.encode() not in cmdline, f'{name}: {cmdline!r}'
+    assert command_lines_with(appliance.password) == []
+    # ... and the API has it all the same (from ACME_APPLIANCE_USERS): the login works.
+    assert appliance.call('GET', '/system', expect=200)
+
+
 def test_allowed_client_writes_and_reads_v3_and_v4(appliance, nfs, tmp_path):
     share = appliance.create_share('rw-share', [rule('127.0.0.1', 'rw')])
     assert share['path'] == '/pool1/rw-share'
@@ -172,8 +185,6 @@ def test_rule_for_another_address_denies_loopback(appliance, nfs):
 
 
 def test_stop_ends_exactly_the_recorded_processes(appliance_factory, appliance):
-    import json
-
     pids = json.loads((appliance.state_dir / 'pids.json').read_text())
     assert {'supervisor', 'ganesha', 'api'} <= set(pids)
     result = appliance.stop()

@@ -41,14 +41,6 @@ def login(client: TestClient) -> TestClient:
     return client
 
 
-
-
-
-
-
-
-
-
 def share_dir(data_dir: Path, share_id: str) -> Path:
     return data_dir / "shares" / share_id
 

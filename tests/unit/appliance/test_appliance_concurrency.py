@@ -40,7 +40,7 @@ def assert_consistent(http: requests.Session, url: str, data_dir) -> list[dict]:
 
 def test_parallel_creates_and_deletes(live, data_dir) -> None:
     names = [f"vol-{i % 5}" for i in range(20)]
-    sessions = [session(live.url) for _ in range(20)]
+    sessions = [session(live.url) for _session in range(20)]
 
     def create(index: int) -> tuple[int, dict]:
         reply = sessions[index].post(f"{live.url}{API}/shares",
@@ -49,7 +49,7 @@ def test_parallel_creates_and_deletes(live, data_dir) -> None:
 
     with ThreadPoolExecutor(20) as pool:
         results = list(pool.map(create, range(20)))
-    assert Counter(status for status, _ in results) == {201: 5, 409: 15}
+    assert Counter(status for status, _body in results) == {201: 5, 409: 15}
     created = {body["name"]: body["id"] for status, body in results if status == 201}
     for status, body in results:
         if status == 409:

@@ -121,7 +121,7 @@ def test_drop_in_process_raises(client: TestClient) -> None:
 def test_drop_closes_the_connection(live) -> None:
     http = session(live.url)
     requests.post(f"{live.url}{FAULTS}", json={"path": "/shares", "method": "POST",
-                                              "action": "drop"}).raise_for_status()
+                                               "action": "drop"}).raise_for_status()
     with pytest.raises(requests.ConnectionError):
         http.post(f"{live.url}{API}/shares", json={"name": "a", "pool": "pool1"})
     assert http.get(f"{live.url}{API}/shares").json()["items"] == []
@@ -132,7 +132,7 @@ def test_drop_closes_the_connection(live) -> None:
 def test_drop_after_the_call_ran(live) -> None:
     http = session(live.url)
     requests.post(f"{live.url}{FAULTS}", json={"path": "/shares", "method": "POST",
-                                              "action": "drop", "when": "after"})
+                                               "action": "drop", "when": "after"})
     with pytest.raises(requests.ConnectionError):
         http.post(f"{live.url}{API}/shares", json={"name": "a", "pool": "pool1"})
     assert [s["name"] for s in http.get(f"{live.url}{API}/shares").json()["items"]] == ["a"]
@@ -140,7 +140,7 @@ def test_drop_after_the_call_ran(live) -> None:
 
 def test_delay_does_not_block_other_calls(live) -> None:
     requests.post(f"{live.url}{FAULTS}", json={"path": "/system", "action": "delay",
-                                              "delay": 1.0})
+                                               "delay": 1.0})
     http = session(live.url)
     import threading
     slow = threading.Thread(target=http.get, args=(f"{live.url}{API}/system",))

@@ -60,7 +60,7 @@ def ganesha(data_dir, tmp_path, monkeypatch: pytest.MonkeyPatch):
 def test_nfs_defaults_and_put(client: TestClient) -> None:
     share = create_share(client, "n")
     assert client.get(f"{API}/shares/{share['id']}/nfs").json() == {"enabled": False,
-                                                                   "rules": []}
+                                                                    "rules": []}
     body = {"enabled": True, "rules": [RULE, {"clients": "*", "access": "ro",
                                               "root_squash": True}]}
     reply = client.put(f"{API}/shares/{share['id']}/nfs", json=body)

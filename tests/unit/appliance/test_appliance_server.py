@@ -163,7 +163,7 @@ def test_keep_alive_requests_are_not_delayed(data_dir, certs, tls: bool) -> None
     with server, requests.Session() as http:
         http.get(f"{server.url}{API}/health", verify=str(ca_file)).raise_for_status()  # connect
         times = []
-        for _ in range(20):
+        for _attempt in range(20):
             start = time.perf_counter()
             http.get(f"{server.url}{API}/health", verify=str(ca_file)).raise_for_status()
             times.append(time.perf_counter() - start)

@@ -133,7 +133,7 @@ def test_list_and_filters(client: TestClient) -> None:
     assert names(origin_snapshot_id=snap["id"]) == ["clone"]
     assert names(name="zzz") == []
     assert {b["id"], c["id"], clone["id"]} < {s["id"] for s in
-                                             client.get(f"{API}/shares").json()["items"]}
+                                              client.get(f"{API}/shares").json()["items"]}
     assert_error(client.get(f"{API}/shares", params={"name": "../a"}), 422, "INVALID")
 
 

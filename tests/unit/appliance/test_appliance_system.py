@@ -70,7 +70,7 @@ def test_pool_stats_stay_fast_with_1000_shares(client: TestClient) -> None:
                 "nfs_enabled": False, "nfs_rules": (), "export_id": store.next_export_id(),
                 "created_at": "2026-01-01T00:00:00.000000Z"})
     begin = time.perf_counter()
-    for _ in range(10):
+    for _attempt in range(10):
         pool = client.get(f"{API}/pools/pool1").json()
     assert (time.perf_counter() - begin) / 10 < 0.05
     assert pool["share_count"] == 1000 and pool["provisioned_bytes"] == 1000 * MIB

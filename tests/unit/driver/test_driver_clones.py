@@ -181,7 +181,7 @@ def test_cloned_volume_larger_than_source(driver, appliance, volume, new_volume)
 def chain(driver, volume, new_volume, length):
     """A clone of a clone of ... of a volume: [origin, clone1, clone2, ...]."""
     vols = [volume()]
-    for _ in range(length - 1):
+    for _clone in range(length - 1):
         vol = new_volume()
         vol.update(driver.create_cloned_volume(vol, vols[-1]))
         vols.append(vol)
@@ -206,7 +206,7 @@ def test_every_delete_order_of_two_clones_of_one_origin(driver, appliance, volum
                                                         order):
     origin = volume()
     clones = []
-    for _ in range(2):
+    for _clone in range(2):
         vol = new_volume()
         vol.update(driver.create_cloned_volume(vol, origin))
         clones.append(vol)

@@ -157,7 +157,7 @@ def test_generic_attach_path_exports_to_this_host_and_unmounts(driver, appliance
         connector.connect_volume.side_effect = lambda data: {
             'path': driver._mounts.mount_point(data['export']) + '/' + data['name']}
         connector.check_valid_device.return_value = True
-        attach_info, _ = driver._attach_volume(ctx, vol, properties)
+        attach_info, _device = driver._attach_volume(ctx, vol, properties)
         conn = get_connector.call_args.kwargs['conn']
         assert conn['mount_point_base'] == driver.base
         assert Path(attach_info['device']['path']).is_file()

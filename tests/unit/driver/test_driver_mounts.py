@@ -149,7 +149,7 @@ def test_concurrent_users_never_unmount_under_each_other(table):
 
     def user():
         try:
-            for _ in range(50):
+            for _attempt in range(50):
                 with mounts.mounted(EXPORT) as path:
                     if path not in table.mounted:
                         errors.append('used while unmounted')
@@ -157,7 +157,7 @@ def test_concurrent_users_never_unmount_under_each_other(table):
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=user) for _ in range(8)]
+    threads = [threading.Thread(target=user) for _thread in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

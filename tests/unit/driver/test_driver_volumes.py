@@ -302,7 +302,7 @@ def attachment(ctx, vol, ip, host, status=fields.VolumeAttachStatus.ATTACHED):
 
 
 def test_terminate_connection_revokes_when_no_attachment_needs_it(driver, appliance, volume,
-                                                                   ctx):
+                                                                  ctx):
     from cinder import objects
     vol = volume()
     connector = {'ip': '10.0.0.9', 'host': 'compute1'}
@@ -327,7 +327,7 @@ def test_terminate_connection_multiattach_same_host_keeps_access(driver, applian
 
 
 def test_terminate_connection_other_host_attached_revokes_this_one(driver, appliance, volume,
-                                                                    ctx):
+                                                                   ctx):
     from cinder import objects
     vol = volume()
     for ip in ('10.0.0.9', '10.0.0.10'):
@@ -407,7 +407,7 @@ def test_extend_failure_keeps_size_and_unmounts(driver, appliance, volume, failu
 
 # -- stats -------------------------------------------------------------------------------
 def test_volume_stats_one_call_whatever_the_volume_count(driver, appliance, volume):
-    for _ in range(3):
+    for _volume in range(3):
         volume(size=2)
     appliance.reset_calls()
     stats = driver.get_volume_stats(refresh=True)

@@ -1,0 +1,3 @@
+"""OpenStack Cinder volume driver for the ACME NAS appliance (one NFS share per volume)."""
+
+__version__ = '1.0.0'

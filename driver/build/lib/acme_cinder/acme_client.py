@@ -1,0 +1,501 @@
+# Copyright: (c) 2026, ACME STORAGE, Inc
+# Apache License 2.0 (see LICENSE)
+"""The one client of the ACME NAS appliance REST API, version 1.
+
+The Ansible modules and the Cinder driver (``acme_cinder.acme_client`` is a
+symlink to this file) both use it; there is no second copy. It needs only
+``requests`` (and the ``urllib3`` it ships with) and the standard library,
+because it runs on managed nodes.
+
+What it does for its callers, so that they never have to:
+
+* logs in on first use, reuses the token, logs in again once on 401;
+* retries idempotent calls (GET, PUT, DELETE) on 503 and connection errors
+  with exponential backoff and jitter, honouring ``Retry-After``;
+* makes create calls safe to repeat: on ``ALREADY_EXISTS`` for the same name
+  and parameters the existing object is adopted;
+* maps the appliance's error codes once, to typed exceptions that carry the
+  request id;
+* never puts the password in a log line, an exception or a repr.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import traceback
+from urllib.parse import quote
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+except ImportError:  # pragma: no cover - reported by the module base
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+
+LOG = logging.getLogger(__name__)
+
+API_PREFIX = '/api/v1'
+DEFAULT_TIMEOUT = (10.0, 60.0)
+DEFAULT_RETRIES = 4
+DEFAULT_BACKOFF = 0.5
+# The appliance rounds share quotas up to this granularity (documented in
+# its OpenAPI description); callers compare sizes after this rounding.
+QUOTA_GRANULARITY = 1024 * 1024
+LIST_PAGE_SIZE = 1000
+IDEMPOTENT_METHODS = frozenset(['GET', 'HEAD', 'PUT', 'DELETE'])
+
+
+# --------------------------------------------------------------------------
+# Errors: mapped once from the contract's codes.
+# --------------------------------------------------------------------------
+class AcmeError(Exception):
+    """An error reported by (or while talking to) the appliance."""
+
+    code = 'INTERNAL'
+
+    def __init__(self, message, code=None, status=None, details=None,
+                 request_id=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.status = status
+        self.details = details or {}
+        self.request_id = request_id
+
+    def __str__(self):
+        where = []
+        if self.status:
+            where.append(f'HTTP {self.status}')
+        if self.request_id:
+            where.append(f'request {self.request_id}')
+        suffix = f" ({', '.join(where)})" if where else ''
+        return f'{self.code}: {self.message}{suffix}'
+
+    def to_dict(self) -> dict:
+        return {'code': self.code, 'message': self.message,
+                'status': self.status, 'details': self.details,
+                'request_id': self.request_id}
+
+
+class Unauthorized(AcmeError):
+    code = 'UNAUTHORIZED'
+
+
+class Forbidden(AcmeError):
+    code = 'FORBIDDEN'
+
+
+class NotFound(AcmeError):
+    code = 'NOT_FOUND'
+
+
+class AlreadyExists(AcmeError):
+    code = 'ALREADY_EXISTS'
+
+
+class InUse(AcmeError):
+    code = 'IN_USE'
+
+
+class Invalid(AcmeError):
+    code = 'INVALID'
+
+
+class NoSpace(AcmeError):
+    code = 'NO_SPACE'
+
+
+class Busy(AcmeError):
+    code = 'BUSY'
+
+
+class ApplianceError(AcmeError):
+    code = 'INTERNAL'
+
+
+class ConnectionFailed(AcmeError):
+    """The appliance could not be reached (network, TLS, timeout)."""
+
+    code = 'CONNECTION_FAILED'
+
+
+_BY_CODE = {cls.code: cls for cls in (
+    Unauthorized, Forbidden, NotFound, AlreadyExists, InUse, Invalid,
+    NoSpace, Busy, ApplianceError)}
+# 409 carries two codes; the status alone decides only when the body is
+# not the contract's (a proxy in between, say).
+_BY_STATUS = {401: Unauthorized, 403: Forbidden, 404: NotFound,
+              409: AlreadyExists, 422: Invalid, 503: Busy, 507: NoSpace}
+
+
+def error_from_response(response) -> AcmeError:
+    """Build the typed exception for an appliance error response."""
+    request_id = response.headers.get('X-Request-Id')
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or 'code' not in body:
+        body = {'message': (response.text or response.reason or '')[:500]}
+    cls = _BY_CODE.get(body.get('code')) or _BY_STATUS.get(
+        response.status_code, ApplianceError)
+    error = cls(body.get('message') or f'HTTP {response.status_code}',
+                code=body.get('code'), status=response.status_code,
+                details=body.get('details'), request_id=request_id)
+    error.retry_after = response.headers.get('Retry-After')
+    return error
+
+
+def round_quota(quota_bytes):
+    """Return the quota the appliance stores for a requested quota."""
+    if not quota_bytes:
+        return quota_bytes
+    units = -(-int(quota_bytes) // QUOTA_GRANULARITY)
+    return units * QUOTA_GRANULARITY
+
+
+def api_base_url(url: str) -> str:
+    """Accept ``https://host:8443`` or ``https://host:8443/api/v1``."""
+    url = url.rstrip('/')
+    if not url.endswith(API_PREFIX):
+        url += API_PREFIX
+    return url
+
+
+class Secret:
+    """A password that shows as ``********`` in reprs, vars() and tracebacks."""
+
+    __slots__ = ('_value',)
+
+    def __init__(self, value):
+        self._value = value
+
+    def reveal(self):
+        return self._value
+
+    def __repr__(self):
+        return '********'
+
+    __str__ = __repr__
+
+
+# --------------------------------------------------------------------------
+# Transport: session, login, re-login, retries.
+# --------------------------------------------------------------------------
+class Http:
+    """Authenticated JSON requests against one appliance."""
+
+    def __init__(self, url, username, password, verify=True,
+                 timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
+                 backoff=DEFAULT_BACKOFF):
+        if not HAS_REQUESTS:
+            raise ImportError('the ACME client needs the requests library')
+        self.base_url = api_base_url(url)
+        self.username = username
+        self.password = Secret(password)
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.token = None
+        # Passed on every request: with trust_env, requests lets
+        # REQUESTS_CA_BUNDLE override a session-level verify.
+        self.verify = verify
+        self.session = requests.Session()
+        self.session.headers.update({'Accept': 'application/json',
+                                     'User-Agent': 'acme.nas-client/1'})
+        adapter = HTTPAdapter(max_retries=self._retry_policy())
+        self.session.mount('http://', adapter)
+        self.session.mount('https://', adapter)
+
+    def __repr__(self):
+        return f'<Http {self.base_url} as {self.username}>'
+
+    def _retry_policy(self):
+        return Retry(total=self.retries, connect=self.retries,
+                     read=self.retries, status=self.retries, redirect=0,
+                     other=0, backoff_factor=self.backoff,
+                     backoff_jitter=self.backoff,
+                     status_forcelist=(503,),
+                     allowed_methods=IDEMPOTENT_METHODS,
+                     respect_retry_after_header=True,
+                     raise_on_status=False)
+
+    def login(self) -> None:
+        body = {'username': self.username, 'password': self.password.reveal()}
+        response = self._send('POST', '/auth/login', body, authenticate=False)
+        self.token = response.json()['token']
+
+    def request(self, method, path, body=None, params=None):
+        """Send one call; return the decoded JSON body (None for 204)."""
+        if self.token is None:
+            self.login()
+        try:
+            response = self._send(method, path, body, params)
+        except Unauthorized:
+            LOG.debug('token refused by %s, logging in again', self.base_url)
+            self.login()
+            response = self._send(method, path, body, params)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def _send(self, method, path, body=None, params=None, authenticate=True):
+        headers = {}
+        if authenticate:
+            headers['Authorization'] = f'Bearer {self.token}'
+        url = self.base_url + path
+        try:
+            response = self.session.request(
+                method, url, json=body, params=params, headers=headers,
+                timeout=self.timeout, verify=self.verify)
+        except requests.exceptions.RequestException as exc:
+            reason = _reason(exc)
+            raise ConnectionFailed(
+                f'cannot reach the appliance at {self.base_url}: {reason}') from None
+        LOG.debug('%s %s -> %s (request %s)', method, path,
+                  response.status_code, response.headers.get('X-Request-Id'))
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response
+
+
+def _reason(exc) -> str:
+    """A short reason for a transport error, without the request body."""
+    reason = getattr(exc, 'args', None) and exc.args[0]
+    inner = getattr(reason, 'reason', None)
+    return str(inner or reason or exc.__class__.__name__)
+
+
+# --------------------------------------------------------------------------
+# Resources: one object per collection, like ns5's NefProxy.
+# --------------------------------------------------------------------------
+class Collection:
+    """Common verbs of a REST collection."""
+
+    root = ''
+
+    def __init__(self, http: Http):
+        self.http = http
+
+    def path(self, *parts) -> str:
+        return '/'.join([self.root] + [quote(str(p), safe='') for p in parts])
+
+    def list_all(self, path, filters=None) -> list:
+        """Follow ``next`` cursors and return every item."""
+        params = {k: v for k, v in (filters or {}).items() if v is not None}
+        params['limit'] = LIST_PAGE_SIZE
+        items = []
+        while True:
+            page = self.http.request('GET', path, params=params)
+            items.extend(page['items'])
+            if not page.get('next'):
+                return items
+            params['cursor'] = page['next']
+
+    def find_one(self, path, filters):
+        """One request, at most one match: the filters include a name."""
+        params = dict(filters, limit=1)
+        items = self.http.request('GET', path, params=params)['items']
+        return items[0] if items else None
+
+    def delete_path(self, path, params=None) -> bool:
+        """Delete; an object that is already gone is success (False)."""
+        try:
+            self.http.request('DELETE', path, params=params)
+        except NotFound:
+            return False
+        return True
+
+    def create_path(self, path, body, adopt):
+        """POST a create; safe to repeat thanks to ``adopt``.
+
+        POST is not retried by the transport. A create retried after a
+        dropped connection or BUSY may find its own first attempt done:
+        ``adopt(error)`` returns that object or raises.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self.http.request('POST', path, body)
+            except AlreadyExists as error:
+                return adopt(error)
+            except (Busy, ConnectionFailed) as error:
+                attempt += 1
+                if attempt > self.http.retries:
+                    raise
+                time.sleep(_retry_delay(error, attempt, self.http.backoff))
+
+
+def _retry_delay(error, attempt, backoff) -> float:
+    retry_after = getattr(error, 'retry_after', None)
+    if retry_after and str(retry_after).isdigit():
+        return float(retry_after)
+    return backoff * (2 ** (attempt - 1)) + random.uniform(0, backoff)
+
+
+class System(Collection):
+    root = '/system'
+
+    def get(self) -> dict:
+        return self.http.request('GET', self.root)
+
+
+class Pools(Collection):
+    root = '/pools'
+
+    def list(self) -> list:
+        return self.list_all(self.root)
+
+    def get(self, name) -> dict:
+        return self.http.request('GET', self.path(name))
+
+
+class Shares(Collection):
+    root = '/shares'
+
+    def create(self, name, pool, quota_bytes=None, origin_snapshot_id=None,
+               nfs=None) -> dict:
+        body = {'name': name, 'pool': pool}
+        optional = {'quota_bytes': quota_bytes,
+                    'origin_snapshot_id': origin_snapshot_id, 'nfs': nfs}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return self.create_path(self.root, body,
+                                lambda error: self._adopt(error, body))
+
+    def _adopt(self, error, body):
+        existing = self.get(error.details['id'])
+        if not same_share(existing, body):
+            raise error
+        LOG.debug('adopting existing share %s (%s)', existing['id'],
+                  existing['name'])
+        return existing
+
+    def get(self, share_id) -> dict:
+        return self.http.request('GET', self.path(share_id))
+
+    def find(self, name, pool=None):
+        """The share with this exact name (in ``pool``), or None."""
+        filters = {'name': name}
+        if pool is not None:
+            filters['pool'] = pool
+        return self.find_one(self.root, filters)
+
+    def list(self, name=None, pool=None, origin_snapshot_id=None) -> list:
+        return self.list_all(self.root, {
+            'name': name, 'pool': pool,
+            'origin_snapshot_id': origin_snapshot_id})
+
+    def update(self, share_id, quota_bytes=None, name=None) -> dict:
+        body = {k: v for k, v in (('quota_bytes', quota_bytes),
+                                  ('name', name)) if v is not None}
+        return self.http.request('PATCH', self.path(share_id), body)
+
+    def delete(self, share_id, recursive=False) -> bool:
+        params = {'recursive': 'true'} if recursive else None
+        return self.delete_path(self.path(share_id), params)
+
+    def promote(self, share_id) -> dict:
+        return self.http.request('POST', self.path(share_id, 'promote'))
+
+    def get_nfs(self, share_id) -> dict:
+        return self.http.request('GET', self.path(share_id, 'nfs'))
+
+    def set_nfs(self, share_id, enabled, rules=None) -> dict:
+        body = {'enabled': enabled, 'rules': list(rules or [])}
+        return self.http.request('PUT', self.path(share_id, 'nfs'), body)
+
+
+def same_share(existing, body) -> bool:
+    """Whether an existing share is what a create ``body`` asked for."""
+    if existing['pool'] != body['pool']:
+        return False
+    if existing.get('origin_snapshot_id') != body.get('origin_snapshot_id'):
+        return False
+    wanted_quota = body.get('quota_bytes')
+    if wanted_quota and existing.get('quota_bytes') != round_quota(wanted_quota):
+        return False
+    wanted_nfs = body.get('nfs')
+    return wanted_nfs is None or same_nfs(existing.get('nfs'), wanted_nfs)
+
+
+def normalize_rule(rule) -> dict:
+    return {'clients': rule['clients'], 'access': rule.get('access', 'rw'),
+            'root_squash': bool(rule.get('root_squash', True))}
+
+
+def same_nfs(current, wanted) -> bool:
+    current = current or {'enabled': False, 'rules': []}
+    rules = sorted((normalize_rule(r) for r in current.get('rules', [])),
+                   key=lambda r: r['clients'])
+    wanted_rules = sorted((normalize_rule(r) for r in wanted.get('rules', [])),
+                          key=lambda r: r['clients'])
+    return (bool(current.get('enabled')) == bool(wanted.get('enabled'))
+            and rules == wanted_rules)
+
+
+class Snapshots(Collection):
+    root = '/shares'
+
+    def create(self, share_id, name) -> dict:
+        path = self.path(share_id, 'snapshots')
+        return self.create_path(path, {'name': name},
+                                lambda error: self._adopt(error, share_id))
+
+    def _adopt(self, error, share_id):
+        existing = self.get(error.details['id'])
+        if existing['share_id'] != share_id:
+            raise error
+        return existing
+
+    def get(self, snapshot_id) -> dict:
+        return self.http.request(
+            'GET', '/snapshots/{}'.format(quote(str(snapshot_id), safe='')))
+
+    def find(self, share_id, name):
+        return self.find_one(self.path(share_id, 'snapshots'), {'name': name})
+
+    def list(self, share_id, name=None) -> list:
+        return self.list_all(self.path(share_id, 'snapshots'), {'name': name})
+
+    def delete(self, share_id, snapshot_id) -> bool:
+        return self.delete_path(self.path(share_id, 'snapshots', snapshot_id))
+
+    def rollback(self, share_id, snapshot_id, destroy_newer=False):
+        body = {'destroy_newer': True} if destroy_newer else None
+        return self.http.request(
+            'POST', self.path(share_id, 'snapshots', snapshot_id, 'rollback'),
+            body)
+
+
+class AcmeClient:
+    """Entry point: ``AcmeClient(url, user, password).shares.find('vol1')``."""
+
+    def __init__(self, url, username, password, verify=True,
+                 timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
+                 backoff=DEFAULT_BACKOFF):
+        self.http = Http(url, username, password, verify=verify,
+                         timeout=timeout, retries=retries, backoff=backoff)
+        self.system = System(self.http)
+        self.pools = Pools(self.http)
+        self.shares = Shares(self.http)
+        self.snapshots = Snapshots(self.http)
+
+    def __repr__(self):
+        return f'<AcmeClient {self.http.base_url} as {self.http.username}>'
+
+    @classmethod
+    def from_params(cls, params) -> AcmeClient:
+        """Build from the Ansible modules' connection options."""
+        verify = params.get('validate_certs', True)
+        if verify and params.get('ca_path'):
+            verify = params['ca_path']
+        timeout = params.get('timeout') or DEFAULT_TIMEOUT[1]
+        return cls(params['appliance_url'], params['username'],
+                   params['password'], verify=verify,
+                   timeout=(min(10.0, timeout), float(timeout)))
