@@ -14,7 +14,9 @@ CLIENT = REPO / 'plugins' / 'module_utils' / 'acme_client.py'
 
 
 def run(*cmd, **kwargs):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kwargs)
+    result = subprocess.run(cmd, check=False, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f'{cmd} failed:\n{result.stdout}\n{result.stderr}'
+    return result
 
 
 @pytest.fixture(scope='module')
@@ -32,7 +34,7 @@ def test_tarball_installs_with_metadata(installed):
     assert (installed / 'MANIFEST.json').is_file()
     assert filecmp.cmp(installed / 'plugins' / 'module_utils' / 'acme_client.py', CLIENT,
                        shallow=False)
-    for unwanted in ('.venv', 'build', '.cache'):
+    for unwanted in ('.venv', 'build', '.cache', 'lab/state', 'tests/output'):
         assert not (installed / unwanted).exists()
 
 
