@@ -11,7 +11,7 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 COLL    := $(ROOT)/build/ansible_collections/acme/nas
-APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/null)
+APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/null) shellcheck
 
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -67,13 +67,11 @@ bench: deps venv collection-link
 	@$(PY) tests/bench/lookup_bench.py
 	@if [ -x tests/bench/modules_bench.sh ]; then tests/bench/modules_bench.sh; fi
 
-lab:
-	@echo "make lab: not yet available - the lab (issue 6: roles, playbooks, QEMU volume host) has not landed."
-	@echo "Today: 'make test' runs every tier; 'appliance/run start --state-dir /tmp/acme' starts the appliance simulator."
-	@exit 2
+lab: venv collection-link  ## the whole lab (lab/README.md); root, Debian 12
+	@lab/bin/lab-up
 
-lab-down:
-	@echo "make lab-down: nothing to remove (the lab has not landed yet)."
+lab-down:  ## remove everything the lab started (the image cache in .cache/lab stays)
+	@lab/bin/lab-down
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,106 @@
+"""Print the acme.nas lab report: phase wall times, peak memory, topology, smoke results.
+
+  lab/bin/report --state-dir lab/state [--netns acme-lab] [--final]
+
+Reads STATE/phases.log ("PHASE EPOCH" lines), STATE/memory.json (lab/bin/lab-up's sampler),
+STATE/smoke/report.json (written by the smoke role) and looks at the live lab (inside the
+namespace only: ip netns exec). Stdlib only.
+"""
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+
+def run(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ''
+
+
+def phases(state, final):
+    lines = (state / 'phases.log').read_text().split() if (state / 'phases.log').exists() else []
+    marks = [(lines[i], float(lines[i + 1])) for i in range(0, len(lines) - 1, 2)]
+    out = []
+    for (name, t0), nxt in zip(marks, marks[1:] + [None]):
+        if nxt is None and name != 'end':
+            out.append(f'  {name:<15} (running)')
+        elif name != 'end':
+            out.append(f'  {name:<15} {nxt[1] - t0:7.1f} s')
+    if marks and marks[-1][0] == 'end':
+        out.append(f'  {"total":<15} {marks[-1][1] - marks[0][1]:7.1f} s')
+    return out
+
+
+def memory(state):
+    try:
+        m = json.loads((state / 'memory.json').read_text())
+    except (OSError, ValueError):
+        return ['  (no samples)']
+    return [f'  lab processes (PSS, everything in the namespace): {m["peak_lab_pss_kib"] / 1024:.0f} MiB peak',
+            f'  machine used: {m["peak_used_kib"] / 1024:.0f} MiB peak '
+            f'({m["baseline_used_kib"] / 1024:.0f} MiB before make lab, {m["samples"]} samples)']
+
+
+def topology(state, netns):
+    out = []
+    if netns not in run('ip', 'netns', 'list').split():
+        return [f'  namespace {netns}: absent']
+    addrs = run('ip', '-n', netns, '-br', 'addr').splitlines()
+    out.append(f'  namespace {netns}: ' + '; '.join(' '.join(a.split()[:1] + a.split()[2:3]) for a in addrs))
+    guard = 'yes' if '10.123.0.0/24' in run('ip', 'route', 'show', 'type', 'blackhole') else 'NO'
+    out.append(f'  blackhole 10.123.0.0/24 in the root namespace: {guard}')
+    out.append('  listeners inside the namespace:')
+    for line in run('ip', 'netns', 'exec', netns, 'ss', '-H', '-ltnup').splitlines():
+        f = line.split()
+        if len(f) < 5:
+            continue
+        proc = f[6].split('"')[1] if len(f) > 6 and '"' in f[6] else '?'
+        local = f[4]
+        host = local.rsplit(':', 1)[0]
+        where = ('bridge' if host.lstrip('[').removeprefix('::ffff:').startswith('10.123.0.') else
+                 'loopback' if host in ('127.0.0.1', '[::1]') else 'all namespace addresses')
+        out.append(f'    {f[0]:<4} {local:<22} {proc:<18} {where}')
+    pidfile = state / 'guest' / 'qemu.pid'
+    pid = pidfile.read_text().strip() if pidfile.exists() else ''
+    out.append(f'  guest: QEMU pid {pid} ' + ('running' if pid and Path(f'/proc/{pid}').exists() else 'not running'))
+    conf = state / 'control' / 'etc' / 'supervisord.conf'
+    if conf.exists():
+        out.append('  control plane (supervisord in the namespace):')
+        out += ['    ' + s for s in run('ip', 'netns', 'exec', netns, 'supervisorctl', '-c', str(conf),
+                                       'status').splitlines()]
+    return out
+
+
+def smoke(state):
+    path = state / 'smoke' / 'report.json'
+    if not path.exists():
+        return ['  (no smoke report: STATE/smoke/report.json not written)']
+    data = json.loads(path.read_text())
+    out = []
+    for flow in data.get('flows', []):
+        ok = 'PASS' if flow.get('passed') else 'FAIL'
+        extra = ', '.join(f'{k}={v}' for k, v in flow.items() if k not in ('name', 'passed'))
+        out.append(f'  {ok}  {flow.get("name")}' + (f'  ({extra})' if extra else ''))
+    for key, value in data.items():
+        if key != 'flows':
+            out.append(f'  {key}: {value}')
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--state-dir', required=True, type=Path)
+    ap.add_argument('--netns', default='acme-lab')
+    ap.add_argument('--final', action='store_true')
+    a = ap.parse_args()
+    lines = ['ACME NAS lab report', '===================', 'Smoke:'] + smoke(a.state_dir)
+    lines += ['Topology:'] + topology(a.state_dir, a.netns)
+    lines += ['Phases (wall time):'] + phases(a.state_dir, a.final)
+    lines += ['Peak memory:'] + memory(a.state_dir)
+    print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+    main()
