@@ -16,11 +16,12 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity unit integration test bench lab lab-down clean
+.PHONY: help deps venv collection-link lint sanity unit integration test bench lab lab-negative lab-down clean
 
 help:
 	@echo "make test      every test tier (installs what it needs)"
 	@echo "make lab       bring up the end-to-end lab and print its report"
+	@echo "make lab-negative  after make lab: the wrong-password run (backend down, then up again)"
 	@echo "make lab-down  remove everything the lab started"
 	@echo "make bench     benchmarks (appliance lookup, modules)"
 
@@ -69,6 +70,11 @@ bench: deps venv collection-link
 
 lab: venv collection-link  ## the whole lab (lab/README.md); root, Debian 12
 	@lab/bin/lab-up
+
+lab-negative: venv collection-link  ## after make lab: wrong password -> backend down, reason logged once; fixed -> up
+	@test -s lab/state/inventory.yml || { echo "lab-negative: no lab (run make lab first)" >&2; exit 2; }
+	@CONTAINERS_CONF=$(ROOT)/lab/state/containers.conf ANSIBLE_NOCOLOR=1 nsenter --net=/run/netns/acme-lab \
+	  $(VENV)/bin/ansible-playbook -i lab/state/inventory.yml lab/playbooks/negative.yml
 
 lab-down:  ## remove everything the lab started (the image cache in .cache/lab stays)
 	@lab/bin/lab-down

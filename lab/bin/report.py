@@ -23,7 +23,7 @@ def phases(state, final):
     lines = (state / 'phases.log').read_text().split() if (state / 'phases.log').exists() else []
     marks = [(lines[i], float(lines[i + 1])) for i in range(0, len(lines) - 1, 2)]
     out = []
-    for (name, t0), nxt in zip(marks, marks[1:] + [None]):
+    for (name, t0), nxt in zip(marks, marks[1:] + [None], strict=True):
         if nxt is None and name != 'end':
             out.append(f'  {name:<15} (running)')
         elif name != 'end':
@@ -38,7 +38,8 @@ def memory(state):
         m = json.loads((state / 'memory.json').read_text())
     except (OSError, ValueError):
         return ['  (no samples)']
-    return [f'  lab processes (PSS, everything in the namespace): {m["peak_lab_pss_kib"] / 1024:.0f} MiB peak',
+    lab_mib = m['peak_lab_pss_kib'] / 1024
+    return [f'  lab processes (PSS, everything in the namespace): {lab_mib:.0f} MiB peak',
             f'  machine used: {m["peak_used_kib"] / 1024:.0f} MiB peak '
             f'({m["baseline_used_kib"] / 1024:.0f} MiB before make lab, {m["samples"]} samples)']
 
@@ -48,7 +49,8 @@ def topology(state, netns):
     if netns not in run('ip', 'netns', 'list').split():
         return [f'  namespace {netns}: absent']
     addrs = run('ip', '-n', netns, '-br', 'addr').splitlines()
-    out.append(f'  namespace {netns}: ' + '; '.join(' '.join(a.split()[:1] + a.split()[2:3]) for a in addrs))
+    out.append(f'  namespace {netns}: '
+               + '; '.join(' '.join(a.split()[:1] + a.split()[2:3]) for a in addrs))
     guard = 'yes' if '10.123.0.0/24' in run('ip', 'route', 'show', 'type', 'blackhole') else 'NO'
     out.append(f'  blackhole 10.123.0.0/24 in the root namespace: {guard}')
     out.append('  listeners inside the namespace:')
@@ -64,12 +66,13 @@ def topology(state, netns):
         out.append(f'    {f[0]:<4} {local:<22} {proc:<18} {where}')
     pidfile = state / 'guest' / 'qemu.pid'
     pid = pidfile.read_text().strip() if pidfile.exists() else ''
-    out.append(f'  guest: QEMU pid {pid} ' + ('running' if pid and Path(f'/proc/{pid}').exists() else 'not running'))
+    running = bool(pid) and Path(f'/proc/{pid}').exists()
+    out.append(f'  guest: QEMU pid {pid} ' + ('running' if running else 'not running'))
     conf = state / 'control' / 'etc' / 'supervisord.conf'
     if conf.exists():
         out.append('  control plane (supervisord in the namespace):')
-        out += ['    ' + s for s in run('ip', 'netns', 'exec', netns, 'supervisorctl', '-c', str(conf),
-                                       'status').splitlines()]
+        status = run('ip', 'netns', 'exec', netns, 'supervisorctl', '-c', str(conf), 'status')
+        out += ['    ' + s for s in status.splitlines()]
     return out
 
 
@@ -80,11 +83,15 @@ def smoke(state):
     data = json.loads(path.read_text())
     out = []
     for flow in data.get('flows', []):
-        ok = 'PASS' if flow.get('passed') else 'FAIL'
-        extra = ', '.join(f'{k}={v}' for k, v in flow.items() if k not in ('name', 'passed'))
-        out.append(f'  {ok}  {flow.get("name")}' + (f'  ({extra})' if extra else ''))
+        name = flow.get('name', flow.get('flow'))
+        passed = flow.get('passed', flow.get('result') == 'passed')
+        extra = ', '.join(f'{k}={v}' for k, v in flow.items()
+                          if k not in ('name', 'flow', 'passed', 'result') and v != '')
+        out.append(f'  {"PASS" if passed else "FAIL"}  {name}' + (f'  ({extra})' if extra else ''))
     for key, value in data.items():
-        if key != 'flows':
+        if key == 'checks':
+            out += [f'  {check}: {val}' for check, val in value]
+        elif key != 'flows':
             out.append(f'  {key}: {value}')
     return out
 

@@ -124,10 +124,14 @@ log "venv $GUEST_VENV: $(grep -i '^cinder==' "$WORK/pip-freeze.txt")"
 install -d -m 0750 -g "$(chroot "$ROOT" id -g "$GUEST_USER")" "$ROOT/etc/cinder"
 cp -a "$ROOT$GUEST_VENV/etc/cinder/." "$ROOT/etc/cinder/"
 sed -i "s|^exec_dirs=|exec_dirs=$GUEST_VENV/bin,|" "$ROOT/etc/cinder/rootwrap.conf"
+# on sudo's secure_path, as distribution packages install them: os-brick and oslo.privsep
+# run `sudo privsep-helper ...` when their root helper is plain sudo (e.g. as root)
 ln -sf "$GUEST_VENV/bin/cinder-rootwrap" "$ROOT/usr/local/bin/cinder-rootwrap"
+ln -sf "$GUEST_VENV/bin/privsep-helper" "$ROOT/usr/local/bin/privsep-helper"
 cat > "$ROOT/etc/sudoers.d/cinder" <<SUDO
 Defaults:$GUEST_USER !requiretty
 $GUEST_USER ALL = (root) NOPASSWD: /usr/local/bin/cinder-rootwrap /etc/cinder/rootwrap.conf *
+$GUEST_USER ALL = (root) NOPASSWD: /usr/local/bin/privsep-helper *
 SUDO
 chmod 0440 "$ROOT/etc/sudoers.d/cinder"
 install -d -m 0750 -o "$(chroot "$ROOT" id -u "$GUEST_USER")" -g "$(chroot "$ROOT" id -g "$GUEST_USER")" \
