@@ -92,6 +92,7 @@ class AcmeNfsDriver(remotefs.RemoteFSDriver):
             self.configuration.append_config_values(opts)
         conf = self.configuration
         self.client: acme_client.AcmeClient | None = None
+        self._setup_error_logged: str | None = None
         self.base = os.path.realpath(conf.nfs_mount_point_base)
         self.mount_options = conf.nfs_mount_options or options.DEFAULT_NFS_MOUNT_OPTIONS
         self._remotefsclient = remotefs_brick.RemoteFsClient(
@@ -148,8 +149,14 @@ class AcmeNfsDriver(remotefs.RemoteFSDriver):
                      system.get('vendor'), system.get('model'), system.get('version'),
                      conf.acme_pool)
             return
-        LOG.error('ACME backend %s cannot start: %s', conf.config_group, reason)
+        self._log_setup_error(reason)
         raise exception.VolumeBackendAPIException(data=reason) from None
+
+    def _log_setup_error(self, reason: str) -> None:
+        """Say why once: Cinder retries a failed set-up (reinit_driver_count)."""
+        log = LOG.debug if reason == self._setup_error_logged else LOG.error
+        log('ACME backend %s cannot start: %s', self.configuration.config_group, reason)
+        self._setup_error_logged = reason
 
     def set_nas_security_options(self, is_new_cinder_install: bool) -> None:
         """Resolve nas_secure_file_* 'auto' the way Cinder's NFS driver does.

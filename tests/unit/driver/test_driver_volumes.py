@@ -56,6 +56,20 @@ def test_setup_errors_give_one_clear_line(make_driver, appliance, caplog, overri
     assert 'wrong' not in caplog.text and 'not-the-real-one' not in caplog.text
 
 
+def test_setup_error_is_logged_once_across_cinder_retries(make_driver, appliance, caplog):
+    """Cinder re-runs do_setup + check_for_setup_error (reinit_driver_count) on one driver."""
+    drv = make_driver(setup=False, nas_password='wrong')
+    from cinder import context
+    with caplog.at_level(logging.DEBUG):
+        for _attempt in range(4):
+            drv.do_setup(context.get_admin_context())
+            with pytest.raises(exception.VolumeBackendAPIException):
+                drv.check_for_setup_error()
+    lines = [r for r in caplog.records if 'cannot start' in r.getMessage()]
+    assert [r.levelno for r in lines] == [logging.ERROR] + [logging.DEBUG] * 3
+    assert 'wrong' not in caplog.text
+
+
 @pytest.mark.parametrize('missing', ['acme_url', 'acme_pool', 'nas_user', 'nas_password'])
 def test_missing_required_option_is_invalid_configuration(make_driver, missing):
     drv = make_driver(setup=False, **{missing: None if missing != 'nas_password' else ''})
