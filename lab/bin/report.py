@@ -14,7 +14,8 @@ from pathlib import Path
 
 def run(*cmd):
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                              check=False).stdout
     except (OSError, subprocess.TimeoutExpired):
         return ''
 
