@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.driver_source import stage_driver_source
+
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -47,7 +49,10 @@ def test_installed_driver_points_at_the_one_client(installed):
 
 @pytest.mark.parametrize('source', ['checkout', 'installed collection'])
 def test_pip_install_of_driver_carries_the_client(source, installed, tmp_path):
-    driver = REPO / 'driver' if source == 'checkout' else installed / 'driver'
+    if source == 'checkout':  # built from a staged copy: an in-place build leaves build/lib
+        driver = stage_driver_source(tmp_path / 'checkout')
+    else:
+        driver = installed / 'driver'
     target = tmp_path / 'site'
     run(str(BIN / 'pip'), 'install', '-q', '--no-deps',
         '--target', str(target), str(driver))

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+from tests.support.driver_source import stage_driver_source
+
 REPO = Path(__file__).resolve().parents[3]
 CLIENT = REPO / 'plugins' / 'module_utils' / 'acme_client.py'
 
 
 def test_wheel_carries_the_client_as_a_real_file(tmp_path):
-    # Build from a copy (symlink kept) so that no build/ directory lands in the checkout.
-    shutil.copytree(REPO / 'driver', tmp_path / 'driver', symlinks=True,
-                    ignore=shutil.ignore_patterns('*.egg-info', 'build', '__pycache__'))
-    (tmp_path / 'plugins' / 'module_utils').mkdir(parents=True)
-    shutil.copy(CLIENT, tmp_path / 'plugins' / 'module_utils')
-    assert (tmp_path / 'driver' / 'acme_cinder' / 'acme_client.py').is_symlink()
+    driver = stage_driver_source(tmp_path)
+    assert (driver / 'acme_cinder' / 'acme_client.py').is_symlink()
     subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
-                    str(tmp_path / 'driver'), '-w', str(tmp_path / 'dist')],
+                    str(driver), '-w', str(tmp_path / 'dist')],
                    check=True, capture_output=True, timeout=300)
     wheel, = (tmp_path / 'dist').glob('acme_cinder_driver-*.whl')
     with zipfile.ZipFile(wheel) as archive:
