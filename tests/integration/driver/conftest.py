@@ -17,6 +17,8 @@ import pytest
 from oslo_concurrency import processutils
 from oslo_config import cfg
 
+from tests.support.cinder_objects import make_volume
+
 from acme_functional import GROUP, MY_IP, mounts_under
 
 from cinder import context, coordination, objects
@@ -137,21 +139,9 @@ def ctx():
     return context.get_admin_context()
 
 
-def make_volume(ctx, size=1, **updates):
-    values = dict(id=str(uuid.uuid4()), _name_id=None, size=size, host=f'cv1@{GROUP}#pool1',
-                  status='available', attach_status=fields.VolumeAttachStatus.DETACHED,
-                  provider_location=None, provider_id=None, encryption_key_id=None,
-                  volume_type_id=None, display_name='vol', migration_status=None)
-    values.update(updates)
-    vol = objects.Volume(context=ctx, **values)
-    vol.volume_attachment = objects.VolumeAttachmentList(objects=[])
-    vol.obj_reset_changes()
-    return vol
-
-
 @pytest.fixture
 def new_volume(ctx):
-    return lambda size=1, **updates: make_volume(ctx, size=size, **updates)
+    return lambda size=1, **updates: make_volume(ctx, GROUP, size=size, **updates)
 
 
 @pytest.fixture

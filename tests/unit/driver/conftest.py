@@ -13,6 +13,8 @@ import responses
 from acme_fake import MY_IP, URL, Executor, FakeAppliance, FakeRemoteFs
 from oslo_config import cfg
 
+from tests.support.cinder_objects import make_volume
+
 from acme_cinder import nfs, options
 from acme_cinder.mounts import ShareMounts
 from cinder import context, coordination, objects
@@ -98,19 +100,6 @@ def make_driver(tmp_path, appliance):
         CONF.clear_override(key, group=GROUP)
 
 
-def make_volume(ctx, size=1, **updates):
-    """A real cinder Volume object with the fields drivers read (no database)."""
-    values = dict(id=str(uuid.uuid4()), _name_id=None, size=size, host='cv1@acme-unit#pool1',
-                  status='available', attach_status=fields.VolumeAttachStatus.DETACHED,
-                  provider_location=None, provider_id=None, encryption_key_id=None,
-                  volume_type_id=None, display_name='vol', migration_status=None)
-    values.update(updates)
-    vol = objects.Volume(context=ctx, **values)
-    vol.volume_attachment = objects.VolumeAttachmentList(objects=[])
-    vol.obj_reset_changes()
-    return vol
-
-
 @pytest.fixture
 def driver(make_driver):
     return make_driver()
@@ -119,7 +108,7 @@ def driver(make_driver):
 @pytest.fixture
 def new_volume(ctx):
     def build(size=1, **updates):
-        return make_volume(ctx, size=size, **updates)
+        return make_volume(ctx, GROUP, size=size, **updates)
     return build
 
 

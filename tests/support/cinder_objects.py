@@ -1,0 +1,21 @@
+"""Real Cinder objects for driver tests (no database)."""
+
+from __future__ import annotations
+
+import uuid
+
+from cinder import objects
+from cinder.objects import fields
+
+
+def make_volume(ctx, group: str, size: int = 1, **updates) -> objects.Volume:
+    """A Volume with the fields drivers read, hosted on backend ``group`` pool1."""
+    values = dict(id=str(uuid.uuid4()), _name_id=None, size=size, host=f'cv1@{group}#pool1',
+                  status='available', attach_status=fields.VolumeAttachStatus.DETACHED,
+                  provider_location=None, provider_id=None, encryption_key_id=None,
+                  volume_type_id=None, display_name='vol', migration_status=None)
+    values.update(updates)
+    vol = objects.Volume(context=ctx, **values)
+    vol.volume_attachment = objects.VolumeAttachmentList(objects=[])
+    vol.obj_reset_changes()
+    return vol
