@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -10,6 +11,7 @@ from appliance_helpers import API, assert_error, create_share, login, make_confi
 from fastapi.testclient import TestClient
 from test_appliance_concurrency import session
 
+from acme_appliance import faults
 from acme_appliance.app import create_app
 from acme_appliance.faults import DroppedConnection
 
@@ -70,14 +72,21 @@ def test_fail_after_runs_the_call(client: TestClient) -> None:
     assert client.get(f"{API}/shares/{body['details']['id']}").status_code == 200
 
 
-def test_delay(client: TestClient) -> None:
+def test_delay(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The delay is what the middleware asks asyncio to sleep; no wall clock is read."""
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(faults.asyncio, "sleep", record)
     add_fault(client, path="/system", action="delay", delay=0.3)
-    begin = time.monotonic()
     assert client.get(f"{API}/system").status_code == 200
-    assert time.monotonic() - begin >= 0.3
-    begin = time.monotonic()
     assert client.get(f"{API}/system").status_code == 200
-    assert time.monotonic() - begin < 0.3
+    assert slept == [0.3]
+    assert [(f["seen"], f["hits"]) for f in client.get(FAULTS).json()["items"]] == [(2, 1)]
 
 
 def test_list_and_clear(client: TestClient) -> None:
