@@ -47,6 +47,13 @@ options:
       - Connecting waits at most 10 seconds (or O(timeout) if lower).
     type: int
     default: 60
+  retry_after_max:
+    description:
+      - Longest wait, in seconds, before repeating a call the appliance answered with BUSY and a
+        C(Retry-After) header; a server asking for longer waits this long.
+      - If not set, the value of the E(ACME_RETRY_AFTER_MAX) environment variable is used.
+    type: float
+    default: 60
 notes:
   - The module runs where the task runs, usually C(localhost) (C(delegate_to), C(connection=local)),
     and needs the Python library C(requests) there.
@@ -54,7 +61,8 @@ notes:
     set the connection options once for all of them.
   - Errors report the appliance's error code, message and request id.
 requirements:
-  - requests >= 2.28
+  - requests >= 2.25.1
+  - urllib3 >= 1.26.5
 """
 
     ATTRIBUTES = r"""

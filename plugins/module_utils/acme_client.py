@@ -10,30 +10,40 @@ because it runs on managed nodes.
 What it does for its callers, so that they never have to:
 
 * logs in on first use, reuses the token, logs in again once on 401;
-* retries idempotent calls (GET, PUT, DELETE) on 503 and connection errors
-  with exponential backoff and jitter, honouring ``Retry-After``;
+* retries idempotent calls (GET, PUT, DELETE, PATCH and the login) on 503
+  and connection errors with exponential backoff and jitter, honouring
+  ``Retry-After`` up to a cap (``retry_after_max``, 60 s by default);
 * makes create calls safe to repeat: on ``ALREADY_EXISTS`` for the same name
   and parameters the existing object is adopted;
 * maps the appliance's error codes once, to typed exceptions that carry the
   request id;
 * never puts the password in a log line, an exception or a repr.
+
+It runs with the requests and urllib3 of the distributions the collection
+supports (urllib3 1.26 and 2.x); with older ones it fails with one message
+naming the required versions (``REQUIREMENTS_ERROR``).
 """
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import random
+import re
+import sys
 import time
 import traceback
 from urllib.parse import quote
 
 try:
     import requests
+    import urllib3
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 except ImportError:  # pragma: no cover - reported by the module base
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    Retry = object  # CappedRetry below must still be definable
 else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
@@ -48,7 +58,14 @@ DEFAULT_BACKOFF = 0.5
 # its OpenAPI description); callers compare sizes after this rounding.
 QUOTA_GRANULARITY = 1024 * 1024
 LIST_PAGE_SIZE = 1000
-IDEMPOTENT_METHODS = frozenset(['GET', 'HEAD', 'PUT', 'DELETE'])
+DEFAULT_RETRY_AFTER_MAX = 60.0
+# PATCH bodies carry absolute values (a quota, a name, an owner): repeating
+# one that was applied is a no-op on the appliance, so PATCH is idempotent.
+IDEMPOTENT_METHODS = frozenset(['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'])
+LOGIN_PATH = '/auth/login'
+# The oldest releases the client is tested with: those of Ubuntu 22.04 and
+# RHEL 9 (Debian 12 has requests 2.28.1, urllib3 1.26.12).
+MIN_VERSIONS = (('requests', (2, 25, 1)), ('urllib3', (1, 26, 5)))
 
 
 # --------------------------------------------------------------------------
@@ -125,6 +142,45 @@ class ConnectionFailed(AcmeError):
     code = 'CONNECTION_FAILED'
 
 
+class RequirementsError(AcmeError):
+    """This Python's requests or urllib3 is missing or too old for the client."""
+
+    code = 'REQUIREMENTS'
+
+
+def _version(text) -> tuple:
+    """``'1.26.12'`` -> ``(1, 26, 12)``; stops at the first non-numeric part."""
+    parts = []
+    for part in str(text).split('.')[:3]:
+        digits = re.match(r'\d*', part).group()
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def requirements_error(found=None):
+    """Why this Python cannot run the client, or None.
+
+    ``found`` maps library names to installed versions (default: the
+    imported ones).
+    """
+    wanted = ' and '.join(f"{name} >= {'.'.join(map(str, version))}"
+                          for name, version in MIN_VERSIONS)
+    if found is None:
+        if not HAS_REQUESTS:
+            reason = REQUESTS_IMPORT_ERROR.strip().splitlines()[-1]
+            return f'the ACME client needs {wanted} ({sys.executable}: {reason})'
+        found = {'requests': requests.__version__, 'urllib3': urllib3.__version__}
+    if all(_version(found[name]) >= version for name, version in MIN_VERSIONS):
+        return None
+    have = ' and '.join(f'{name} {found[name]}' for name, _version_ in MIN_VERSIONS)
+    return f'the ACME client needs {wanted}; {sys.executable} has {have}'
+
+
+REQUIREMENTS_ERROR = requirements_error()
+
+
 _BY_CODE = {cls.code: cls for cls in (
     Unauthorized, Forbidden, NotFound, AlreadyExists, InUse, Invalid,
     NoSpace, Busy, ApplianceError)}
@@ -150,6 +206,60 @@ def error_from_response(response) -> AcmeError:
                 details=body.get('details'), request_id=request_id)
     error.retry_after = response.headers.get('Retry-After')
     return error
+
+
+def parse_retry_after(value):
+    """Seconds a ``Retry-After`` header asks for (delay or HTTP date), or None."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    if value.isdigit():
+        return float(value)
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+def retry_delay(retry_after, attempt, backoff, retry_after_max) -> float:
+    """Seconds to wait before retry number ``attempt`` (1, 2, ...).
+
+    What the server's ``Retry-After`` asks for, but never more than
+    ``retry_after_max``; without one, exponential backoff with jitter.
+    """
+    asked = parse_retry_after(retry_after)
+    if asked is not None:
+        return min(asked, float(retry_after_max))
+    return backoff * (2 ** (attempt - 1)) + random.uniform(0, backoff)
+
+
+def _sleep(seconds) -> None:
+    """Every wait of the client goes through here (tests record it)."""
+    time.sleep(seconds)
+
+
+class CappedRetry(Retry):
+    """urllib3's Retry, waiting :func:`retry_delay` on urllib3 1.26 and 2.x alike.
+
+    urllib3 1.26 has no ``backoff_jitter`` or ``backoff_max`` and sleeps for
+    as long as ``Retry-After`` says, hours included; the wait is decided here
+    instead, with the same rule as the client's own create retries.
+    """
+
+    def __init__(self, *args, retry_after_max=DEFAULT_RETRY_AFTER_MAX, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.retry_after_max = retry_after_max
+
+    def new(self, **kwargs):
+        kwargs.setdefault('retry_after_max', self.retry_after_max)
+        return super().new(**kwargs)
+
+    def sleep(self, response=None):
+        retry_after = None
+        if response is not None and self.respect_retry_after_header:
+            retry_after = response.headers.get('Retry-After')
+        _sleep(retry_delay(retry_after, len(self.history), self.backoff_factor,
+                           self.retry_after_max))
 
 
 def round_quota(quota_bytes):
@@ -193,15 +303,17 @@ class Http:
 
     def __init__(self, url, username, password, verify=True,
                  timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
-                 backoff=DEFAULT_BACKOFF):
-        if not HAS_REQUESTS:
-            raise ImportError('the ACME client needs the requests library')
+                 backoff=DEFAULT_BACKOFF,
+                 retry_after_max=DEFAULT_RETRY_AFTER_MAX):
+        if REQUIREMENTS_ERROR:
+            raise RequirementsError(REQUIREMENTS_ERROR)
         self.base_url = api_base_url(url)
         self.username = username
         self.password = Secret(password)
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.retry_after_max = float(retry_after_max)
         self.token = None
         # Passed on every request: with trust_env, requests lets
         # REQUESTS_CA_BUNDLE override a session-level verify.
@@ -209,26 +321,31 @@ class Http:
         self.session = requests.Session()
         self.session.headers.update({'Accept': 'application/json',
                                      'User-Agent': 'acme.nas-client/1'})
-        adapter = HTTPAdapter(max_retries=self._retry_policy())
+        adapter = HTTPAdapter(max_retries=self._retry_policy(IDEMPOTENT_METHODS))
         self.session.mount('http://', adapter)
         self.session.mount('https://', adapter)
+        # Logging in twice is harmless: the login POST (and only it) is
+        # retried like an idempotent call. requests picks the adapter with
+        # the longest matching prefix.
+        login = HTTPAdapter(max_retries=self._retry_policy(IDEMPOTENT_METHODS | {'POST'}))
+        self.session.mount(self.base_url + LOGIN_PATH, login)
 
     def __repr__(self):
         return f'<Http {self.base_url} as {self.username}>'
 
-    def _retry_policy(self):
-        return Retry(total=self.retries, connect=self.retries,
-                     read=self.retries, status=self.retries, redirect=0,
-                     other=0, backoff_factor=self.backoff,
-                     backoff_jitter=self.backoff,
-                     status_forcelist=(503,),
-                     allowed_methods=IDEMPOTENT_METHODS,
-                     respect_retry_after_header=True,
-                     raise_on_status=False)
+    def _retry_policy(self, methods):
+        return CappedRetry(total=self.retries, connect=self.retries,
+                           read=self.retries, status=self.retries, redirect=0,
+                           other=0, backoff_factor=self.backoff,
+                           status_forcelist=(503,),
+                           allowed_methods=methods,
+                           respect_retry_after_header=True,
+                           raise_on_status=False,
+                           retry_after_max=self.retry_after_max)
 
     def login(self) -> None:
         body = {'username': self.username, 'password': self.password.reveal()}
-        response = self._send('POST', '/auth/login', body, authenticate=False)
+        response = self._send('POST', LOGIN_PATH, body, authenticate=False)
         self.token = response.json()['token']
 
     def request(self, method, path, body=None, params=None):
@@ -329,14 +446,21 @@ class Collection:
                 attempt += 1
                 if attempt > self.http.retries:
                     raise
-                time.sleep(_retry_delay(error, attempt, self.http.backoff))
+                _sleep(retry_delay(getattr(error, 'retry_after', None), attempt,
+                                   self.http.backoff, self.http.retry_after_max))
 
 
-def _retry_delay(error, attempt, backoff) -> float:
-    retry_after = getattr(error, 'retry_after', None)
-    if retry_after and str(retry_after).isdigit():
-        return float(retry_after)
-    return backoff * (2 ** (attempt - 1)) + random.uniform(0, backoff)
+def existing_id(error):
+    """The id of the object an ``ALREADY_EXISTS`` names.
+
+    A conflict whose details do not name it (an older appliance, a proxy)
+    cannot be adopted: the typed error itself is raised, with its status and
+    request id.
+    """
+    details = error.details if isinstance(error.details, dict) else {}
+    if not details.get('id'):
+        raise error
+    return details['id']
 
 
 class System(Collection):
@@ -360,16 +484,18 @@ class Shares(Collection):
     root = '/shares'
 
     def create(self, name, pool, quota_bytes=None, origin_snapshot_id=None,
-               nfs=None) -> dict:
+               nfs=None, root=None) -> dict:
+        """Create (or adopt) a share; ``root`` is ``{"uid", "gid", "mode"}`` (v1.1)."""
         body = {'name': name, 'pool': pool}
         optional = {'quota_bytes': quota_bytes,
-                    'origin_snapshot_id': origin_snapshot_id, 'nfs': nfs}
+                    'origin_snapshot_id': origin_snapshot_id, 'nfs': nfs,
+                    'root': root}
         body.update({k: v for k, v in optional.items() if v is not None})
         return self.create_path(self.root, body,
                                 lambda error: self._adopt(error, body))
 
     def _adopt(self, error, body):
-        existing = self.get(error.details['id'])
+        existing = self.get(existing_id(error))
         if not same_share(existing, body):
             raise error
         LOG.debug('adopting existing share %s (%s)', existing['id'],
@@ -391,9 +517,9 @@ class Shares(Collection):
             'name': name, 'pool': pool,
             'origin_snapshot_id': origin_snapshot_id})
 
-    def update(self, share_id, quota_bytes=None, name=None) -> dict:
-        body = {k: v for k, v in (('quota_bytes', quota_bytes),
-                                  ('name', name)) if v is not None}
+    def update(self, share_id, quota_bytes=None, name=None, root=None) -> dict:
+        body = {k: v for k, v in (('quota_bytes', quota_bytes), ('name', name),
+                                  ('root', root)) if v is not None}
         return self.http.request('PATCH', self.path(share_id), body)
 
     def delete(self, share_id, recursive=False) -> bool:
@@ -420,8 +546,27 @@ def same_share(existing, body) -> bool:
     wanted_quota = body.get('quota_bytes')
     if wanted_quota and existing.get('quota_bytes') != round_quota(wanted_quota):
         return False
+    wanted_root = body.get('root')
+    if wanted_root is not None and not same_root(existing.get('root'), wanted_root):
+        return False
     wanted_nfs = body.get('nfs')
     return wanted_nfs is None or same_nfs(existing.get('nfs'), wanted_nfs)
+
+
+DEFAULT_ROOT = {'uid': 0, 'gid': 0, 'mode': '0755'}
+
+
+def normalize_root(root) -> tuple:
+    """``(uid, gid, mode)`` of a share root, the contract's defaults filled in."""
+    root = dict(DEFAULT_ROOT, **(root or {}))
+    mode = root['mode']
+    if not isinstance(mode, int):
+        mode = int(str(mode), 8)
+    return int(root['uid']), int(root['gid']), mode
+
+
+def same_root(current, wanted) -> bool:
+    return normalize_root(current) == normalize_root(wanted)
 
 
 def normalize_rule(rule) -> dict:
@@ -448,10 +593,15 @@ class Snapshots(Collection):
                                 lambda error: self._adopt(error, share_id))
 
     def _adopt(self, error, share_id):
-        existing = self.get(error.details['id'])
+        existing = self.get(existing_id(error))
         if existing['share_id'] != share_id:
             raise error
         return existing
+
+    def update(self, share_id, snapshot_id, name) -> dict:
+        """Rename; renaming to the current name is a no-op (our v1.1 extension)."""
+        return self.http.request(
+            'PATCH', self.path(share_id, 'snapshots', snapshot_id), {'name': name})
 
     def get(self, snapshot_id) -> dict:
         return self.http.request(
@@ -478,9 +628,11 @@ class AcmeClient:
 
     def __init__(self, url, username, password, verify=True,
                  timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
-                 backoff=DEFAULT_BACKOFF):
+                 backoff=DEFAULT_BACKOFF,
+                 retry_after_max=DEFAULT_RETRY_AFTER_MAX):
         self.http = Http(url, username, password, verify=verify,
-                         timeout=timeout, retries=retries, backoff=backoff)
+                         timeout=timeout, retries=retries, backoff=backoff,
+                         retry_after_max=retry_after_max)
         self.system = System(self.http)
         self.pools = Pools(self.http)
         self.shares = Shares(self.http)
@@ -496,6 +648,10 @@ class AcmeClient:
         if verify and params.get('ca_path'):
             verify = params['ca_path']
         timeout = params.get('timeout') or DEFAULT_TIMEOUT[1]
+        retry_after_max = params.get('retry_after_max')
+        if retry_after_max is None:
+            retry_after_max = DEFAULT_RETRY_AFTER_MAX
         return cls(params['appliance_url'], params['username'],
                    params['password'], verify=verify,
-                   timeout=(min(10.0, timeout), float(timeout)))
+                   timeout=(min(10.0, timeout), float(timeout)),
+                   retry_after_max=retry_after_max)

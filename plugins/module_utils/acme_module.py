@@ -16,8 +16,10 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.acme.nas.plugins.module_utils.acme_client import (
+    DEFAULT_RETRY_AFTER_MAX,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
+    REQUIREMENTS_ERROR,
     AcmeClient,
     AcmeError,
     NotFound,
@@ -37,6 +39,8 @@ def acme_argument_spec(**options):
         validate_certs=dict(type='bool', default=True),
         ca_path=dict(type='path', fallback=(env_fallback, ['ACME_CA_PATH'])),
         timeout=dict(type='int', default=60),
+        retry_after_max=dict(type='float', default=DEFAULT_RETRY_AFTER_MAX,
+                             fallback=(env_fallback, ['ACME_RETRY_AFTER_MAX'])),
     )
     spec.update(options)
     return spec
@@ -77,6 +81,8 @@ class AcmeModule:
         if not HAS_REQUESTS:
             self.ansible.fail_json(msg=missing_required_lib('requests'),
                                    exception=REQUESTS_IMPORT_ERROR)
+        if REQUIREMENTS_ERROR:  # installed, but older than the client supports
+            self.ansible.fail_json(msg=REQUIREMENTS_ERROR)
         self.client = AcmeClient.from_params(self.params)
 
     def __call__(self):
