@@ -1,23 +1,23 @@
-"""The one client against the real simulator over HTTPS on loopback: every endpoint."""
+"""The one client against the real appliance over HTTPS on loopback: every endpoint."""
 
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import acme_client as ac
 import pytest
 import requests
+from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
 
 pytestmark = pytest.mark.integration
 MiB = 1024 * 1024
 
 
 @pytest.fixture
-def client(simulator):
-    return simulator.client(retries=3, backoff=0.05)
+def client(appliance):
+    return appliance.client(retries=3, backoff=0.05)
 
 
-def test_system_pools_and_tls(simulator, client):
+def test_system_pools_and_tls(appliance, client):
     system = client.system.get()
     assert system['vendor'] == 'ACME STORAGE, Inc' and system['api_version'] == '1'
     assert {p['name'] for p in client.pools.list()} == {'pool1', 'pool2'}
@@ -26,13 +26,13 @@ def test_system_pools_and_tls(simulator, client):
     assert pool['free_bytes'] + pool['used_bytes'] == pool['total_bytes']
     with pytest.raises(ac.NotFound):
         client.pools.get('nope')
-    untrusting = ac.AcmeClient(simulator.url, 'admin', simulator.password, retries=0)
+    untrusting = ac.AcmeClient(appliance.url, 'admin', appliance.password, retries=0)
     with pytest.raises(ac.ConnectionFailed, match='CERTIFICATE_VERIFY_FAILED|certificate'):
         untrusting.system.get()
 
 
-def test_openapi_and_request_ids(simulator):
-    response = requests.get(simulator.url + '/api/v1/openapi.json', verify=simulator.ca_path)
+def test_openapi_and_request_ids(appliance):
+    response = requests.get(appliance.url + '/api/v1/openapi.json', verify=appliance.ca_path)
     paths = response.json()['paths']
     for path in ('/api/v1/auth/login', '/api/v1/shares', '/api/v1/shares/{share_id}/promote',
                  '/api/v1/snapshots/{snapshot_id}', '/api/v1/pools/{name}'):
@@ -40,14 +40,14 @@ def test_openapi_and_request_ids(simulator):
     assert response.headers['X-Request-Id']
 
 
-def test_wrong_password_is_unauthorized_and_never_shown(simulator):
-    bad = ac.AcmeClient(simulator.url, 'admin', 'not-the-password', verify=simulator.ca_path)
+def test_wrong_password_is_unauthorized_and_never_shown(appliance):
+    bad = ac.AcmeClient(appliance.url, 'admin', 'not-the-password', verify=appliance.ca_path)
     with pytest.raises(ac.Unauthorized) as raised:
         bad.pools.list()
     assert raised.value.request_id
     assert 'not-the-password' not in str(raised.value)
-    assert 'not-the-password' not in simulator.log_path.read_text(errors='replace')
-    assert simulator.password not in simulator.log_path.read_text(errors='replace')
+    assert 'not-the-password' not in appliance.log_path.read_text(errors='replace')
+    assert appliance.password not in appliance.log_path.read_text(errors='replace')
 
 
 def test_share_lifecycle(client):
@@ -77,16 +77,17 @@ def test_share_lifecycle(client):
         client.shares.get(share['id'])
 
 
-@pytest.mark.parametrize('name', ['', '.hidden', '-dash', 'a/b', '../etc', 'x' * 65, 'sp ace'])
+@pytest.mark.parametrize('name', ['', '.hidden', '-dash', 'a/b', '../etc', 'x' * 65, 'sp ace'],
+                         ids=['empty', 'dot', 'dash', 'slash', 'dotdot', 'long', 'space'])
 def test_invalid_names_are_rejected(client, name):
     with pytest.raises(ac.Invalid):
         client.shares.create(name, 'pool1')
     assert client.shares.list() == []
 
 
-def test_shrink_below_used_and_oversized_quota(simulator, client):
+def test_shrink_below_used_and_oversized_quota(appliance, client):
     share = client.shares.create('vol-u', 'pool1', quota_bytes=8 * MiB)
-    with open(simulator.share_dir(share['id']) / 'data', 'wb') as f:
+    with open(appliance.share_dir(share['id']) / 'data', 'wb') as f:
         f.write(os.urandom(3 * MiB))
         f.flush()
         os.fsync(f.fileno())
@@ -97,9 +98,9 @@ def test_shrink_below_used_and_oversized_quota(simulator, client):
     assert client.shares.get(share['id'])['used_bytes'] >= 3 * MiB
 
 
-def test_snapshots_clone_rollback_promote(simulator, client):
+def test_snapshots_clone_rollback_promote(appliance, client):
     origin = client.shares.create('origin', 'pool1', quota_bytes=64 * MiB)
-    volume = simulator.share_dir(origin['id']) / 'volume-1'
+    volume = appliance.share_dir(origin['id']) / 'volume-1'
     volume.write_bytes(b'first')
     snap = client.snapshots.create(origin['id'], 'snap-1')
     assert client.snapshots.create(origin['id'], 'snap-1')['id'] == snap['id']
@@ -109,7 +110,7 @@ def test_snapshots_clone_rollback_promote(simulator, client):
     snap2 = client.snapshots.create(origin['id'], 'snap-2')
 
     clone = client.shares.create('clone', 'pool1', origin_snapshot_id=snap['id'])
-    assert (simulator.share_dir(clone['id']) / 'volume-1').read_bytes() == b'first'
+    assert (appliance.share_dir(clone['id']) / 'volume-1').read_bytes() == b'first'
     assert client.shares.list(origin_snapshot_id=snap['id'])[0]['id'] == clone['id']
     assert client.snapshots.get(snap['id'])['clones'] == [clone['id']]
     with pytest.raises(ac.InUse):
@@ -141,16 +142,16 @@ def test_promote_of_non_clone_is_invalid(client):
         client.shares.promote(share['id'])
 
 
-def test_sparse_snapshot_keeps_holes(simulator, client):
+def test_sparse_snapshot_keeps_holes(appliance, client):
     share = client.shares.create('sparse', 'pool1', quota_bytes=128 * MiB)
-    path = simulator.share_dir(share['id']) / 'volume-sparse'
+    path = appliance.share_dir(share['id']) / 'volume-sparse'
     with open(path, 'wb') as f:
         f.truncate(64 * MiB)
         f.seek(10 * MiB)
         f.write(os.urandom(MiB))
     snap = client.snapshots.create(share['id'], 'snap')
     clone = client.shares.create('sparse-clone', 'pool1', origin_snapshot_id=snap['id'])
-    copy = simulator.share_dir(clone['id']) / 'volume-sparse'
+    copy = appliance.share_dir(clone['id']) / 'volume-sparse'
     assert copy.stat().st_size == 64 * MiB
     assert copy.stat().st_blocks * 512 < 4 * MiB
     assert copy.read_bytes() == path.read_bytes()
@@ -167,14 +168,14 @@ def test_pagination_through_client(client):
         client.http.request('GET', '/shares', params={'limit': 1001})
 
 
-def test_state_survives_restart(simulator, client):
+def test_state_survives_restart(appliance, client):
     share = client.shares.create('persist', 'pool1', quota_bytes=4 * MiB)
-    (simulator.share_dir(share['id']) / 'f').write_bytes(b'kept')
+    (appliance.share_dir(share['id']) / 'f').write_bytes(b'kept')
     snap = client.snapshots.create(share['id'], 'keep')
-    simulator.restart()
+    appliance.restart()
     assert client.shares.get(share['id'])['quota_bytes'] == 4 * MiB  # re-login transparently
     assert client.snapshots.get(snap['id'])['name'] == 'keep'
-    assert (simulator.share_dir(share['id']) / 'f').read_bytes() == b'kept'
+    assert (appliance.share_dir(share['id']) / 'f').read_bytes() == b'kept'
 
 
 def test_twenty_parallel_creates_and_deletes(client):
@@ -193,31 +194,31 @@ def test_twenty_parallel_creates_and_deletes(client):
     assert client.pools.get('pool1')['share_count'] == 10
 
 
-def test_fault_busy_is_retried_for_get(simulator, client):
+def test_fault_busy_is_retried_for_get(appliance, client):
     client.system.get()
-    simulator.add_fault(method='GET', path='/pools/pool1', nth=1, times=2, action='fail',
+    appliance.add_fault(method='GET', path='/pools/pool1', nth=1, times=2, action='fail',
                         status=503, code='BUSY', retry_after=0)
     assert client.pools.get('pool1')['name'] == 'pool1'
 
 
-def test_fault_busy_on_create_is_retried_and_adopted(simulator, client):
+def test_fault_busy_on_create_is_retried_and_adopted(appliance, client):
     client.system.get()
-    simulator.add_fault(method='POST', path='/shares', nth=1, times=1, action='fail',
+    appliance.add_fault(method='POST', path='/shares', nth=1, times=1, action='fail',
                         status=503, code='BUSY', retry_after=0)
     share = client.shares.create('busy', 'pool1')
     assert [s['id'] for s in client.shares.list()] == [share['id']]
 
 
-def test_fault_dropped_connection_get_retried(simulator, client):
+def test_fault_dropped_connection_get_retried(appliance, client):
     client.system.get()
-    simulator.add_fault(method='GET', path='/shares', nth=1, times=1, action='drop')
+    appliance.add_fault(method='GET', path='/shares', nth=1, times=1, action='drop')
     assert client.shares.list() == []
 
 
-def test_fault_delay_hits_read_timeout(simulator):
-    client = simulator.client(retries=0, timeout=(2, 0.5))
+def test_fault_delay_hits_read_timeout(appliance):
+    client = appliance.client(retries=0, timeout=(2, 0.5))
     client.system.get()
-    simulator.add_fault(method='GET', path='/system', nth=1, times=1, action='delay', delay=2)
+    appliance.add_fault(method='GET', path='/system', nth=1, times=1, action='delay', delay=2)
     start = time.monotonic()
     with pytest.raises(ac.ConnectionFailed):
         client.system.get()
@@ -225,9 +226,9 @@ def test_fault_delay_hits_read_timeout(simulator):
     assert client.system.get()['api_version'] == '1'
 
 
-def test_fault_internal_error_on_nth_call(simulator, client):
+def test_fault_internal_error_on_nth_call(appliance, client):
     client.system.get()
-    simulator.add_fault(method='DELETE', path='/shares/.*', nth=2, times=1, action='fail',
+    appliance.add_fault(method='DELETE', path='/shares/.*', nth=2, times=1, action='fail',
                         status=500, code='INTERNAL')
     first, second = (client.shares.create(n, 'pool1') for n in ('f1', 'f2'))
     assert client.shares.delete(first['id'])
@@ -237,15 +238,89 @@ def test_fault_internal_error_on_nth_call(simulator, client):
     assert client.shares.get(second['id'])['name'] == 'f2'
 
 
-def test_token_expiry_relogin(tmp_path):
-    from tests.support.simulator import start_simulator
-    sim = start_simulator(tmp_path / 'short', '--token-ttl', '1')
-    try:
-        client = sim.client()
-        client.system.get()
-        token = client.http.token
-        time.sleep(1.5)
-        assert client.pools.get('pool1')['name'] == 'pool1'
-        assert client.http.token != token
-    finally:
-        sim.stop()
+def test_token_expiry_relogin(appliance, tmp_path):
+    appliance.reset(tmp_path / 'short', token_ttl=1)
+    client = appliance.client()
+    client.system.get()
+    token = client.http.token
+    time.sleep(1.5)
+    assert client.pools.get('pool1')['name'] == 'pool1'
+    assert client.http.token != token
+    assert [c.path for c in appliance.calls].count('/auth/login') == 2
+
+
+# --- Issue 9: login and PATCH retried, Retry-After capped ------------------------------------
+def sent(appliance, method: str, path: str = '') -> int:
+    """How many calls the client made with this method (below ``path``): the simulator's record."""
+    return sum(1 for c in appliance.calls if c.method == method and c.path.startswith(path))
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """The waits the client asks for (transport and create retries); nothing sleeps."""
+    asked = []
+    monkeypatch.setattr(ac, '_sleep', asked.append)
+    return asked
+
+
+def test_login_retried_on_busy(appliance, sleeps):
+    appliance.add_fault(method='POST', path='/auth/login', nth=1, times=2, action='fail',
+                        status=503, code='BUSY', retry_after=1)
+    client = appliance.client(retries=3)
+    assert client.system.get()['api_version'] == '1'
+    assert sent(appliance, 'POST', '/auth/login') == 3
+    assert sleeps == [1.0, 1.0]
+
+
+def test_login_retried_on_dropped_connection(appliance, sleeps):
+    appliance.add_fault(method='POST', path='/auth/login', nth=1, times=1, action='drop')
+    client = appliance.client(retries=3, backoff=0.05)
+    assert client.pools.get('pool1')['name'] == 'pool1'
+    assert sent(appliance, 'POST', '/auth/login') == 2
+    assert len(sleeps) == 1 and 0.05 <= sleeps[0] <= 0.1
+
+
+def test_login_gives_up_like_any_idempotent_call(appliance, sleeps):
+    appliance.add_fault(method='POST', path='/auth/login', nth=1, times=10, action='fail',
+                        status=503, code='BUSY', retry_after=0)
+    with pytest.raises(ac.Busy) as raised:
+        appliance.client(retries=2).system.get()
+    assert raised.value.request_id
+    assert sent(appliance, 'POST', '/auth/login') == 3
+
+
+def test_patch_resize_and_rename_retried_on_busy(appliance, sleeps):
+    client = appliance.client(retries=3)
+    share = client.shares.create('patchy', 'pool1', quota_bytes=MiB)
+    appliance.add_fault(method='PATCH', path='/shares/[^/]+', nth=1, times=1, action='fail',
+                        status=503, code='BUSY', retry_after=0)
+    assert client.shares.update(share['id'], quota_bytes=4 * MiB)['quota_bytes'] == 4 * MiB
+    appliance.add_fault(method='PATCH', path='/shares/[^/]+', nth=1, times=1, action='fail',
+                        status=503, code='BUSY', retry_after=0)
+    assert client.shares.update(share['id'], name='patched')['name'] == 'patched'
+    assert sent(appliance, 'PATCH') == 4
+    assert sleeps == [0.0, 0.0]
+
+
+def test_patch_applied_then_dropped_is_repeated_to_the_same_value(appliance, sleeps):
+    client = appliance.client(retries=3, backoff=0.01)
+    share = client.shares.create('twice', 'pool1', quota_bytes=MiB)
+    appliance.add_fault(method='PATCH', path='/shares/[^/]+', nth=1, times=1, action='drop',
+                        when='after')
+    renamed = client.shares.update(share['id'], name='twice-b', quota_bytes=2 * MiB)
+    assert (renamed['name'], renamed['quota_bytes']) == ('twice-b', 2 * MiB)
+    assert sent(appliance, 'PATCH') == 2
+
+
+@pytest.mark.parametrize(('kwargs', 'waited'), [({}, 60.0), ({'retry_after_max': 2.5}, 2.5)])
+def test_retry_after_of_three_hours_waits_at_most_the_cap(appliance, sleeps, kwargs, waited):
+    client = appliance.client(retries=3, **kwargs)
+    client.system.get()
+    appliance.add_fault(method='GET', path='/pools/pool1', nth=1, times=1, action='fail',
+                        status=503, code='BUSY', retry_after=3 * 3600)
+    appliance.add_fault(method='POST', path='/shares', nth=1, times=1, action='fail',
+                        status=503, code='BUSY', retry_after=3 * 3600)
+    assert client.pools.get('pool1')['name'] == 'pool1'
+    assert client.shares.create('capped', 'pool1')['name'] == 'capped'
+    assert sleeps == [waited, waited]
+    assert sent(appliance, 'GET', '/pools/pool1') == 2 and sent(appliance, 'POST', '/shares') == 2

@@ -7,10 +7,10 @@ HTTP is answered by `responses`; nothing runs. urllib3's Retry is honoured by
 import json
 import logging
 
-import acme_client as ac
 import pytest
 import requests
 import responses
+from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
 
 URL = 'https://acme.test:8443'
 API = URL + '/api/v1'

@@ -9,10 +9,10 @@ import json
 import time
 from email.utils import formatdate
 
-import acme_client as ac
 import pytest
 import requests
 import responses
+from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
 from urllib3.response import HTTPResponse
 
 URL = 'https://acme.test:8443'
