@@ -10,7 +10,7 @@ from acme_appliance.config import ApplianceConfig
 from acme_appliance.errors import ApiError, not_found
 from acme_appliance.exports import ExportPublisher, ExportSpec, load_backend
 from acme_appliance.locks import KeyedLocks
-from acme_appliance.storage import Storage, allocated_bytes
+from acme_appliance.storage import Root, Storage, allocated_bytes
 from acme_appliance.store import ShareRow, SnapshotRow, Store
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,17 @@ class Appliance:
         return max(0, self.pool_total(pool) - (used.used_bytes if used else 0))
 
     def refresh_usage(self, share_id: str) -> None:
-        """Re-measure a share's allocated bytes unless an operation holds its lock."""
+        """Re-measure a share's allocated bytes and re-read its root ownership (NFS clients may
+        change both) unless an operation holds its lock."""
         with self.locks.try_hold(share_id) as taken:
             row = self.store.get_share(share_id) if taken else None
             path = self.storage.share_dir(share_id)
             if row is None or not path.is_dir():
                 return
-            used = allocated_bytes(path)
-            if used != row.used_bytes:
+            used, root = allocated_bytes(path), Root.of(path)
+            if (used, root) != (row.used_bytes, row.root):
                 with self.store.transaction():
-                    self.store.update_share(share_id, used_bytes=used)
+                    self.store.update_share(share_id, used_bytes=used, root=root)
 
     def export_specs(self) -> list[ExportSpec]:
         return [ExportSpec(row.export_id, self.storage.share_dir(row.id), share_path(row),
@@ -88,8 +89,8 @@ def open_appliance(config: ApplianceConfig) -> Appliance:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(Path(config.data_dir) / STATE_FILE)
     storage = Storage(config.data_dir)
-    share_ids = {row.id for row in store.all_shares()}
-    for action in storage.reconcile(share_ids, store.all_snapshot_ids()):
+    share_roots = {row.id: row.root for row in store.all_shares()}
+    for action in storage.reconcile(share_roots, store.all_snapshot_ids()):
         log.warning("start-up repair: %s", action)
     appliance = Appliance(config, store, storage, KeyedLocks(), None)  # type: ignore[arg-type]
     backend = load_backend(config.ganesha_conf_dir, config.ganesha_pidfile)

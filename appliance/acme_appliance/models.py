@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from acme_appliance.config import NAME_PATTERN
 from acme_appliance.errors import STATUS_OF_CODE
@@ -97,6 +97,20 @@ class NfsSettings(Request):
         return rules
 
 
+MAX_ID = 2**31 - 1
+UnixId = Annotated[StrictInt, Field(ge=0, le=MAX_ID)]
+MODE_PATTERN = r"^0?[0-7]{3}$"
+
+
+class ShareRoot(Request):
+    uid: UnixId = Field(0, description="Owner of the share's root directory")
+    gid: UnixId = Field(0, description="Group of the share's root directory")
+    mode: Annotated[StrictStr, Field(pattern=MODE_PATTERN, examples=["0770", "755"])] = Field(
+        "0755", description=(
+            "Permission bits in octal: 3 digits, or 4 with a leading 0; setuid, setgid and "
+            "sticky bits are refused. Responses always carry 4 digits."))
+
+
 class ShareCreate(Request):
     name: Name
     pool: Name
@@ -105,11 +119,18 @@ class ShareCreate(Request):
         "it inherits its origin share's quota."))
     origin_snapshot_id: str | None = Field(None, description="Create a clone of this snapshot")
     nfs: NfsSettings | None = None
+    root: ShareRoot | None = Field(None, description=(
+        "Owner, group and mode of the share's root directory (what NFS clients see at the top "
+        "of the export); absent or null: uid 0, gid 0, mode 0755, and a clone keeps its "
+        "snapshot's"))
 
 
 class ShareUpdate(Request):
     quota_bytes: Bytes | None = Field(None, description="null or 0 removes the quota")
     name: Name | None = None
+    root: ShareRoot | None = Field(None, description=(
+        "Change the root directory's owner, group and/or mode; keys left out keep their "
+        "current value"))
 
 
 class Share(BaseModel):
@@ -124,6 +145,7 @@ class Share(BaseModel):
     used_bytes: int = Field(description="Allocated bytes (st_blocks * 512) of the share's files")
     origin_snapshot_id: str | None
     nfs: NfsSettings
+    root: ShareRoot
     created_at: str
 
 
@@ -133,6 +155,10 @@ class ShareList(BaseModel):
 
 
 class SnapshotCreate(Request):
+    name: Name
+
+
+class SnapshotUpdate(Request):
     name: Name
 
 

@@ -19,7 +19,8 @@ router = APIRouter(dependencies=[Depends(require_token)],
 
 
 @router.post("/shares", status_code=201, response_model=Share, tags=["shares"],
-             responses=error_responses("NOT_FOUND", "ALREADY_EXISTS", "NO_SPACE", "BUSY"))
+             responses=error_responses("NOT_FOUND", "FORBIDDEN", "ALREADY_EXISTS", "NO_SPACE",
+                                       "BUSY"))
 def create_share(body: ShareCreate, appliance: ApplianceDep) -> Share:
     """Create a share; with `origin_snapshot_id` a clone holding the snapshot's files."""
     return share_view(appliance, shares.create_share(appliance, body))
@@ -51,9 +52,10 @@ def get_share(share_id: str, appliance: ApplianceDep) -> Share:
 
 
 @router.patch("/shares/{share_id}", response_model=Share, tags=["shares"],
-              responses=error_responses("NOT_FOUND", "ALREADY_EXISTS", "NO_SPACE", "BUSY"))
+              responses=error_responses("NOT_FOUND", "FORBIDDEN", "ALREADY_EXISTS", "NO_SPACE",
+                                        "BUSY"))
 def update_share(share_id: str, body: ShareUpdate, appliance: ApplianceDep) -> Share:
-    """Resize (not below used) and/or rename."""
+    """Resize (not below used), rename, and/or set the root directory's owner and mode."""
     return share_view(appliance, shares.update_share(appliance, share_id, body))
 
 

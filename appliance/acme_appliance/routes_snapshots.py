@@ -8,7 +8,14 @@ from acme_appliance import snapshots
 from acme_appliance.auth import require_token
 from acme_appliance.deps import DEFAULT_PAGE, ApplianceDep, Cursor, Limit, NameFilter
 from acme_appliance.docs import error_responses
-from acme_appliance.models import RollbackRequest, Share, Snapshot, SnapshotCreate, SnapshotList
+from acme_appliance.models import (
+    RollbackRequest,
+    Share,
+    Snapshot,
+    SnapshotCreate,
+    SnapshotList,
+    SnapshotUpdate,
+)
 from acme_appliance.pagination import decode_cursor, next_cursor
 from acme_appliance.views import share_view, snapshot_views
 
@@ -44,6 +51,15 @@ def get_share_snapshot(share_id: str, snapshot_id: str, appliance: ApplianceDep)
 def get_snapshot(snapshot_id: str, appliance: ApplianceDep) -> Snapshot:
     """One snapshot, looked up by its id alone."""
     return snapshot_views(appliance, [appliance.snapshot(snapshot_id)])[0]
+
+
+@router.patch("/shares/{share_id}/snapshots/{snapshot_id}", response_model=Snapshot,
+              responses=error_responses("ALREADY_EXISTS"))
+def rename_snapshot(share_id: str, snapshot_id: str, body: SnapshotUpdate,
+                    appliance: ApplianceDep) -> Snapshot:
+    """Rename; the id, content, clones and rollback order stay (same name: 200, no change)."""
+    row = snapshots.rename_snapshot(appliance, share_id, snapshot_id, body.name)
+    return snapshot_views(appliance, [row])[0]
 
 
 @router.delete("/shares/{share_id}/snapshots/{snapshot_id}", status_code=204,

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from acme_appliance.context import Appliance, round_quota
 from acme_appliance.errors import ApiError
 from acme_appliance.exports import Rule
-from acme_appliance.models import NfsSettings, ShareCreate, ShareUpdate
-from acme_appliance.storage import allocated_bytes
+from acme_appliance.models import NfsSettings, ShareCreate, ShareRoot, ShareUpdate
+from acme_appliance.storage import Root, allocated_bytes, apply_root
 from acme_appliance.store import ShareRow, SnapshotRow
 from acme_appliance.timeutil import now_rfc3339
 
@@ -39,6 +41,26 @@ def _rules(nfs: NfsSettings | None) -> tuple[Rule, ...]:
     return tuple(Rule(r.clients, r.access, r.root_squash) for r in nfs.rules)
 
 
+def merged_root(base: Root, req: ShareRoot | None) -> Root:
+    """`base` with the keys the request gives; the request's defaults apply only to new shares."""
+    if req is None:
+        return base
+    given = req.model_dump(include=req.model_fields_set)
+    if "mode" in given:
+        given["mode"] = int(given["mode"], 8)
+    return Root(**{**vars(base), **given})
+
+
+@contextmanager
+def _ownership_allowed() -> Iterator[None]:
+    """An unprivileged simulator cannot give a directory away: 403 rather than 500."""
+    try:
+        yield
+    except PermissionError as exc:
+        raise ApiError("FORBIDDEN", f"the appliance may not set this owner: {exc.strerror}",
+                       {"errno": exc.errno}) from None
+
+
 def create_share(appliance: Appliance, req: ShareCreate) -> ShareRow:
     """Create an empty share, or a clone of `origin_snapshot_id` holding the snapshot's files."""
     quota = _checked_quota(appliance, req.pool, req.quota_bytes)
@@ -50,11 +72,15 @@ def create_share(appliance: Appliance, req: ShareCreate) -> ShareRow:
         if origin is not None:
             origin = appliance.snapshot(origin.id)
             quota = _clone_quota(appliance, req, origin, quota)
+            root = merged_root(origin.root, req.root)
             staged = appliance.storage.stage_copy(
                 appliance.storage.snapshot_dir(origin.id), share_id)
         else:
+            root = merged_root(Root.default(), req.root)
             staged = appliance.storage.stage_empty(share_id)
-        row = _commit_new_share(appliance, req, share_id, quota, staged)
+        with _ownership_allowed():
+            appliance.storage.stage_root(staged, root)
+        row = _commit_new_share(appliance, req, share_id, quota, staged, root)
         if row.nfs_enabled:
             appliance.sync_exports()
     return row
@@ -78,7 +104,7 @@ def _clone_quota(appliance: Appliance, req: ShareCreate, origin: SnapshotRow, qu
 
 
 def _commit_new_share(appliance: Appliance, req: ShareCreate, share_id: str, quota: int,
-                      staged: Path) -> ShareRow:
+                      staged: Path, root: Root) -> ShareRow:
     store, storage = appliance.store, appliance.storage
     try:
         with store.transaction():
@@ -87,7 +113,7 @@ def _commit_new_share(appliance: Appliance, req: ShareCreate, share_id: str, quo
                 "used_bytes": allocated_bytes(staged),
                 "origin_snapshot_id": req.origin_snapshot_id,
                 "nfs_enabled": bool(req.nfs and req.nfs.enabled), "nfs_rules": _rules(req.nfs),
-                "export_id": store.next_export_id(), "created_at": now_rfc3339()})
+                "export_id": store.next_export_id(), "created_at": now_rfc3339(), "root": root})
     except sqlite3.IntegrityError:
         storage.remove(staged)
         raise _already_exists(appliance, req.pool, req.name) from None
@@ -99,7 +125,7 @@ def _commit_new_share(appliance: Appliance, req: ShareCreate, share_id: str, quo
 
 
 def update_share(appliance: Appliance, share_id: str, req: ShareUpdate) -> ShareRow:
-    """Change the quota (rounded; not below used) and/or rename (the path follows)."""
+    """Change the quota (rounded; not below used), rename (the path follows), set the root."""
     with appliance.locks.hold(share_id):
         row = appliance.share(share_id)
         changes: dict[str, object] = {}
@@ -109,10 +135,16 @@ def update_share(appliance: Appliance, share_id: str, req: ShareUpdate) -> Share
             if appliance.store.find_share(row.pool, req.name):
                 raise _already_exists(appliance, row.pool, req.name)
             changes["name"] = req.name
+        path = appliance.storage.share_dir(share_id)
+        root = merged_root(Root.of(path), req.root) if req.root is not None else None
+        if root is not None:
+            changes["root"] = root
         if changes:
             try:
-                with appliance.store.transaction():
+                with appliance.store.transaction(), _ownership_allowed():
                     appliance.store.update_share(share_id, **changes)
+                    if root is not None:
+                        apply_root(path, root)
             except sqlite3.IntegrityError:
                 raise _already_exists(appliance, row.pool, str(req.name)) from None
             if "name" in changes and row.nfs_enabled:

@@ -1,4 +1,4 @@
-"""Snapshot operations: create (read-only sparse copy), delete, rollback."""
+"""Snapshot operations: create (read-only sparse copy), rename, delete, rollback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from acme_appliance.context import Appliance, share_path
 from acme_appliance.errors import ApiError
-from acme_appliance.storage import allocated_bytes
+from acme_appliance.storage import Root, allocated_bytes
 from acme_appliance.store import ShareRow, SnapshotRow
 from acme_appliance.timeutil import now_rfc3339
 
@@ -31,26 +31,45 @@ def create_snapshot(appliance: Appliance, share_id: str, name: str) -> SnapshotR
             raise ApiError("NO_SPACE", f"pool {share.pool} has no space for the snapshot",
                            {"pool": share.pool})
         snapshot_id, created_at = str(uuid.uuid4()), now_rfc3339()
+        root = Root.of(source)
         staged = appliance.storage.stage_copy(source, snapshot_id, read_only=True)
-        _commit_snapshot(appliance, share, snapshot_id, name, created_at, used, staged)
+        _commit_snapshot(appliance, share, {"id": snapshot_id, "share_id": share_id, "name": name,
+                                            "created_at": created_at, "root": root},
+                         used, staged)
         appliance.storage.publish(staged, appliance.storage.snapshot_dir(snapshot_id))
         return appliance.snapshot(snapshot_id)
 
 
-def _commit_snapshot(appliance: Appliance, share: ShareRow, snapshot_id: str, name: str,
-                     created_at: str, share_used: int, staged: Path) -> None:
+def _commit_snapshot(appliance: Appliance, share: ShareRow, snap: dict[str, object],
+                     share_used: int, staged: Path) -> None:
+    """Insert the snapshot row (`snap` without used_bytes, measured here on the copy)."""
     try:
         with appliance.store.transaction():
-            appliance.store.insert_snapshot({
-                "id": snapshot_id, "share_id": share.id, "name": name,
-                "created_at": created_at, "used_bytes": allocated_bytes(staged)})
-            appliance.store.update_share(share.id, used_bytes=share_used)
+            appliance.store.insert_snapshot({**snap, "used_bytes": allocated_bytes(staged)})
+            appliance.store.update_share(share.id, used_bytes=share_used, root=snap["root"])
     except sqlite3.IntegrityError:
         appliance.storage.remove(staged)
-        raise _already_exists(appliance, share.id, name) from None
+        raise _already_exists(appliance, share.id, str(snap["name"])) from None
     except BaseException:
         appliance.storage.remove(staged)
         raise
+
+
+def rename_snapshot(appliance: Appliance, share_id: str, snapshot_id: str,
+                    name: str) -> SnapshotRow:
+    """Change only the name; the id, content, clones and rollback order stay."""
+    with appliance.locks.hold(share_id):
+        snapshot = appliance.snapshot(snapshot_id, share_id)
+        if snapshot.name == name:
+            return snapshot
+        if appliance.store.find_snapshot(share_id, name):
+            raise _already_exists(appliance, share_id, name)
+        try:
+            with appliance.store.transaction():
+                appliance.store.rename_snapshot(snapshot_id, name)
+        except sqlite3.IntegrityError:
+            raise _already_exists(appliance, share_id, name) from None
+        return appliance.snapshot(snapshot_id)
 
 
 def delete_snapshot(appliance: Appliance, share_id: str, snapshot_id: str) -> None:
@@ -74,12 +93,14 @@ def rollback(appliance: Appliance, share_id: str, snapshot_id: str,
         newer = _newer_snapshots(appliance, share_id, snapshot, destroy_newer)
         storage = appliance.storage
         staged = storage.stage_copy(storage.snapshot_dir(snapshot_id), share_id)
+        storage.stage_root(staged, snapshot.root)
         storage.swap_in(staged, storage.share_dir(share_id))
         with appliance.store.transaction():
             for doomed in newer:
                 appliance.store.delete_snapshot(doomed.id)
             appliance.store.update_share(
-                share_id, used_bytes=allocated_bytes(storage.share_dir(share_id)))
+                share_id, used_bytes=allocated_bytes(storage.share_dir(share_id)),
+                root=snapshot.root)
         for doomed in newer:
             storage.remove(storage.snapshot_dir(doomed.id))
         if share.nfs_enabled:

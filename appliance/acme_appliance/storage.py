@@ -14,13 +14,43 @@ import os
 import shutil
 import stat
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 FICLONE = 0x40049409
 CHUNK = 1 << 20
 _FALLBACK_ERRNOS = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
+
+
+@dataclass(frozen=True)
+class Root:
+    """Owner, group and permission bits of a share's top directory."""
+
+    uid: int
+    gid: int
+    mode: int
+
+    @classmethod
+    def default(cls) -> Root:
+        """uid 0, gid 0, 0755; without root privileges the simulator's own uid and gid."""
+        if os.geteuid() == 0:
+            return cls(0, 0, 0o755)
+        return cls(os.geteuid(), os.getegid(), 0o755)
+
+    @classmethod
+    def of(cls, path: Path) -> Root:
+        st = os.stat(path, follow_symlinks=False)
+        return cls(st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+
+
+def apply_root(path: Path, root: Root) -> None:
+    """chown (only when it changes: an unprivileged simulator can keep its own) + chmod."""
+    st = os.stat(path, follow_symlinks=False)
+    if (st.st_uid, st.st_gid) != (root.uid, root.gid):
+        os.chown(path, root.uid, root.gid, follow_symlinks=False)
+    os.chmod(path, root.mode)
 
 
 def _check_id(object_id: str) -> str:
@@ -189,6 +219,14 @@ class Storage:
             os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_IWUSR)
         return path
 
+    def stage_root(self, staged: Path, root: Root) -> None:
+        """Give a staged share directory its root ownership; on failure the stage is removed."""
+        try:
+            apply_root(staged, root)
+        except BaseException:
+            self.remove(staged)
+            raise
+
     def publish(self, staged: Path, final: Path) -> None:
         """Make a staged directory visible with one atomic rename."""
         os.rename(staged, final)
@@ -208,8 +246,12 @@ class Storage:
         os.rename(path, doomed)
         shutil.rmtree(doomed, onerror=_force_remove)
 
-    def reconcile(self, share_ids: set[str], snapshot_ids: set[str]) -> list[str]:
-        """Start-up repair after a crash: finish committed renames, delete every leftover."""
+    def reconcile(self, share_roots: Mapping[str, Root], snapshot_ids: set[str]) -> list[str]:
+        """Start-up repair after a crash: finish committed renames, delete every leftover.
+
+        A share directory that has to be recreated gets its recorded root ownership back.
+        """
+        share_ids = set(share_roots)
         actions = []
         for path in self.trash.iterdir():
             shutil.rmtree(path, onerror=_force_remove)
@@ -223,6 +265,8 @@ class Storage:
                     actions.append(f"removed orphan {base.name}/{path.name}")
             for object_id in known - {p.name for p in base.iterdir()}:
                 (base / _check_id(object_id)).mkdir(mode=0o755)
+                if base is self.shares:
+                    apply_root(base / object_id, share_roots[object_id])
                 actions.append(f"recreated missing {base.name}/{object_id} (empty)")
         return actions
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from acme_appliance.exports import Rule
+from acme_appliance.storage import Root
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -27,6 +28,9 @@ CREATE TABLE IF NOT EXISTS shares (
     nfs_rules TEXT NOT NULL DEFAULT '[]',
     export_id INTEGER NOT NULL UNIQUE,
     created_at TEXT NOT NULL,
+    root_uid INTEGER NOT NULL DEFAULT 0,
+    root_gid INTEGER NOT NULL DEFAULT 0,
+    root_mode INTEGER NOT NULL DEFAULT 493,
     UNIQUE (pool, name)
 );
 CREATE INDEX IF NOT EXISTS shares_origin ON shares (origin_snapshot_id);
@@ -37,6 +41,9 @@ CREATE TABLE IF NOT EXISTS snapshots (
     name TEXT NOT NULL,
     created_at TEXT NOT NULL,
     used_bytes INTEGER NOT NULL DEFAULT 0,
+    root_uid INTEGER NOT NULL DEFAULT 0,
+    root_gid INTEGER NOT NULL DEFAULT 0,
+    root_mode INTEGER NOT NULL DEFAULT 493,
     UNIQUE (share_id, name)
 );
 CREATE TABLE IF NOT EXISTS tokens (
@@ -45,9 +52,11 @@ CREATE TABLE IF NOT EXISTS tokens (
     expires_at REAL NOT NULL
 );
 """
+# Columns added after v1.0; a database written before gets them (with the defaults) at start.
+ROOT_COLUMNS = {"root_uid": 0, "root_gid": 0, "root_mode": 0o755}
 SHARE_COLUMNS = ("id, seq, pool, name, quota_bytes, used_bytes, origin_snapshot_id, "
-                 "nfs_enabled, nfs_rules, export_id, created_at")
-SNAPSHOT_COLUMNS = "id, seq, share_id, name, created_at, used_bytes"
+                 "nfs_enabled, nfs_rules, export_id, created_at, root_uid, root_gid, root_mode")
+SNAPSHOT_COLUMNS = "id, seq, share_id, name, created_at, used_bytes, root_uid, root_gid, root_mode"
 
 
 @dataclass(frozen=True)
@@ -63,12 +72,13 @@ class ShareRow:
     nfs_rules: tuple[Rule, ...]
     export_id: int
     created_at: str
+    root: Root
 
     @classmethod
     def from_db(cls, row: Sequence[Any]) -> ShareRow:
         rules = tuple(Rule(**rule) for rule in json.loads(row[8]))
         return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]),
-                   rules, row[9], row[10])
+                   rules, row[9], row[10], Root(*row[11:14]))
 
 
 @dataclass(frozen=True)
@@ -79,10 +89,11 @@ class SnapshotRow:
     name: str
     created_at: str
     used_bytes: int
+    root: Root  # the share's root ownership when the snapshot was taken
 
     @classmethod
     def from_db(cls, row: Sequence[Any]) -> SnapshotRow:
-        return cls(*row)
+        return cls(*row[:6], Root(*row[6:9]))
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,10 @@ class PoolUsage:
     share_count: int = 0
     provisioned_bytes: int = 0
     used_bytes: int = 0
+
+
+def _root_values(root: Root) -> tuple[int, int, int]:
+    return root.uid, root.gid, root.mode
 
 
 def rules_json(rules: Sequence[Rule]) -> str:
@@ -113,6 +128,12 @@ class Store:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 self._db.execute(statement)
+        for table in ("shares", "snapshots"):
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for column, default in ROOT_COLUMNS.items():
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER "
+                                     f"NOT NULL DEFAULT {default}")
 
     def close(self) -> None:
         with self._lock:
@@ -182,13 +203,17 @@ class Store:
         """Insert a share; raises sqlite3.IntegrityError when (pool, name) is taken."""
         self._run(
             "INSERT INTO shares (id, pool, name, quota_bytes, used_bytes, origin_snapshot_id, "
-            "nfs_enabled, nfs_rules, export_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "nfs_enabled, nfs_rules, export_id, created_at, root_uid, root_gid, root_mode) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (share["id"], share["pool"], share["name"], share["quota_bytes"],
              share["used_bytes"], share["origin_snapshot_id"], int(share["nfs_enabled"]),
-             rules_json(share["nfs_rules"]), share["export_id"], share["created_at"]))
+             rules_json(share["nfs_rules"]), share["export_id"], share["created_at"],
+             *_root_values(share["root"])))
 
     def update_share(self, share_id: str, **fields: Any) -> None:
-        """Update columns of a share; `nfs_rules` is given as a sequence of Rule."""
+        """Update columns of a share; `nfs_rules` is a sequence of Rule, `root` a Root."""
+        if "root" in fields:
+            fields.update(zip(ROOT_COLUMNS, _root_values(fields.pop("root")), strict=True))
         if "nfs_rules" in fields:
             fields["nfs_rules"] = rules_json(fields["nfs_rules"])
         if "nfs_enabled" in fields:
@@ -230,9 +255,14 @@ class Store:
 
     def insert_snapshot(self, snap: dict[str, Any]) -> None:
         """Insert a snapshot; raises sqlite3.IntegrityError when (share_id, name) is taken."""
-        self._run("INSERT INTO snapshots (id, share_id, name, created_at, used_bytes) "
-                  "VALUES (?,?,?,?,?)", (snap["id"], snap["share_id"], snap["name"],
-                                         snap["created_at"], snap["used_bytes"]))
+        self._run("INSERT INTO snapshots (id, share_id, name, created_at, used_bytes, root_uid, "
+                  "root_gid, root_mode) VALUES (?,?,?,?,?,?,?,?)",
+                  (snap["id"], snap["share_id"], snap["name"], snap["created_at"],
+                   snap["used_bytes"], *_root_values(snap["root"])))
+
+    def rename_snapshot(self, snapshot_id: str, name: str) -> None:
+        """Raises sqlite3.IntegrityError when the share already has a snapshot of that name."""
+        self._run("UPDATE snapshots SET name = ? WHERE id = ?", (name, snapshot_id))
 
     def move_snapshots(self, snapshot_ids: Sequence[str], share_id: str) -> None:
         for snapshot_id in snapshot_ids:

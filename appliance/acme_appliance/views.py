@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from acme_appliance.context import Appliance, share_path
-from acme_appliance.models import NfsRule, NfsSettings, Pool, Share, Snapshot
+from acme_appliance.models import NfsRule, NfsSettings, Pool, Share, ShareRoot, Snapshot
+from acme_appliance.storage import Root
 from acme_appliance.store import PoolUsage, ShareRow, SnapshotRow
 
 
@@ -18,13 +19,18 @@ def nfs_view(row: ShareRow) -> NfsSettings:
     return NfsSettings(enabled=row.nfs_enabled, rules=rules)
 
 
+def root_view(root: Root) -> ShareRoot:
+    return ShareRoot(uid=root.uid, gid=root.gid, mode=f"{root.mode:04o}")
+
+
 def share_view(appliance: Appliance, row: ShareRow) -> Share:
     path = share_path(row)
     return Share(
         id=row.id, name=row.name, pool=row.pool, path=path,
         exports=[f"{export_address(appliance.config.nfs_address)}:{path}"],
         quota_bytes=row.quota_bytes, used_bytes=row.used_bytes,
-        origin_snapshot_id=row.origin_snapshot_id, nfs=nfs_view(row), created_at=row.created_at)
+        origin_snapshot_id=row.origin_snapshot_id, nfs=nfs_view(row), root=root_view(row.root),
+        created_at=row.created_at)
 
 
 def snapshot_views(appliance: Appliance, rows: list[SnapshotRow]) -> list[Snapshot]:

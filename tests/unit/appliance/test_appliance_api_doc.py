@@ -22,7 +22,7 @@ PATHS = {
     "/api/v1/shares/{share_id}/promote": {"post"},
     "/api/v1/shares/{share_id}/nfs": {"get", "put"},
     "/api/v1/shares/{share_id}/snapshots": {"get", "post"},
-    "/api/v1/shares/{share_id}/snapshots/{snapshot_id}": {"get", "delete"},
+    "/api/v1/shares/{share_id}/snapshots/{snapshot_id}": {"get", "patch", "delete"},
     "/api/v1/shares/{share_id}/snapshots/{snapshot_id}/rollback": {"post"},
     "/api/v1/snapshots/{snapshot_id}": {"get"},
     "/api/v1/_admin/faults": {"get", "post", "delete"},
@@ -35,12 +35,14 @@ def test_openapi_lists_every_endpoint(anon: TestClient) -> None:
     paths = {path: set(ops) for path, ops in doc["paths"].items() if path.startswith(API)}
     assert paths == PATHS
     for decision in ("Quotas", "1 MiB", "cursor", "Promote", "destroy_newer", "Retry-After",
-                     "_admin/faults", "/<pool>/<name>", "recursive=true", "st_blocks"):
+                     "_admin/faults", "/<pool>/<name>", "recursive=true", "st_blocks",
+                     "Root ownership", "Snapshot rename"):
         assert decision in doc["info"]["description"], decision
     delete = doc["paths"]["/api/v1/shares/{share_id}"]["delete"]["responses"]
     assert {"204", "401", "404", "409", "422"} <= set(delete)
     schemas = doc["components"]["schemas"]
-    assert {"Share", "Snapshot", "Pool", "NfsSettings", "ErrorBody", "FaultCreate"} <= set(schemas)
+    assert {"Share", "Snapshot", "Pool", "NfsSettings", "ErrorBody", "FaultCreate",
+            "ShareRoot", "SnapshotUpdate"} <= set(schemas)
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
 
 

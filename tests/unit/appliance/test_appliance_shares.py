@@ -7,6 +7,7 @@ import re
 import pytest
 from appliance_helpers import (
     API,
+    BAD_NAMES,
     GIB,
     MIB,
     assert_error,
@@ -16,21 +17,20 @@ from appliance_helpers import (
 )
 from fastapi.testclient import TestClient
 
-BAD_NAMES = ["../x", "a/b", "..", ".hidden", "-x", "", "x" * 65, "a b", "ä", "a\\b", "a\nb",
-             "/abs", "%2e%2e", "a:b"]
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
 def test_create_share_returns_the_share_object(client: TestClient, data_dir) -> None:
     share = create_share(client, "vol-1", quota_bytes=1)
     assert set(share) == {"id", "name", "pool", "path", "exports", "quota_bytes", "used_bytes",
-                          "origin_snapshot_id", "nfs", "created_at"}
+                          "origin_snapshot_id", "nfs", "root", "created_at"}
     assert share["name"] == "vol-1" and share["pool"] == "pool1"
     assert share["path"] == "/pool1/vol-1"
     assert share["exports"] == ["127.0.0.1:/pool1/vol-1"]
     assert share["quota_bytes"] == MIB
     assert share["used_bytes"] == 0 and share["origin_snapshot_id"] is None
     assert share["nfs"] == {"enabled": False, "rules": []}
+    assert share["root"] == {"uid": 0, "gid": 0, "mode": "0755"}
     assert RFC3339.match(share["created_at"])
     assert share_dir(data_dir, share["id"]).is_dir()
     assert client.get(f"{API}/shares/{share['id']}").json() == share

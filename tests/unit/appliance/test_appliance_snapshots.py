@@ -8,6 +8,7 @@ import stat
 import pytest
 from appliance_helpers import (
     API,
+    BAD_NAMES,
     MIB,
     assert_error,
     create_share,
@@ -16,7 +17,7 @@ from appliance_helpers import (
     snapshot_dir,
 )
 from fastapi.testclient import TestClient
-from test_appliance_shares import BAD_NAMES, RFC3339
+from test_appliance_shares import RFC3339
 
 
 def write_sparse(path, size: int = 64 * MIB, data: int = MIB) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from acme_appliance import storage
-from acme_appliance.storage import Storage, allocated_bytes, copy_file, copy_tree
+from acme_appliance.storage import Root, Storage, allocated_bytes, copy_file, copy_tree
 
 MIB = 1 << 20
 
@@ -87,5 +87,6 @@ def test_directory_names_must_be_uuids(tmp_path: Path, bad: str) -> None:
 def test_reconcile_recreates_missing_directories(tmp_path: Path) -> None:
     store = Storage(tmp_path)
     lost = str(uuid.uuid4())
-    actions = store.reconcile({lost}, set())
+    actions = store.reconcile({lost: Root(1234, 5678, 0o750)}, set())
     assert store.share_dir(lost).is_dir() and any("recreated" in a for a in actions)
+    assert Root.of(store.share_dir(lost)) == Root(1234, 5678, 0o750)

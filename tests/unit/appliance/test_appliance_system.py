@@ -9,6 +9,7 @@ from appliance_helpers import API, GIB, MIB, assert_error, create_share, share_d
 from fastapi.testclient import TestClient
 
 from acme_appliance import __version__
+from acme_appliance.storage import Root
 
 
 def test_system(client: TestClient) -> None:
@@ -68,7 +69,7 @@ def test_pool_stats_stay_fast_with_1000_shares(client: TestClient) -> None:
                 "id": str(uuid.uuid4()), "pool": "pool1", "name": f"bulk-{index}",
                 "quota_bytes": MIB, "used_bytes": 4096, "origin_snapshot_id": None,
                 "nfs_enabled": False, "nfs_rules": (), "export_id": store.next_export_id(),
-                "created_at": "2026-01-01T00:00:00.000000Z"})
+                "created_at": "2026-01-01T00:00:00.000000Z", "root": Root.default()})
     begin = time.perf_counter()
     for _attempt in range(10):
         pool = client.get(f"{API}/pools/pool1").json()
