@@ -1,0 +1,108 @@
+"""The one client with the requests/urllib3 of the distributions the collection supports.
+
+Each case builds (once; kept under build/client-venvs/) a clean venv holding only one
+distribution's requests and urllib3 releases, and runs client_distro_scenario.py in it against
+the simulator this test process serves: login, retries on 503 and on a dropped connection,
+Retry-After capped, a create, a PATCH, an adoption. Libraries older than the client supports
+give one message naming the required versions, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+VENVS = REPO / 'build' / 'client-venvs'
+SCENARIO = Path(__file__).with_name('client_distro_scenario.py')
+MIB = 1024 * 1024
+
+# The distributions' own releases where PyPI has them (their dependencies as the
+# requests release's metadata allows).
+DEBIAN_12 = ['requests==2.28.1', 'urllib3==1.26.12', 'charset-normalizer==2.1.1', 'idna==3.3',
+             'certifi==2022.9.24']
+UBUNTU_2204 = ['requests==2.25.1', 'urllib3==1.26.5', 'chardet==4.0.0', 'idna==2.10',
+               'certifi==2020.6.20']
+UBUNTU_2004 = ['requests==2.22.0', 'urllib3==1.25.8', 'chardet==3.0.4', 'idna==2.8',
+               'certifi==2019.11.28']
+
+
+def distro_python(name: str, pins: list[str]) -> Path:
+    """The python of a venv with exactly ``pins`` installed (built on first use)."""
+    venv = VENVS / name
+    python = venv / 'bin' / 'python'
+    stamp = venv / 'pins.txt'
+    if stamp.exists() and stamp.read_text() == '\n'.join(pins):
+        return python
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True, capture_output=True)
+    result = subprocess.run([str(python), '-m', 'pip', 'install', '-q', '--no-input', *pins],
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, f'pip install {pins}: {result.stderr[-3000:]}'
+    stamp.write_text('\n'.join(pins))
+    return python
+
+
+def run_scenario(python: Path, appliance) -> tuple[dict, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('PYTHON', 'REQUESTS_'))}
+    env.update(ACME_URL=appliance.url, ACME_CA=appliance.ca_path,
+               ACME_PASSWORD=appliance.password,  # in the environment, not on a command line
+               ACME_CLIENT_DIR=str(REPO / 'plugins' / 'module_utils'))
+    result = subprocess.run([str(python), str(SCENARIO)], capture_output=True, text=True,
+                            env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def sent(appliance, method: str, path: str) -> int:
+    return sum(1 for c in appliance.calls if c.method == method and c.path == path)
+
+
+@pytest.mark.parametrize(('name', 'pins'), [('debian12', DEBIAN_12),
+                                            ('ubuntu2204', UBUNTU_2204)])
+def test_client_works_with_distribution_libraries(appliance, name, pins):
+    python = distro_python(name, pins)
+    busy = dict(action='fail', status=503, code='BUSY', nth=1, times=1)
+    appliance.add_fault(method='POST', path='/auth/login', retry_after=0, **busy)
+    appliance.add_fault(method='GET', path='/pools/pool1', retry_after=3 * 3600, **busy)
+    appliance.add_fault(method='GET', path='/shares', nth=1, times=1, action='drop')
+    appliance.add_fault(method='POST', path='/shares', retry_after=3 * 3600, **busy)
+    appliance.add_fault(method='PATCH', path='/shares/[^/]+', retry_after=0, **busy)
+
+    out, stderr = run_scenario(python, appliance)
+
+    wanted = dict(pin.split('==') for pin in pins)
+    assert (out['requests'], out['urllib3']) == (wanted['requests'], wanted['urllib3'])
+    assert out['requirements_error'] is None
+    assert out['steps'] == {'login': '1', 'get': 'pool1', 'dropped_get': 0, 'create': MIB,
+                            'patch': 2 * MIB, 'adopt': True}
+    login, hours, dropped, create, patch = out['sleeps']
+    assert (login, hours, create, patch) == (0.0, 60.0, 60.0, 0.0)  # 3 h asked, 60 s waited
+    assert 0.01 <= dropped <= 0.02  # backoff with jitter after the dropped connection
+    assert sent(appliance, 'POST', '/auth/login') == 2
+    assert sent(appliance, 'GET', '/pools/pool1') == 2
+    assert sent(appliance, 'GET', '/shares') == 2
+    assert sent(appliance, 'POST', '/shares') == 3  # BUSY, created, adopted (409)
+    assert sum(1 for c in appliance.calls if c.method == 'PATCH') == 2
+    assert 'Traceback' not in stderr
+
+
+def test_too_old_libraries_give_one_clear_message(appliance):
+    python = distro_python('ubuntu2004', UBUNTU_2004)
+    out, stderr = run_scenario(python, appliance)
+    assert out['urllib3'] == '1.25.8'
+    assert out['error']['class'] == 'RequirementsError'
+    message = out['error']['message']
+    assert message.startswith('REQUIREMENTS: the ACME client needs requests >= 2.25.1 and '
+                              'urllib3 >= 1.26.5;')
+    assert message.endswith('has requests 2.22.0 and urllib3 1.25.8')
+    assert 'Traceback' not in stderr
+    assert appliance.calls == []  # refused before any request
