@@ -285,3 +285,41 @@ def test_snapshot_rename_body_and_errors(api):
     with pytest.raises(ac.AlreadyExists) as raised:
         c.snapshots.update('s-1', 'sn-2', 'b')
     assert raised.value.details == {'id': 'sn-1'}
+
+
+# --- The modules: the retry_after_max option and the version message -------------------------
+MODULE_ARGS = {'appliance_url': URL, 'username': 'admin', 'password': 'pw'}
+
+
+def probe_module():
+    from ansible_collections.acme.nas.plugins.module_utils.acme_module import AcmeModule
+
+    class Probe(AcmeModule):
+        def run(self):
+            return {'changed': False}
+    return Probe
+
+
+@pytest.mark.parametrize(('args', 'env', 'expected'), [
+    ({}, None, 60.0), ({}, '7.5', 7.5), ({'retry_after_max': 3}, '7.5', 3.0)])
+def test_module_option_retry_after_max_reaches_the_client(monkeypatch, args, env, expected):
+    from ansible.module_utils.testing import patch_module_args
+    if env is None:
+        monkeypatch.delenv('ACME_RETRY_AFTER_MAX', raising=False)
+    else:
+        monkeypatch.setenv('ACME_RETRY_AFTER_MAX', env)
+    with patch_module_args({**MODULE_ARGS, **args}):
+        module = probe_module()()
+    assert module.client.http.retry_after_max == expected
+
+
+def test_module_with_too_old_libraries_fails_with_one_message(monkeypatch, capsys):
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.acme.nas.plugins.module_utils import acme_module
+    message = 'the ACME client needs requests >= 2.25.1 and urllib3 >= 1.26.5; x has ...'
+    monkeypatch.setattr(acme_module, 'REQUIREMENTS_ERROR', message)
+    with patch_module_args(MODULE_ARGS), pytest.raises(SystemExit):
+        probe_module()()
+    result = json.loads(capsys.readouterr().out)
+    assert (result['failed'], result['msg']) == (True, message)
+    assert 'exception' not in result
