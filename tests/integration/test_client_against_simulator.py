@@ -324,3 +324,77 @@ def test_retry_after_of_three_hours_waits_at_most_the_cap(appliance, sleeps, kwa
     assert client.shares.create('capped', 'pool1')['name'] == 'capped'
     assert sleeps == [waited, waited]
     assert sent(appliance, 'GET', '/pools/pool1') == 2 and sent(appliance, 'POST', '/shares') == 2
+
+
+# --- Contract v1.1: share root ownership, snapshot rename ------------------------------------
+def root_of(appliance, share_id: str) -> dict:
+    """The share directory's owner and mode as the file system has them."""
+    st = appliance.share_dir(share_id).stat()
+    return {'uid': st.st_uid, 'gid': st.st_gid, 'mode': f'{st.st_mode & 0o7777:04o}'}
+
+
+CINDER_ROOT = {'uid': 165, 'gid': 165, 'mode': '0770'}
+
+
+def test_share_root_on_create_and_adoption(appliance, client):
+    share = client.shares.create('owned', 'pool1', quota_bytes=MiB, root=CINDER_ROOT)
+    assert share['root'] == CINDER_ROOT == root_of(appliance, share['id'])
+    assert client.shares.create('owned', 'pool1', root=dict(CINDER_ROOT, mode='770'))['id'] \
+        == share['id']
+    assert client.shares.create('owned', 'pool1')['id'] == share['id']  # root not asked for
+    with pytest.raises(ac.AlreadyExists) as raised:
+        client.shares.create('owned', 'pool1', root=dict(CINDER_ROOT, uid=0))
+    assert raised.value.details['id'] == share['id'] and raised.value.request_id
+    plain = client.shares.create('plain-root', 'pool1')
+    assert plain['root'] == {'uid': 0, 'gid': 0, 'mode': '0755'} == root_of(appliance, plain['id'])
+    assert client.shares.create('plain-root', 'pool1', root=ac.DEFAULT_ROOT)['id'] == plain['id']
+
+
+def test_share_root_update_is_retried_on_busy(appliance, client):
+    share = client.shares.create('chown', 'pool1')
+    wanted = {'uid': 1000, 'gid': 1001, 'mode': '0775'}
+    appliance.add_fault(method='PATCH', path='/shares/[^/]+', nth=1, times=1, action='fail',
+                        status=503, code='BUSY', retry_after=0)
+    assert client.shares.update(share['id'], root=wanted)['root'] == wanted
+    assert client.shares.update(share['id'], root=wanted)['root'] == wanted  # same value: 200
+    assert root_of(appliance, share['id']) == wanted
+    assert sent(appliance, 'PATCH') == 3
+
+
+def test_clone_share_with_root(appliance, client):
+    origin = client.shares.create('origin-r', 'pool1', root=CINDER_ROOT)
+    snap = client.snapshots.create(origin['id'], 'base')
+    clone = client.shares.create('clone-r', 'pool1', origin_snapshot_id=snap['id'],
+                                 root=CINDER_ROOT)
+    assert clone['root'] == CINDER_ROOT == root_of(appliance, clone['id'])
+    again = client.shares.create('clone-r', 'pool1', origin_snapshot_id=snap['id'],
+                                 root=CINDER_ROOT)
+    assert again['id'] == clone['id']
+
+
+def test_snapshot_rename(appliance, client):
+    share = client.shares.create('renames', 'pool1')
+    first = client.snapshots.create(share['id'], 'first')
+    second = client.snapshots.create(share['id'], 'second')
+    renamed = client.snapshots.update(share['id'], first['id'], 'first-b')
+    assert (renamed['id'], renamed['name'], renamed['share_id']) == \
+        (first['id'], 'first-b', share['id'])
+    assert client.snapshots.find(share['id'], 'first-b')['id'] == first['id']
+    assert client.snapshots.find(share['id'], 'first') is None
+    assert client.snapshots.update(share['id'], first['id'], 'first-b')['name'] == 'first-b'
+    with pytest.raises(ac.AlreadyExists) as raised:
+        client.snapshots.update(share['id'], first['id'], 'second')
+    assert raised.value.details['id'] == second['id'] and raised.value.request_id
+    with pytest.raises(ac.NotFound):
+        client.snapshots.update(share['id'], '00000000-0000-0000-0000-000000000000', 'x')
+    with pytest.raises(ac.Invalid):
+        client.snapshots.update(share['id'], first['id'], '../bad')
+
+
+def test_snapshot_rename_is_retried_on_busy(appliance, client):
+    share = client.shares.create('busy-rename', 'pool1')
+    snap = client.snapshots.create(share['id'], 'before')
+    appliance.add_fault(method='PATCH', path='/shares/[^/]+/snapshots/[^/]+', nth=1, times=1,
+                        action='fail', status=503, code='BUSY', retry_after=0)
+    assert client.snapshots.update(share['id'], snap['id'], 'after')['name'] == 'after'
+    assert sent(appliance, 'PATCH') == 2
