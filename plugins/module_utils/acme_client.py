@@ -174,7 +174,7 @@ def requirements_error(found=None):
         found = {'requests': requests.__version__, 'urllib3': urllib3.__version__}
     if all(_version(found[name]) >= version for name, version in MIN_VERSIONS):
         return None
-    have = ' and '.join(f'{name} {found[name]}' for name, _version_ in MIN_VERSIONS)
+    have = ' and '.join(f'{name} {found[name]}' for name, _minimum in MIN_VERSIONS)
     return f'the ACME client needs {wanted}; {sys.executable} has {have}'
 
 

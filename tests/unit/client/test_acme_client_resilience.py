@@ -323,3 +323,11 @@ def test_module_with_too_old_libraries_fails_with_one_message(monkeypatch, capsy
     result = json.loads(capsys.readouterr().out)
     assert (result['failed'], result['msg']) == (True, message)
     assert 'exception' not in result
+
+
+def test_doc_fragment_requirements_are_the_client_minimum_versions():
+    import yaml
+    from ansible_collections.acme.nas.plugins.doc_fragments.acme import ModuleDocFragment
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['requirements']
+    assert documented == [f"{name} >= {'.'.join(map(str, version))}"
+                          for name, version in ac.MIN_VERSIONS]
