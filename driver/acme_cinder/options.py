@@ -28,8 +28,10 @@ ACME_CONNECTION_OPTS = [
                help='Management URL of the ACME appliance, for example '
                     'https://nas.example.com:8443 (the /api/v1 suffix is '
                     'optional). Plain http only for labs.'),
-    cfg.StrOpt('nas_user',
-               help='User name for the ACME appliance REST API.'),
+    cfg.StrOpt('nas_user', deprecated_for_removal=True,
+               deprecated_reason='Cinder names the NAS user nas_login; set that.',
+               help='Deprecated name of nas_login (the appliance REST API user). '
+                    'When set, it wins over nas_login.'),
     cfg.BoolOpt('acme_tls_verify', default=True,
                 help='Verify the appliance TLS certificate. Never disable '
                      'outside a lab; use acme_ca_file for a private CA.'),
@@ -46,6 +48,9 @@ ACME_CONNECTION_OPTS = [
     cfg.FloatOpt('acme_backoff', default=0.5, min=0.0,
                  help='Base of the exponential back-off between retries, '
                       'in seconds.'),
+    cfg.FloatOpt('acme_retry_after_max', default=60.0, min=0.0,
+                 help='Longest wait, in seconds, that a Retry-After header of '
+                      'a BUSY appliance may impose before a retry.'),
 ]
 
 ACME_SHARE_OPTS = [
@@ -63,12 +68,30 @@ ACME_SHARE_OPTS = [
                     'to become visible through NFS (attribute caches lag).'),
 ]
 
+# Ownership of a share's root directory in secure NAS mode
+# (nas_secure_file_operations = true): the cinder-volume user must be able to
+# create and rename the volume file there without root.
+ACME_SECURE_OPTS = [
+    cfg.IntOpt('acme_share_root_uid', min=0,
+               help="Owner (uid) of a new share's root directory in secure NAS "
+                    'mode. Default: the uid cinder-volume runs as. Set it when '
+                    'the hosts of an active-active cluster differ.'),
+    cfg.IntOpt('acme_share_root_gid', min=0,
+               help="Group (gid) of a new share's root directory in secure NAS "
+                    'mode. Default: the gid cinder-volume runs as (make the '
+                    'hypervisor user a member of it).'),
+    cfg.StrOpt('acme_share_root_mode', default='0775', regex=r'^0?[0-7]{3}$',
+               help="Mode of a new share's root directory in secure NAS mode "
+                    '(volume files follow nas_secure_file_permissions).'),
+]
+
 # Cinder's own NFS and NAS options that this driver honours.
 ACME_NFS_OPTS = (
-    _pick(cinder_remotefs.nas_opts, 'nas_password', 'nas_secure_file_operations',
+    _pick(cinder_remotefs.nas_opts, 'nas_login', 'nas_password',
+          'nas_secure_file_operations',
           'nas_secure_file_permissions')
     + _pick(cinder_nfs.nfs_opts, 'nfs_sparsed_volumes', 'nfs_mount_point_base',
             'nfs_mount_options', 'nfs_mount_attempts')
 )
 
-ACME_OPTS = ACME_CONNECTION_OPTS + ACME_SHARE_OPTS + ACME_NFS_OPTS
+ACME_OPTS = ACME_CONNECTION_OPTS + ACME_SHARE_OPTS + ACME_SECURE_OPTS + ACME_NFS_OPTS

@@ -1,7 +1,11 @@
-"""Fixtures of the driver's unit tests: no services, everything in-process.
+"""Fixtures of the driver's unit tests: the real simulator, a real Cinder database.
 
-The real client talks HTTP to an in-memory appliance (`responses`), mounts are symlinks,
-file commands run for real on tmp directories, cinder.coordination uses tooz's file driver.
+The appliance is the real simulator served in-process (tests/support/appliance.py);
+Cinder's database is a real sqlite one (schema from Cinder's own migrations);
+file commands run for real; cinder.coordination uses tooz's file driver. Only the
+kernel NFS mount is replaced: a "mount" is a symlink from os-brick's mount point to
+the share's directory on the simulator, refused like NFS when the share has no rule
+for this host.
 """
 
 from __future__ import annotations
@@ -9,8 +13,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import responses
-from acme_fake import MY_IP, URL, Executor, FakeAppliance, FakeRemoteFs
+from driver_helpers import GROUP, HOST, MY_IP, Executor, SymlinkMounts
 from oslo_config import cfg
 
 from tests.support.cinder_objects import make_volume
@@ -23,27 +26,32 @@ from cinder.volume import configuration
 from cinder.volume import driver as cinder_driver
 
 CONF = cfg.CONF
-GROUP = 'acme-unit'
 _OVERRIDDEN: set[str] = set()
 
 
 @pytest.fixture(scope='session', autouse=True)
 def cinder_runtime(tmp_path_factory):
+    """Cinder's configuration, objects, coordination (file locks) and a sqlite database."""
     objects.register_all()
     CONF([], project='cinder', default_config_files=[])
-    locks = tmp_path_factory.mktemp('locks')
-    CONF.set_override('backend_url', f'file://{locks}', group='coordination')
+    state = tmp_path_factory.mktemp('cinder')
+    CONF.set_override('backend_url', f'file://{state}/locks', group='coordination')
+    CONF.set_override('connection', f'sqlite:///{state}/cinder.sqlite', group='database')
+    from cinder.db import migration
+    migration.db_sync()
     coordination.COORDINATOR.start()
-    yield
+    yield state
     coordination.COORDINATOR.stop()
 
 
 @pytest.fixture(autouse=True)
-def this_host_ip():
-    """my_ip of the cinder-volume host (per test: other suites may set their own)."""
+def this_host():
+    """my_ip and host of the cinder-volume host (per test: other suites set their own)."""
     CONF.set_override('my_ip', MY_IP)
+    CONF.set_override('host', HOST)
     yield
     CONF.clear_override('my_ip')
+    CONF.clear_override('host')
 
 
 @pytest.fixture
@@ -51,22 +59,13 @@ def ctx():
     return context.get_admin_context()
 
 
-@pytest.fixture
-def appliance(tmp_path):
-    fake = FakeAppliance(tmp_path / 'appliance')
-    (fake.root / 'shares').mkdir(parents=True)
-    (fake.root / 'snapshots').mkdir()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake.register(rsps)
-        yield fake
-
-
-def make_config(tmp_path, **overrides):
+def make_config(appliance, base, **overrides):
     conf = configuration.Configuration(cinder_driver.volume_opts, config_group=GROUP)
     conf.append_config_values(options.ACME_OPTS)
-    values = {'acme_url': URL, 'acme_pool': 'pool1', 'nas_user': 'admin',
-              'nas_password': 'not-the-real-one', 'acme_retries': 0,
-              'nfs_mount_point_base': str(tmp_path / 'mnt'),
+    values = {'acme_url': appliance.url, 'acme_ca_file': appliance.ca_path,
+              'acme_pool': 'pool1', 'nas_login': 'admin',
+              'nas_password': appliance.password, 'acme_retries': 0,
+              'nfs_mount_point_base': str(base),
               'nas_secure_file_permissions': 'true', 'nas_secure_file_operations': 'false',
               'acme_file_wait_timeout': 1, 'volume_backend_name': 'acme-unit'}
     values.update(overrides)
@@ -78,26 +77,25 @@ def make_config(tmp_path, **overrides):
 
 @pytest.fixture
 def make_driver(tmp_path, appliance):
-    made = []
-
-    def build(setup=True, **overrides):
-        drv = nfs.AcmeNfsDriver(configuration=make_config(tmp_path, **overrides),
-                                execute=Executor())
-        fake_fs = FakeRemoteFs(appliance, drv.base, nfs_mount_options=drv.mount_options)
-        drv._remotefsclient = fake_fs
-        drv._mounts = ShareMounts(fake_fs, lock=drv._lock, umount=fake_fs.umount,
-                                  attempts=drv.configuration.nfs_mount_attempts,
-                                  retry_delay=0)
+    """Build a driver (a cinder-volume host); ``my_ip``/``base`` make a second host."""
+    def build(setup=True, my_ip=MY_IP, base=None, **overrides):
+        base = base or tmp_path / 'mnt'
+        drv = nfs.AcmeNfsDriver(configuration=make_config(appliance, base, **overrides),
+                                execute=Executor(), host=f'{HOST}@{GROUP}')
+        mounts = SymlinkMounts(appliance, drv.base, my_ip, nfs_mount_options=drv.mount_options)
+        drv._remotefsclient = mounts
+        drv._mounts = ShareMounts(mounts, umount=mounts.umount,
+                                  attempts=drv.configuration.nfs_mount_attempts, retry_delay=0)
         if setup:
             drv.do_setup(context.get_admin_context())
             drv.check_for_setup_error()
-            appliance.reset_calls()
-        made.append(drv)
+            appliance.calls.clear()
         return drv
 
     yield build
     for key in _OVERRIDDEN:
         CONF.clear_override(key, group=GROUP)
+    _OVERRIDDEN.clear()
 
 
 @pytest.fixture

@@ -1,0 +1,134 @@
+"""Exports, connections and the mounts they imply on the cinder-volume host.
+
+The share is exported (an NFS rule) to every connector's address while it is
+attached; the connector's host mounts it itself with os-brick. The
+cinder-volume host mounts nothing for an attach: for a local attach (backup,
+image, migration) os-brick mounts at the driver's mount point and
+``remove_export`` unmounts it when Cinder says that connection has ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from acme_cinder import local_users
+from acme_cinder.errors import backend_errors
+from cinder.objects import fields
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+
+
+class ConnectionsMixin:
+    """create/ensure/remove_export and initialize/terminate_connection."""
+
+    @backend_errors
+    def create_export(self, context: Any, volume: Any, connector: dict) -> None:
+        """Nothing to create: the rule comes with initialize_connection, the mount with os-brick."""
+
+    @backend_errors
+    def ensure_export(self, context: Any, volume: Any) -> None:
+        """Nothing to mount at service start; an in-use volume stays as it is."""
+
+    @backend_errors
+    def remove_export(self, context: Any, volume: Any) -> None:
+        """The last connection of the volume ended: unmount it here if mounted and idle."""
+        if not volume.provider_location:
+            return
+        try:
+            self._mounts.release(volume.provider_location)
+        except Exception as error:  # detach must not fail for a local unmount
+            LOG.warning('Share of volume %s stays mounted on this host until the next '
+                        'reconcile: %s', volume.id, error)
+
+    @backend_errors
+    def initialize_connection(self, volume: Any, connector: dict,
+                              initiator_data: dict | None = None) -> dict:
+        ip = (connector or {}).get('ip')
+        if ip:
+            share_id = self._share_id(volume)
+            with self._share_lock(share_id):
+                self._grant_locked(share_id, ip)
+        return {
+            'driver_volume_type': self.driver_volume_type,
+            'data': {'export': volume.provider_location, 'name': volume.name,
+                     'options': f'-o {self.mount_options}'},
+            'mount_point_base': self.base,
+        }
+
+    @backend_errors
+    def terminate_connection(self, volume: Any, connector: dict | None,
+                             **kwargs: Any) -> bool:
+        """Revoke the connector's access unless another attachment from its host needs it.
+
+        Returns whether other attachments of the volume remain (Cinder keeps
+        the export then). This host's own rule stays: the driver's own
+        operations use it.
+        """
+        attached = [a for a in (volume.volume_attachment or [])
+                    if a.attach_status == fields.VolumeAttachStatus.ATTACHED]
+        if connector is None:  # force detach of every attachment
+            self._keep_access(volume, lambda clients: clients == CONF.my_ip)
+            return False
+        ip = connector.get('ip')
+        if ip and ip != CONF.my_ip and self._same_host_count(attached, connector) <= 1:
+            self._keep_access(volume, lambda clients: clients != ip)
+        return len(attached) > 1
+
+    def _keep_access(self, volume: Any, keep: Callable[[str], bool]) -> None:
+        share_id = self._share_id(volume)
+        with self._share_lock(share_id):
+            self._revoke_locked(share_id, keep)
+
+    @staticmethod
+    def _same_host_count(attachments: list, connector: dict) -> int:
+        ip, host = connector.get('ip'), connector.get('host')
+        return sum(1 for a in attachments
+                   if (a.connector or {}).get('ip') == ip
+                   or (host and a.attached_host == host))
+
+    # ------------------------------------------------------------------
+    # NFS rules (caller holds the share's lock)
+    # ------------------------------------------------------------------
+    def _rule(self, ip: str) -> dict:
+        """rw for ``ip``; root squashed in secure NAS mode (no root on the share)."""
+        return {'clients': ip, 'access': 'rw', 'root_squash': self._secure_operations()}
+
+    def _host_nfs(self) -> dict:
+        return {'enabled': True, 'rules': [self._rule(CONF.my_ip)]}
+
+    def _grant_locked(self, share_id: str, ip: str) -> None:
+        nfs = self.client.shares.get_nfs(share_id)
+        rules = nfs.get('rules') or []
+        if nfs.get('enabled') and any(r['clients'] == ip for r in rules):
+            return
+        self.client.shares.set_nfs(share_id, True, rules + [self._rule(ip)])
+
+    def _revoke_locked(self, share_id: str, keep: Callable[[str], bool]) -> None:
+        nfs = self.client.shares.get_nfs(share_id)
+        rules = nfs.get('rules') or []
+        wanted = [r for r in rules if keep(r['clients'])]
+        if wanted != rules:
+            self.client.shares.set_nfs(share_id, True, wanted)
+
+    def _reset_rules(self, share_id: str, volume: Any) -> None:
+        """This host and the connectors of the volume's attachments, nothing else."""
+        ips = [CONF.my_ip] + [(a.connector or {}).get('ip')
+                              for a in (volume.volume_attachment or [])]
+        rules = [self._rule(ip) for ip in dict.fromkeys(ip for ip in ips if ip)]
+        with self._share_lock(share_id):
+            self.client.shares.set_nfs(share_id, True, rules)
+
+    # ------------------------------------------------------------------
+    # Mounts no local user needs (restart, detach handled by another host)
+    # ------------------------------------------------------------------
+    def _reconcile_mounts(self, context: Any) -> list[str]:
+        try:
+            return self._mounts.reconcile(lambda: local_users.needed_exports(context))
+        except Exception as error:
+            LOG.warning('Could not check the mounts under %s: %s', self.base, error)
+            return []

@@ -1,0 +1,195 @@
+"""Manage and unmanage existing shares and snapshots."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import units
+
+from acme_cinder import acme_client, names
+from acme_cinder.errors import backend_errors
+from cinder import coordination, exception
+from cinder.i18n import _
+from cinder.volume import volume_utils
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+
+
+def gib(size_bytes: int | float) -> int:
+    """Whole GiB, rounded up."""
+    return int(math.ceil(float(size_bytes) / units.Gi))
+
+
+class ManageMixin:
+    """manage_existing*, unmanage* and the manageable lists."""
+
+    # ------------------------------------------------------------------
+    # Volumes
+    # ------------------------------------------------------------------
+    def _existing_share(self, existing_ref: dict) -> dict:
+        share = self._referenced_share(existing_ref)
+        if share is None or share['pool'] != self._pool():
+            raise exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref,
+                reason=_('no share with this source-name or source-id in pool %s')
+                % self._pool())
+        if self._names.is_internal(share['name']):
+            raise exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref,
+                reason=_('share %s is internal to the driver') % share['name'])
+        volume_id = volume_utils.extract_id_from_volume_name(
+            share['name'][len(self._names.prefix):]) \
+            if share['name'].startswith(self._names.prefix) else None
+        if volume_utils.check_already_managed_volume(volume_id):
+            raise exception.ManageExistingAlreadyManaged(volume_ref=share['name'])
+        return share
+
+    def _referenced_share(self, existing_ref: dict) -> dict | None:
+        try:
+            if existing_ref.get('source-id'):
+                return self.client.shares.get(existing_ref['source-id'])
+            if existing_ref.get('source-name'):
+                return self.client.shares.find(existing_ref['source-name'], self._pool())
+        except acme_client.NotFound:
+            return None
+        return None
+
+    def _existing_file(self, mount_point: str, existing_ref: dict) -> str:
+        files = [n for n in self._listdir(mount_point) if not n.startswith('.')]
+        if len(files) != 1:
+            raise exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref,
+                reason=_('the share must hold exactly one file, it holds %d') % len(files))
+        path = os.path.join(mount_point, files[0])
+        owner = os.stat(path).st_uid
+        if self._secure_operations() and owner != os.getuid():
+            raise exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref,
+                reason=_('in secure NAS mode the file must belong to uid %(uid)d '
+                         '(cinder-volume), %(name)s belongs to uid %(owner)d')
+                % {'uid': os.getuid(), 'name': files[0], 'owner': owner})
+        return path
+
+    def _mounted_share(self, share: dict) -> Any:
+        return self._mounts.mounted(
+            self._location(share), prepare=lambda: self._grant(share['id'], CONF.my_ip))
+
+    @backend_errors
+    def manage_existing_get_size(self, volume: Any, existing_ref: dict) -> int:
+        share = self._existing_share(existing_ref)
+        with self._mounted_share(share) as mount_point:
+            return gib(os.path.getsize(self._existing_file(mount_point, existing_ref)))
+
+    @backend_errors
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def manage_existing(self, volume: Any, existing_ref: dict) -> dict:
+        """Rename share and file to Cinder's names; whole GiB; rules reset."""
+        share = self._existing_share(existing_ref)
+        if self._root_ownership():  # secure mode: this host must write the root
+            self.client.shares.update(share['id'], **self._root_ownership())
+        with self._mounted_share(share) as mount_point:
+            path = self._existing_file(mount_point, existing_ref)
+            size = max(gib(os.path.getsize(path)), volume.size or 0)
+            target = os.path.join(mount_point, volume.name)
+            self._rename_in_share(path, target)
+            self._resize_file(target, size)
+            self._set_rw_permissions(target)
+        share = self.client.shares.update(share['id'], name=self._names.volume(volume.name),
+                                          quota_bytes=size * units.Gi)
+        self._reset_rules(share['id'], volume)
+        return {'provider_location': self._location(share), 'provider_id': share['id']}
+
+    @backend_errors
+    def unmanage(self, volume: Any) -> None:
+        if volume.provider_location:
+            self._mounts.release(volume.provider_location)
+
+    # ------------------------------------------------------------------
+    # Snapshots
+    # ------------------------------------------------------------------
+    def _find_existing_snapshot(self, snapshot: Any, existing_ref: dict) -> dict:
+        share_id = self._share_id(snapshot.volume)
+        try:
+            if existing_ref.get('source-id'):
+                found = self.client.snapshots.get(existing_ref['source-id'])
+                found = found if found['share_id'] == share_id else None
+            else:
+                found = self.client.snapshots.find(share_id, existing_ref.get('source-name'))
+        except acme_client.NotFound:
+            found = None
+        if found is None:
+            raise exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref,
+                reason=_('no such snapshot of volume %s') % snapshot.volume.id)
+        return found
+
+    @backend_errors
+    def manage_existing_snapshot(self, snapshot: Any, existing_ref: dict) -> dict:
+        """Rename to Cinder's snapshot name: never a name the driver collects."""
+        found = self._find_existing_snapshot(snapshot, existing_ref)
+        if found['name'] != snapshot.name:
+            found = self.client.snapshots.update(found['share_id'], found['id'], snapshot.name)
+        return {'provider_id': found['id']}
+
+    @backend_errors
+    def manage_existing_snapshot_get_size(self, snapshot: Any, existing_ref: dict) -> int:
+        self._find_existing_snapshot(snapshot, existing_ref)
+        return snapshot.volume.size
+
+    def unmanage_snapshot(self, snapshot: Any) -> None:
+        """Nothing to do: the appliance snapshot stays as it is."""
+
+    # ------------------------------------------------------------------
+    # Manageable lists
+    # ------------------------------------------------------------------
+    @backend_errors
+    def get_manageable_volumes(self, cinder_volumes: list, marker: Any, limit: int,
+                               offset: int, sort_keys: list, sort_dirs: list) -> list:
+        managed = {v.provider_id: v.id for v in cinder_volumes if v.provider_id}
+        entries = [self._manageable_volume(share, managed.get(share['id']))
+                   for share in self.client.shares.list(pool=self._pool())]
+        return volume_utils.paginate_entries_list(entries, marker, limit, offset,
+                                                  sort_keys, sort_dirs)
+
+    def _manageable_volume(self, share: dict, cinder_id: str | None) -> dict:
+        reason = None
+        if cinder_id:
+            reason = _('already managed')
+        elif self._names.is_internal(share['name']):
+            reason = _('internal share of the driver')
+        return {
+            'reference': {'source-name': share['name']},
+            'size': gib(share.get('quota_bytes') or share.get('used_bytes') or 0),
+            'safe_to_manage': reason is None, 'reason_not_safe': reason,
+            'cinder_id': cinder_id, 'extra_info': None}
+
+    @backend_errors
+    def get_manageable_snapshots(self, cinder_snapshots: list, marker: Any, limit: int,
+                                 offset: int, sort_keys: list, sort_dirs: list) -> list:
+        managed = {s.provider_id: s.id for s in cinder_snapshots if s.provider_id}
+        entries = []
+        for share in self.client.shares.list(pool=self._pool()):
+            for snap in self.client.snapshots.list(share['id']):
+                entries.append(self._manageable_snapshot(snap, share, managed))
+        return volume_utils.paginate_entries_list(entries, marker, limit, offset,
+                                                  sort_keys, sort_dirs)
+
+    @staticmethod
+    def _manageable_snapshot(snap: dict, share: dict, managed: dict) -> dict:
+        cinder_id = managed.get(snap['id'])
+        reason = None
+        if cinder_id:
+            reason = _('already managed')
+        elif names.is_hidden_snapshot(snap['name']):
+            reason = _('internal snapshot of the driver')
+        return {
+            'reference': {'source-name': snap['name']},
+            'size': gib(share.get('quota_bytes') or 0),
+            'safe_to_manage': reason is None, 'reason_not_safe': reason,
+            'cinder_id': cinder_id, 'extra_info': None,
+            'source_reference': {'source-name': share['name']}}
