@@ -1,19 +1,16 @@
-"""Shared pytest set-up: the one client and the simulator are importable everywhere."""
-
-import sys
-from pathlib import Path
+"""Shared pytest set-up: the collection name, the one client module, the one appliance."""
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'plugins' / 'module_utils'))
-sys.path.insert(0, str(REPO))
+from tests.support.collection import alias_driver_client, collections_path
+
+collections_path()  # before any test module imports ansible_collections.acme.nas
+alias_driver_client()
+
+pytest_plugins = ['tests.support.appliance']
 
 
 @pytest.fixture
-def simulator(tmp_path):
-    """A real simulator process over HTTPS on a free loopback port, stopped after the test."""
-    from tests.support.simulator import start_simulator
-    sim = start_simulator(tmp_path / 'appliance')
-    yield sim
-    sim.stop()
+def simulator(appliance):
+    """The old name of ``appliance``, until the driver's tests use the new one."""
+    return appliance

@@ -67,10 +67,10 @@ def test_connection_from_the_environment(run_module, monkeypatch):
         'https://env.test:8443', 'env-user', '/tmp/ca.pem')
 
 
-def test_explicit_options_win_over_the_environment(run_module, monkeypatch):
+def test_explicit_options_win_over_the_environment(run_module, monkeypatch, connection):
     monkeypatch.setenv('ACME_URL', 'https://env.test:8443')
     result = run_module(Probe)
-    assert result['url'] == 'https://nas.test:8443'
+    assert result['url'] == connection['appliance_url']
 
 
 def test_missing_connection_fails_clearly(run_module, monkeypatch):

@@ -9,12 +9,13 @@ GIB = 1024 ** 3
 
 @pytest.fixture
 def populated(appliance):
-    a = appliance.add_share('a', 'pool1', quota_bytes=GIB, used_bytes=GIB // 2)
-    b = appliance.add_share('b', 'pool1')
-    a2 = appliance.add_share('a', 'pool2')
-    appliance.add_snapshot(a['id'], 'nightly')
-    appliance.add_snapshot(a['id'], 'weekly')
-    appliance.add_snapshot(a2['id'], 'nightly')
+    a = appliance.create_share('a', quota_bytes=GIB)
+    b = appliance.create_share('b')
+    a2 = appliance.create_share('a', 'pool2')
+    appliance.create_snapshot(a['id'], 'nightly')
+    appliance.create_snapshot(a['id'], 'weekly')
+    appliance.create_snapshot(a2['id'], 'nightly')
+    appliance.set_used(a['id'], GIB // 2)  # after the snapshots: taking one re-measures
     return dict(a=a, b=b, a2=a2)
 
 

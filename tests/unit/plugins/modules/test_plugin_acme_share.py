@@ -1,7 +1,6 @@
-"""acme_share: argument handling, get -> decide -> apply, check mode, diff (fake appliance)."""
+"""acme_share: argument handling, get -> decide -> apply, check mode, diff (real simulator)."""
 
 import pytest
-from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
 from ansible_collections.acme.nas.plugins.modules.acme_share import ShareModule
 
 GIB, MIB = 1024 ** 3, 1024 ** 2
@@ -27,7 +26,7 @@ def test_create_with_size_and_nfs(share, appliance):
     assert result['share']['nfs'] == {'enabled': True, 'rules': rules}
     assert result['diff']['before'] == {}
     assert result['diff']['after']['quota_bytes'] == 20 * GIB
-    assert [call[0] for call in appliance.writes] == ['shares.create']
+    assert appliance.writes == ['POST /shares']
 
 
 @pytest.mark.parametrize('again', ['20GiB', '20480MiB', '20G', 20 * GIB, str(20 * GIB),
@@ -52,7 +51,7 @@ def test_second_run_without_options_is_no_change(share, appliance):
     share(size='1GiB', nfs={'rules': RULES})
     result = share()
     assert not result['changed']
-    assert result['share']['id'] == appliance.share_named('db01')['id']
+    assert result['share']['id'] == appliance.share_named('db01').id
 
 
 def test_check_mode_create_reports_and_writes_nothing(share, appliance):
@@ -61,7 +60,7 @@ def test_check_mode_create_reports_and_writes_nothing(share, appliance):
     assert 'id' not in result['share']
     assert result['share']['quota_bytes'] == 512 * MIB
     assert result['diff']['after']['nfs'] == {'enabled': False, 'rules': []}
-    assert appliance.writes == [] and appliance.share_rows == {}
+    assert appliance.writes == [] and appliance.shares() == []
 
 
 def test_bad_size_fails_before_any_call(share, appliance):
@@ -97,20 +96,20 @@ def test_resize_reports_before_and_after(share, appliance):
     assert result['changed'] and result['actions'] == ['resize']
     assert (result['diff']['before']['quota_bytes'], result['diff']['after']['quota_bytes']) == (
         10 * GIB, 20 * GIB)
-    assert appliance.share_named('db01')['quota_bytes'] == 20 * GIB
+    assert appliance.share_named('db01').quota_bytes == 20 * GIB
 
 
 def test_check_mode_resize_predicts_and_writes_nothing(share, appliance):
     share(size='10GiB')
     result = share(_check=True, size='30GiB')
     assert result['changed'] and result['share']['quota_bytes'] == 30 * GIB
-    assert appliance.share_named('db01')['quota_bytes'] == 10 * GIB
+    assert appliance.share_named('db01').quota_bytes == 10 * GIB
     assert len(appliance.writes) == 1
 
 
 @pytest.mark.parametrize('check', [False, True])
 def test_shrinking_below_used_fails_clearly(share, appliance, check):
-    appliance.add_share('db01', 'pool1', quota_bytes=10 * GIB, used_bytes=3 * GIB)
+    appliance.set_used(appliance.create_share('db01', quota_bytes=10 * GIB)['id'], 3 * GIB)
     result = share(_check=check, size='2GiB')
     assert result['failed']
     assert result['msg'] == ('cannot resize share db01 to 2 GiB (2147483648 bytes): its files use '
@@ -127,12 +126,12 @@ def test_size_zero_removes_the_quota(share, appliance):
 
 def test_appliance_error_during_apply_is_reported_with_its_code(share, appliance):
     share(size='1GiB')
-    appliance.fail_on['shares.update'] = ac.NoSpace('pool full', status=507, request_id='req-7')
+    appliance.add_fault(method='PATCH', path='/shares/.*', code='NO_SPACE', message='pool full',
+                        action='fail')
     result = share(size='2GiB')
-    assert result['failed']
+    assert result['failed'] and result['error']['request_id']
     assert result['msg'] == ('cannot update share db01: NO_SPACE: pool full '
-                             '(HTTP 507, request req-7)')
-    assert result['error']['request_id'] == 'req-7'
+                             f"(HTTP 507, request {result['error']['request_id']})")
 
 
 # nfs ---------------------------------------------------------------------------------------
@@ -154,7 +153,7 @@ def test_disable_nfs_keeps_the_rules(share, appliance):
     before, after = result['diff']['before'], result['diff']['after']
     assert before['nfs']['enabled'] and not after['nfs']['enabled']
     assert result['diff']['after']['nfs']['rules'] == result['diff']['before']['nfs']['rules']
-    assert appliance.calls[-2][0] == 'shares.set_nfs'
+    assert appliance.writes[-1] == f"PUT /shares/{result['share']['id']}/nfs"
     assert not share(nfs={'enabled': False})['changed']
 
 
@@ -162,7 +161,7 @@ def test_change_one_rule(share, appliance):
     share(nfs={'rules': RULES})
     result = share(nfs={'rules': [dict(RULES[0], access='ro'), RULES[1]]})
     assert result['changed'] and result['actions'] == ['nfs']
-    assert appliance.share_named('db01')['nfs']['rules'][0]['access'] == 'ro'
+    assert appliance.share_named('db01').nfs_rules[0].access == 'ro'
 
 
 def test_empty_rules_exports_to_nobody(share, appliance):
@@ -212,17 +211,17 @@ def test_rename_and_resize_in_one_patch(share, appliance):
     share(size='1GiB')
     result = share(new_name='db02', size='2GiB')
     assert result['actions'] == ['rename', 'resize']
-    updates = [call for call in appliance.writes if call[0] == 'shares.update']
-    assert len(updates) == 1 and updates[0][1][1:] == (2 * GIB, 'db02')
+    updates = [call.json for call in appliance.calls if call.method == 'PATCH']
+    assert updates == [{'quota_bytes': 2 * GIB, 'name': 'db02'}]
 
 
 # clones and promote ----------------------------------------------------------------------------
 @pytest.fixture
 def origin(appliance):
-    share = appliance.add_share('db01', 'pool1', quota_bytes=5 * GIB)
-    older = appliance.add_snapshot(share['id'], 'older')
-    snapshot = appliance.add_snapshot(share['id'], 'nightly')
-    appliance.add_snapshot(share['id'], 'newer')
+    share = appliance.create_share('db01', quota_bytes=5 * GIB)
+    older = appliance.create_snapshot(share['id'], 'older')
+    snapshot = appliance.create_snapshot(share['id'], 'nightly')
+    appliance.create_snapshot(share['id'], 'newer')
     return dict(share=share, snapshot=snapshot, older=older)
 
 
@@ -240,14 +239,12 @@ def test_clone_from_a_snapshot_by_id(share, appliance, origin):
 
 
 def test_clone_from_an_id_given_with_its_share(share, appliance, origin):
-    snapshot_id = 'snap-00000000-0000-0000-0000-000000000000'
-    appliance.snapshot_rows[snapshot_id] = dict(origin['snapshot'], id=snapshot_id, name='x')
+    result = share(name='c1', from_snapshot={'share': 'db01', 'snapshot': 'snap-0000'})
+    assert result['failed']  # not a UUID: looked up by name only, never as an id
+    assert not [c for c in appliance.calls if c.path.startswith('/snapshots/')]
+    snapshot_id = origin['snapshot']['id']
     result = share(name='c1', from_snapshot={'share': 'db01', 'snapshot': snapshot_id})
-    assert result['failed']  # not a UUID: looked up by name only
-    uuid = '0c7e5d1a-2b4f-4e8a-9c3d-5f6a7b8c9d0e'
-    appliance.snapshot_rows[uuid] = dict(origin['snapshot'], id=uuid, name='y')
-    result = share(name='c1', from_snapshot={'share': 'db01', 'snapshot': uuid})
-    assert result['share']['origin_snapshot_id'] == uuid
+    assert result['share']['origin_snapshot_id'] == snapshot_id
 
 
 def test_check_mode_clone_plans_the_origin_quota(share, appliance, origin):
@@ -275,7 +272,7 @@ def test_clone_and_promote_at_creation(share, appliance, origin):
     result = share(name='c1', from_snapshot={'share': 'db01', 'snapshot': 'nightly'}, promote=True)
     assert result['actions'] == ['create', 'promote']
     assert result['share']['origin_snapshot_id'] is None
-    assert appliance.share_named('db01')['origin_snapshot_id'] == origin['snapshot']['id']
+    assert appliance.share_named('db01').origin_snapshot_id == origin['snapshot']['id']
     again = share(name='c1', from_snapshot={'share': 'db01', 'snapshot': 'nightly'}, promote=True)
     assert not again['changed']
 
@@ -284,7 +281,7 @@ def test_promote_an_existing_clone(share, appliance, origin):
     share(name='c1', from_snapshot={'share': 'db01', 'snapshot': 'nightly'})
     checked = share(_check=True, name='c1', promote=True)
     assert checked['changed'] and checked['share']['origin_snapshot_id'] is None
-    assert appliance.share_named('c1')['origin_snapshot_id'] == origin['snapshot']['id']
+    assert appliance.share_named('c1').origin_snapshot_id == origin['snapshot']['id']
     result = share(name='c1', promote=True)
     assert result['actions'] == ['promote']
     assert result['diff']['before']['origin_snapshot_id'] == origin['snapshot']['id']
@@ -294,12 +291,11 @@ def test_promote_an_existing_clone(share, appliance, origin):
 
 def test_promote_a_clone_of_a_clone_until_independent(share, appliance, origin):
     share(name='c1', from_snapshot={'share': 'db01', 'snapshot': 'nightly'})
-    c1 = appliance.share_named('c1')
-    appliance.add_snapshot(c1['id'], 'c1snap')
+    appliance.create_snapshot(appliance.share_named('c1').id, 'c1snap')
     share(name='c2', from_snapshot={'share': 'c1', 'snapshot': 'c1snap'})
     result = share(name='c2', promote=True)
     assert result['share']['origin_snapshot_id'] is None
-    assert [c[0] for c in appliance.writes].count('shares.promote') == 2
+    assert len([w for w in appliance.writes if w.endswith('/promote')]) == 2
 
 
 def test_promote_false_or_not_a_clone_is_no_change(share, appliance, origin):
@@ -336,8 +332,8 @@ def test_delete_with_snapshots_needs_force(share, appliance, origin, check):
 def test_force_deletes_recursively(share, appliance, origin):
     result = share(state='absent', force=True)
     assert result['changed']
-    assert appliance.writes == [('shares.delete', (origin['share']['id'], True))]
-    assert appliance.snapshot_rows == {}
+    assert appliance.writes == [f"DELETE /shares/{origin['share']['id']}?recursive=true"]
+    assert appliance.snapshots() == []
 
 
 def test_force_does_not_delete_clones(share, appliance, origin):
@@ -346,10 +342,10 @@ def test_force_does_not_delete_clones(share, appliance, origin):
     assert result['failed']
     assert result['msg'] == ('cannot delete share db01: shares were cloned from its snapshot(s) '
                              'nightly: pool1/c1; delete them or promote them first')
-    assert [c[0] for c in appliance.writes] == ['shares.create']
+    assert appliance.writes == ['POST /shares']
 
 
 def test_absent_ignores_the_present_only_options(share, appliance):
     share()
     result = share(state='absent', size='1GiB', new_name='x')
-    assert result['changed'] and appliance.share_rows == {}
+    assert result['changed'] and appliance.shares() == []

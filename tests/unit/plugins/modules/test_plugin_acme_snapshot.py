@@ -1,4 +1,4 @@
-"""acme_snapshot: create, delete, roll back, guards, check mode, diff (fake appliance)."""
+"""acme_snapshot: create, delete, roll back, guards, check mode, diff (real simulator)."""
 
 import pytest
 from ansible_collections.acme.nas.plugins.modules.acme_snapshot import SnapshotModule, newer_than
@@ -6,7 +6,7 @@ from ansible_collections.acme.nas.plugins.modules.acme_snapshot import SnapshotM
 
 @pytest.fixture
 def db01(appliance):
-    return appliance.add_share('db01', 'pool1')
+    return appliance.create_share('db01')
 
 
 @pytest.fixture
@@ -17,10 +17,6 @@ def snapshot(run_module, db01):
         args.setdefault('name', 's1')
         return run_module(SnapshotModule, _check=_check, **args)
     return run
-
-
-def names(appliance, share):
-    return [s['name'] for s in appliance.snapshots_of(share['id'])]
 
 
 def test_create_then_rerun(snapshot, appliance, db01):
@@ -46,7 +42,7 @@ def test_share_found_without_pool(snapshot, appliance):
 
 
 def test_share_in_two_pools_needs_pool(snapshot, appliance):
-    appliance.add_share('db01', 'pool2')
+    appliance.create_share('db01', 'pool2')
     result = snapshot(pool=None)
     assert result['failed']
     assert result['msg'] == 'share db01 exists in several pools (pool1, pool2); set pool'
@@ -61,7 +57,7 @@ def test_missing_share(snapshot, appliance):
 def test_delete_then_rerun(snapshot, appliance, db01):
     snapshot()
     checked = snapshot(_check=True, state='absent')
-    assert checked['changed'] and names(appliance, db01) == ['s1']
+    assert checked['changed'] and appliance.snapshot_names(db01['id']) == ['s1']
     result = snapshot(state='absent')
     assert result['changed'] and result['snapshot'] == {}
     assert result['diff']['after']['snapshots'] == []
@@ -69,8 +65,8 @@ def test_delete_then_rerun(snapshot, appliance, db01):
 
 
 def test_snapshot_with_clones_is_not_deleted(snapshot, appliance, db01):
-    s1 = appliance.add_snapshot(db01['id'], 's1')
-    appliance.add_share('c1', 'pool1', origin_snapshot_id=s1['id'])
+    s1 = appliance.create_snapshot(db01['id'], 's1')
+    appliance.create_share('c1', origin_snapshot_id=s1['id'])
     for check in (True, False):
         result = snapshot(_check=check, state='absent')
         assert result['failed']
@@ -84,14 +80,16 @@ def test_rollback_to_the_newest(snapshot, appliance, db01):
     result = snapshot(state='rolled_back')
     assert result['changed'] and result['actions'] == ['rollback']
     assert result['destroyed_snapshots'] == []
-    rollback = ('snapshots.rollback', (db01['id'], result['snapshot']['id'], False))
-    assert appliance.writes[-1] == rollback
+    rollback = appliance.calls[-1]
+    snapshot_id = result['snapshot']['id']
+    assert str(rollback) == f"POST /shares/{db01['id']}/snapshots/{snapshot_id}/rollback"
+    assert not (rollback.json or {}).get('destroy_newer')
 
 
 @pytest.mark.parametrize('check', [False, True])
 def test_rollback_past_newer_snapshots_needs_destroy_newer(snapshot, appliance, db01, check):
     for name in ('s1', 's2', 's3'):
-        appliance.add_snapshot(db01['id'], name)
+        appliance.create_snapshot(db01['id'], name)
     result = snapshot(_check=check, state='rolled_back')
     assert result['failed']
     assert result['msg'] == ('cannot roll back to snapshot s1: newer snapshots exist (s2, s3); '
@@ -101,21 +99,21 @@ def test_rollback_past_newer_snapshots_needs_destroy_newer(snapshot, appliance, 
 
 def test_rollback_with_destroy_newer(snapshot, appliance, db01):
     for name in ('s1', 's2', 's3'):
-        appliance.add_snapshot(db01['id'], name)
+        appliance.create_snapshot(db01['id'], name)
     checked = snapshot(_check=True, state='rolled_back', destroy_newer=True)
     assert checked['changed'] and checked['destroyed_snapshots'] == ['s2', 's3']
-    assert names(appliance, db01) == ['s1', 's2', 's3']
+    assert appliance.snapshot_names(db01['id']) == ['s1', 's2', 's3']
     result = snapshot(state='rolled_back', destroy_newer=True)
     assert result['destroyed_snapshots'] == ['s2', 's3']
     assert result['diff']['before']['snapshots'] == ['s1', 's2', 's3']
     assert result['diff']['after']['snapshots'] == ['s1']
-    assert names(appliance, db01) == ['s1']
+    assert appliance.snapshot_names(db01['id']) == ['s1']
 
 
 def test_rollback_does_not_destroy_a_snapshot_with_clones(snapshot, appliance, db01):
-    appliance.add_snapshot(db01['id'], 's1')
-    s2 = appliance.add_snapshot(db01['id'], 's2')
-    appliance.add_share('c1', 'pool1', origin_snapshot_id=s2['id'])
+    appliance.create_snapshot(db01['id'], 's1')
+    s2 = appliance.create_snapshot(db01['id'], 's2')
+    appliance.create_share('c1', origin_snapshot_id=s2['id'])
     result = snapshot(state='rolled_back', destroy_newer=True)
     assert result['failed'] and result['msg'].startswith('cannot destroy snapshot s2')
     assert appliance.writes == []
