@@ -10,7 +10,8 @@ from acme_appliance.config import ApplianceConfig
 from acme_appliance.errors import ApiError, not_found
 from acme_appliance.exports import ExportPublisher, ExportSpec, load_backend
 from acme_appliance.locks import KeyedLocks
-from acme_appliance.storage import Root, Storage, allocated_bytes
+from acme_appliance.storage import Root, Storage
+from acme_appliance.trees import TreeTooDeep, allocated_bytes, raise_fd_limit
 from acme_appliance.store import ShareRow, SnapshotRow, Store
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,11 @@ class Appliance:
             path = self.storage.share_dir(share_id)
             if row is None or not path.is_dir():
                 return
-            used, root = allocated_bytes(path), Root.of(path)
+            try:
+                used, root = allocated_bytes(path), Root.of(path)
+            except (OSError, TreeTooDeep) as exc:
+                log.warning("cannot measure share %s, keeping the last values: %s", share_id, exc)
+                return
             if (used, root) != (row.used_bytes, row.root):
                 with self.store.transaction():
                     self.store.update_share(share_id, used_bytes=used, root=root)
@@ -86,6 +91,7 @@ def round_quota(quota: int | None) -> int:
 
 def open_appliance(config: ApplianceConfig) -> Appliance:
     """Open the state database, repair the data directory after a crash, apply the exports."""
+    raise_fd_limit()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(Path(config.data_dir) / STATE_FILE)
     storage = Storage(config.data_dir)

@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from acme_appliance.trees import TreeTooDeep
+
 log = logging.getLogger(__name__)
 STATUS_OF_CODE = {
     "UNAUTHORIZED": 401,
@@ -92,17 +94,27 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _os_error(request: Request, exc: Exception) -> JSONResponse:
-    """A full file system is NO_SPACE; any other OS error is INTERNAL."""
+    """A full file system is NO_SPACE, running out of descriptors BUSY; any other is INTERNAL."""
     assert isinstance(exc, OSError)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return error_response(ApiError("NO_SPACE", "no space left on the data file system"))
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(ApiError("BUSY", "the appliance is out of file descriptors"))
     log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
     return error_response(ApiError("INTERNAL", "internal error"))
+
+
+async def _tree_too_deep(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TreeTooDeep)
+    return error_response(ApiError("INVALID", f"the share holds a {exc}",
+                                   {"max_depth": exc.limit}))
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Route ApiError, request validation errors and Starlette's 404/405 to contract bodies."""
     app.add_exception_handler(OSError, _os_error)
+    app.add_exception_handler(TreeTooDeep, _tree_too_deep)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

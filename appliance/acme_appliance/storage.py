@@ -1,4 +1,4 @@
-"""Share and snapshot directories: staging, sparse-preserving copies, allocated-bytes accounting.
+"""Share and snapshot directories: staging, publishing, removal and start-up repair.
 
 Layout under the data root (directory names are appliance-chosen UUIDs, never user input):
 `shares/<id>/`, `snapshots/<id>/`, `tmp/<id>/` (being built), `trash/` (being removed).
@@ -7,21 +7,18 @@ A directory appears under `shares/` or `snapshots/` only by one rename from `tmp
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import logging
 import os
-import shutil
 import stat
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from acme_appliance.trees import copy_tree, open_dir, purge
+
 log = logging.getLogger(__name__)
-FICLONE = 0x40049409
-CHUNK = 1 << 20
-_FALLBACK_ERRNOS = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
 
 
 @dataclass(frozen=True)
@@ -56,126 +53,6 @@ def apply_root(path: Path, root: Root) -> None:
 def _check_id(object_id: str) -> str:
     """Directory names are UUIDs; refuse anything else so no path can leave the data root."""
     return str(uuid.UUID(object_id))
-
-
-def _reflink(fd_in: int, fd_out: int) -> bool:
-    try:
-        fcntl.ioctl(fd_out, FICLONE, fd_in)
-    except OSError:
-        return False
-    return True
-
-
-def _copy_range(fd_in: int, fd_out: int, offset: int, count: int) -> None:
-    """Copy bytes [offset, offset+count) to the same offset (copy_file_range, else pread/pwrite)."""
-    end = offset + count
-    try:
-        while offset < end:
-            done = os.copy_file_range(fd_in, fd_out, end - offset, offset, offset)
-            if done == 0:
-                return
-            offset += done
-    except OSError as exc:
-        if exc.errno not in _FALLBACK_ERRNOS:
-            raise
-    while offset < end:
-        data = os.pread(fd_in, min(CHUNK, end - offset), offset)
-        if not data:
-            return
-        offset += os.pwrite(fd_out, data, offset)
-
-
-def _data_extents(fd: int, size: int) -> Iterable[tuple[int, int]]:
-    """(offset, length) of each data extent, found with SEEK_DATA/SEEK_HOLE."""
-    offset = 0
-    while offset < size:
-        try:
-            start = os.lseek(fd, offset, os.SEEK_DATA)
-        except OSError as exc:
-            if exc.errno == errno.ENXIO:
-                return
-            raise
-        end = os.lseek(fd, start, os.SEEK_HOLE)
-        yield start, end - start
-        offset = end
-
-
-def copy_file(src: Path, dst: Path) -> None:
-    """Copy a regular file keeping holes: reflink when possible, else only the data extents."""
-    fd_in = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
-        fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            if not _reflink(fd_in, fd_out):
-                size = os.fstat(fd_in).st_size
-                for offset, length in _data_extents(fd_in, size):
-                    _copy_range(fd_in, fd_out, offset, length)
-                os.ftruncate(fd_out, size)
-            os.fsync(fd_out)
-        finally:
-            os.close(fd_out)
-    finally:
-        os.close(fd_in)
-
-
-def _copy_metadata(path: Path, st: os.stat_result) -> None:
-    if os.geteuid() == 0:
-        os.chown(path, st.st_uid, st.st_gid, follow_symlinks=False)
-    if not stat.S_ISLNK(st.st_mode):
-        os.chmod(path, stat.S_IMODE(st.st_mode))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    """Copy a directory tree (files sparse, symlinks as links, modes/owners/times kept)."""
-    os.mkdir(dst, 0o700)
-    for entry in os.scandir(src):
-        source, target = Path(entry.path), dst / entry.name
-        st = entry.stat(follow_symlinks=False)
-        if stat.S_ISDIR(st.st_mode):
-            copy_tree(source, target)
-            continue
-        if stat.S_ISREG(st.st_mode):
-            copy_file(source, target)
-        elif stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(source), target)
-        else:
-            log.warning("not copying special file %s", source)
-            continue
-        _copy_metadata(target, st)
-    _copy_metadata(dst, os.stat(src))
-
-
-def allocated_bytes(root: Path) -> int:
-    """Allocated bytes (st_blocks * 512) of everything below `root`, hard links counted once."""
-    total, seen, pending = 0, set(), [root]
-    while pending:
-        try:
-            entries = list(os.scandir(pending.pop()))
-        except FileNotFoundError:
-            continue
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
-                if (st.st_dev, st.st_ino) in seen:
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-            total += st.st_blocks * 512
-            if stat.S_ISDIR(st.st_mode):
-                pending.append(Path(entry.path))
-    return total
-
-
-def _force_remove(func, path, _exc_info) -> None:  # type: ignore[no-untyped-def]
-    """rmtree error hook: make the parent writable (read-only snapshots) and retry once."""
-    parent = os.path.dirname(path)
-    os.chmod(parent, stat.S_IMODE(os.lstat(parent).st_mode) | stat.S_IRWXU)
-    if os.path.isdir(path) and not os.path.islink(path):
-        os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRWXU)
-    func(path)
 
 
 class Storage:
@@ -233,42 +110,69 @@ class Storage:
 
     def swap_in(self, staged: Path, final: Path) -> None:
         """Replace `final` by `staged` (rollback); the old tree goes to the trash."""
-        old = self.trash / uuid.uuid4().hex
-        os.rename(final, old)
+        old = uuid.uuid4().hex
+        os.rename(final, self.trash / old)
         os.rename(staged, final)
-        self.remove(old)
+        self._purge_logged(old)
 
     def remove(self, path: Path) -> None:
-        """Remove a tree: rename it into the trash first so it vanishes at once."""
-        if not path.exists():
+        """Remove a tree: one rename into the trash makes it vanish at once, then it is purged.
+
+        A purge that fails is logged, not raised: the tree is already gone from every view and
+        start-up purges the trash again."""
+        doomed = uuid.uuid4().hex
+        try:
+            os.rename(path, self.trash / doomed)
+        except FileNotFoundError:
             return
-        doomed = self.trash / uuid.uuid4().hex
-        os.rename(path, doomed)
-        shutil.rmtree(doomed, onerror=_force_remove)
+        self._purge_logged(doomed)
+
+    def _purge_logged(self, name: str) -> bool:
+        trash_fd = open_dir(self.trash)
+        try:
+            purge(trash_fd, name)
+        except Exception:
+            log.exception("removing trash/%s failed; the next start-up retries", name)
+            return False
+        finally:
+            os.close(trash_fd)
+        return True
 
     def reconcile(self, share_roots: Mapping[str, Root], snapshot_ids: set[str]) -> list[str]:
         """Start-up repair after a crash: finish committed renames, delete every leftover.
 
-        A share directory that has to be recreated gets its recorded root ownership back.
+        A share directory that has to be recreated gets its recorded root ownership back. A
+        step that fails is logged and reported, and the repair carries on with the next one.
         """
         share_ids = set(share_roots)
-        actions = []
-        for path in self.trash.iterdir():
-            shutil.rmtree(path, onerror=_force_remove)
-            actions.append(f"removed trash {path.name}")
-        for path in self.tmp.iterdir():
-            actions.append(self._settle_staged(path, share_ids, snapshot_ids))
+        actions: list[str] = []
+        for path in list(self.trash.iterdir()):
+            done = self._purge_logged(path.name)
+            actions.append(f"{'removed' if done else 'could not remove'} trash {path.name}")
+        for path in list(self.tmp.iterdir()):
+            actions.append(_attempt(partial(self._settle_staged, path, share_ids, snapshot_ids),
+                                    f"settling tmp/{path.name}"))
         for base, known in ((self.shares, share_ids), (self.snapshots, snapshot_ids)):
-            for path in base.iterdir():
+            for path in list(base.iterdir()):
                 if path.name not in known:
-                    self.remove(path)
-                    actions.append(f"removed orphan {base.name}/{path.name}")
+                    actions.append(_attempt(partial(self._remove_orphan, path),
+                                            f"removing orphan {base.name}/{path.name}"))
             for object_id in known - {p.name for p in base.iterdir()}:
-                (base / _check_id(object_id)).mkdir(mode=0o755)
-                if base is self.shares:
-                    apply_root(base / object_id, share_roots[object_id])
-                actions.append(f"recreated missing {base.name}/{object_id} (empty)")
+                root = share_roots[object_id] if base is self.shares else None
+                actions.append(_attempt(partial(self._recreate, base, object_id, root),
+                                        f"recreating {base.name}/{object_id}"))
         return actions
+
+    def _remove_orphan(self, path: Path) -> str:
+        self.remove(path)
+        return f"removed orphan {path.parent.name}/{path.name}"
+
+    def _recreate(self, base: Path, object_id: str, root: Root | None) -> str:
+        path = base / _check_id(object_id)
+        path.mkdir(mode=0o755)
+        if root is not None:
+            apply_root(path, root)
+        return f"recreated missing {base.name}/{object_id} (empty)"
 
     def _settle_staged(self, path: Path, share_ids: set[str], snapshot_ids: set[str]) -> str:
         for base, known in ((self.shares, share_ids), (self.snapshots, snapshot_ids)):
@@ -277,3 +181,12 @@ class Storage:
                 return f"completed {base.name}/{path.name}"
         self.remove(path)
         return f"removed unfinished tmp/{path.name}"
+
+
+def _attempt(step: Callable[[], str], what: str) -> str:
+    """Run one repair step; a failure is logged and described instead of stopping the repair."""
+    try:
+        return step()
+    except Exception as exc:
+        log.exception("start-up repair: %s failed", what)
+        return f"{what} failed: {exc}"

@@ -29,10 +29,14 @@ class UsageRefresher:
             self._thread.join(timeout=10)
 
     def refresh_all(self) -> None:
+        """Re-measure every share; one that cannot be measured is logged and skipped."""
         for row in self._appliance.store.all_shares():
             if self._stop.is_set():
                 return
-            self._appliance.refresh_usage(row.id)
+            try:
+                self._appliance.refresh_usage(row.id)
+            except Exception:
+                log.exception("measuring share %s failed; skipped until the next round", row.id)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

@@ -9,7 +9,7 @@ import pytest
 from appliance_helpers import API, assert_error, create_share
 from fastapi.testclient import TestClient
 
-from acme_appliance import shares, storage
+from acme_appliance import shares, trees
 
 PATHS = {
     "/api/v1/auth/login": {"post"},
@@ -78,7 +78,7 @@ def test_full_file_system_is_no_space(client: TestClient, data_dir,
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(storage, "copy_file", full)
+    monkeypatch.setattr(trees, "copy_file", full)
     reply = client.post(f"{API}/shares/{share['id']}/snapshots", json={"name": "s"})
     assert_error(reply, 507, "NO_SPACE")
     assert list((data_dir / "tmp").iterdir()) == []

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from acme_appliance import storage
-from acme_appliance.storage import Root, Storage, allocated_bytes, copy_file, copy_tree
+from acme_appliance import trees
+from acme_appliance.storage import Root, Storage
+from acme_appliance.trees import allocated_bytes, copy_file, copy_tree
 
 MIB = 1 << 20
 
@@ -23,7 +24,7 @@ def sparse(path: Path, chunks: list[int], size: int = 16 * MIB) -> None:
 
 
 def test_copy_file_keeps_holes_and_data(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(storage, "_reflink", lambda a, b: False)
+    monkeypatch.setattr(trees, "_reflink", lambda a, b: False)
     src = tmp_path / "src"
     sparse(src, [0, 5 * MIB, 16 * MIB - 64 * 1024])
     copy_file(src, tmp_path / "dst")
@@ -47,7 +48,7 @@ def test_copy_range_falls_back_to_pread(tmp_path: Path, monkeypatch) -> None:
         raise OSError(18, "cross-device")
 
     monkeypatch.setattr(os, "copy_file_range", unsupported)
-    monkeypatch.setattr(storage, "_reflink", lambda a, b: False)
+    monkeypatch.setattr(trees, "_reflink", lambda a, b: False)
     src = tmp_path / "src"
     sparse(src, [MIB])
     copy_file(src, tmp_path / "dst")
