@@ -1,51 +1,83 @@
-"""AcmeNfsDriver: setup, volumes, exports, connections, stats (unit, no services)."""
+"""AcmeNfsDriver: set-up, secure NAS mode, volumes, extend, revert, stats (real simulator)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import stat
-import uuid
 
 import pytest
-from acme_fake import MY_IP, URL
+from driver_helpers import MY_IP, Executor, assert_clean, volume_file
 
-from cinder import exception
+from tests.support.appliance import free_port
+
+from cinder import context, exception
 from cinder.objects import fields
 
 GIB = 1024**3
+SECRET = 'Wr0ng-pa55-7f3a'  # a wrong password that no log line may show
 
 
-def volume_file(appliance, vol):
-    return appliance.share_dir(vol.provider_id) / vol.name
+def calls(appliance) -> list[str]:
+    return [str(call) for call in appliance.calls]
 
 
-def assert_clean(driver, appliance, shares=0, snapshots=0):
-    """Nothing mounted; the appliance holds only what is expected."""
-    assert driver._remotefsclient.table == {}
-    assert len(appliance.shares) == shares
-    assert len(appliance.snapshots) == snapshots
+def posted_share(appliance) -> dict:
+    """The body of the one POST /shares the code made."""
+    bodies = [c.json for c in appliance.calls if c.method == 'POST' and c.path == '/shares']
+    assert len(bodies) == 1, calls(appliance)
+    return bodies[0]
 
 
-# -- setup -------------------------------------------------------------------------------
-def test_setup_reaches_appliance_with_two_calls(make_driver, appliance):
-    make_driver(setup=False).check_for_setup_error  # noqa: B018 - attribute exists
-    drv = make_driver(setup=False)
-    appliance.reset_calls()
-    from cinder import context
+def mount_dirs(driver) -> list[str]:
+    """What an operation left in the mount base (the secure-mode indicator file aside)."""
+    return [n for n in os.listdir(driver.base) if n != '.cinderSecureEnvIndicator']
+
+
+def setup(drv) -> None:
     drv.do_setup(context.get_admin_context())
     drv.check_for_setup_error()
-    assert appliance.api_calls() == [('GET', '/system'), ('GET', '/pools/pool1')]
+
+
+def write(appliance, vol, data: bytes) -> None:
+    with open(volume_file(appliance, vol), 'r+b') as f:
+        f.write(data)
+
+
+def read(appliance, vol, count: int) -> bytes:
+    with open(volume_file(appliance, vol), 'rb') as f:
+        return f.read(count)
+
+
+class RootRecorder(Executor):
+    """The test executor, also noting whether each command asked for root."""
+
+    def __init__(self):
+        super().__init__()
+        self.as_root: list[tuple[str, bool]] = []
+
+    def __call__(self, *cmd, **kwargs):
+        self.as_root.append((cmd[0], kwargs.get('run_as_root', False)))
+        return super().__call__(*cmd, **kwargs)
+
+
+# -- set-up ------------------------------------------------------------------------------
+def test_setup_reaches_appliance_with_login_and_two_calls(make_driver, appliance):
+    drv = make_driver(setup=False)
+    appliance.calls.clear()
+    setup(drv)
+    assert calls(appliance) == ['POST /auth/login', 'GET /system', 'GET /pools/pool1']
 
 
 @pytest.mark.parametrize('overrides, message', [
-    ({'nas_password': 'wrong'}, "refused user 'admin'"),
+    ({'nas_password': SECRET}, "refused user 'admin'"),
     ({'acme_pool': 'nope'}, "pool 'nope' does not exist"),
-    ({'acme_url': 'https://unreachable.test:8443'}, 'cannot reach the appliance'),
-])
-def test_setup_errors_give_one_clear_line(make_driver, appliance, caplog, overrides, message):
+    ({'acme_url': 'closed-port'}, 'cannot reach the appliance at https://127.0.0.1:'),
+], ids=['password', 'pool', 'unreachable'])
+def test_setup_errors_give_one_clear_line(make_driver, caplog, overrides, message):
+    if overrides.get('acme_url') == 'closed-port':  # nothing listens there: refused at once
+        overrides = {'acme_url': f'https://127.0.0.1:{free_port()}'}
     drv = make_driver(setup=False, **overrides)
-    from cinder import context
     drv.do_setup(context.get_admin_context())
     with caplog.at_level(logging.ERROR), pytest.raises(
             exception.VolumeBackendAPIException, match=message) as info:
@@ -53,13 +85,12 @@ def test_setup_errors_give_one_clear_line(make_driver, appliance, caplog, overri
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and message in errors[0].getMessage()
     assert info.value.__cause__ is None and info.value.__suppress_context__
-    assert 'wrong' not in caplog.text and 'not-the-real-one' not in caplog.text
+    assert SECRET not in caplog.text
 
 
-def test_setup_error_is_logged_once_across_cinder_retries(make_driver, appliance, caplog):
+def test_setup_error_is_logged_once_across_cinder_retries(make_driver, caplog):
     """Cinder re-runs do_setup + check_for_setup_error (reinit_driver_count) on one driver."""
-    drv = make_driver(setup=False, nas_password='wrong')
-    from cinder import context
+    drv = make_driver(setup=False, nas_password=SECRET)
     with caplog.at_level(logging.DEBUG):
         for _attempt in range(4):
             drv.do_setup(context.get_admin_context())
@@ -67,39 +98,36 @@ def test_setup_error_is_logged_once_across_cinder_retries(make_driver, appliance
                 drv.check_for_setup_error()
     lines = [r for r in caplog.records if 'cannot start' in r.getMessage()]
     assert [r.levelno for r in lines] == [logging.ERROR] + [logging.DEBUG] * 3
-    assert 'wrong' not in caplog.text
+    assert SECRET not in caplog.text
 
 
-@pytest.mark.parametrize('missing', ['acme_url', 'acme_pool', 'nas_user', 'nas_password'])
+@pytest.mark.parametrize('missing', ['acme_url', 'acme_pool', 'nas_password'])
 def test_missing_required_option_is_invalid_configuration(make_driver, missing):
-    drv = make_driver(setup=False, **{missing: None if missing != 'nas_password' else ''})
-    from cinder import context
+    drv = make_driver(setup=False, **{missing: '' if missing == 'nas_password' else None})
     with pytest.raises(exception.InvalidConfigurationValue, match=missing):
         drv.do_setup(context.get_admin_context())
 
 
 def test_invalid_nas_secure_value_is_rejected(make_driver):
     drv = make_driver(setup=False, nas_secure_file_operations='maybe')
-    from cinder import context
     with pytest.raises(exception.InvalidConfigurationValue):
         drv.do_setup(context.get_admin_context())
 
 
 def test_missing_ca_file_is_invalid_configuration(make_driver, tmp_path):
     drv = make_driver(setup=False, acme_ca_file=str(tmp_path / 'none.pem'))
-    from cinder import context
     with pytest.raises(exception.InvalidConfigurationValue, match='acme_ca_file'):
         drv.do_setup(context.get_admin_context())
 
 
-def test_ca_file_and_timeouts_reach_the_client(make_driver, tmp_path):
+def test_ca_file_timeouts_and_retries_reach_the_client(make_driver, tmp_path):
     ca = tmp_path / 'ca.pem'
     ca.write_text('x')
     drv = make_driver(setup=False, acme_ca_file=str(ca), acme_connect_timeout=3.0,
-                      acme_read_timeout=7.0, acme_retries=2)
-    client = drv._make_client()
-    assert client.http.verify == str(ca)
-    assert client.http.timeout == (3.0, 7.0) and client.http.retries == 2
+                      acme_read_timeout=7.0, acme_retries=2, acme_backoff=0.25)
+    http = drv._make_client().http
+    assert http.verify == str(ca)
+    assert http.timeout == (3.0, 7.0) and http.retries == 2 and http.backoff == 0.25
     drv = make_driver(setup=False, acme_tls_verify=False, acme_ca_file=str(ca))
     assert drv._make_client().http.verify is False
 
@@ -117,29 +145,106 @@ def test_nas_secure_file_operations_semantics(make_driver, option, is_new, expec
         assert os.path.isfile(os.path.join(drv.base, '.cinderSecureEnvIndicator'))
 
 
-def test_nothing_is_mounted_at_rest(make_driver, appliance, volume):
-    drv = make_driver()
-    assert drv._remotefsclient.mount_calls == []
+def test_nothing_is_mounted_at_rest(driver, volume):
     volume()
-    drv.get_volume_stats(refresh=True)
-    assert drv._remotefsclient.table == {}
+    driver.get_volume_stats(refresh=True)
+    assert driver._remotefsclient.table == {}
+    assert mount_dirs(driver) == []
+
+
+# -- option names (issue 9: Cinder's names; the old ones deprecated) ------------------------
+def test_nas_login_is_the_appliance_user(make_driver, appliance):
+    drv = make_driver(setup=False, nas_login='operator')
+    drv.do_setup(context.get_admin_context())
+    appliance.calls.clear()
+    with pytest.raises(exception.VolumeBackendAPIException, match="refused user 'operator'"):
+        drv.check_for_setup_error()
+    assert appliance.calls[0].path == '/auth/login'
+    assert appliance.calls[0].json['username'] == 'operator'
+
+
+def test_deprecated_nas_user_is_accepted_and_wins_over_nas_login(make_driver, appliance):
+    drv = make_driver(setup=False, nas_login='operator', nas_user='admin')
+    appliance.calls.clear()
+    setup(drv)
+    assert appliance.calls[0].json['username'] == 'admin'
+
+
+def test_acme_retry_after_max_reaches_the_client(make_driver, appliance):
+    """A BUSY appliance asking for 30 s is retried at once with the cap at 0."""
+    drv = make_driver(acme_retries=1, acme_backoff=0, acme_retry_after_max=0)
+    assert drv.client.http.retry_after_max == 0
+    appliance.add_fault(method='GET', path='/pools/pool1', action='fail', code='BUSY',
+                        retry_after=30)
+    assert drv.get_volume_stats(refresh=True)['total_capacity_gb'] == 100.0
+    assert calls(appliance) == ['GET /pools/pool1'] * 2
+
+
+# -- secure NAS mode (issue 9: the default) -------------------------------------------------
+def test_secure_nas_mode_cinder_defaults_new_install_share_root_is_cinder_user(
+        make_driver, appliance, new_volume):
+    drv = make_driver(setup=False, nas_secure_file_operations='auto',
+                      nas_secure_file_permissions='auto')
+    drv._is_voldb_empty_at_startup = True  # what the volume manager passes on a new install
+    setup(drv)
+    assert drv.configuration.nas_secure_file_operations == 'true'
+    assert drv.configuration.nas_secure_file_permissions == 'true'
+    drv._execute = recorder = RootRecorder()
+    appliance.calls.clear()
+    vol = new_volume()
+    vol.update(drv.create_volume(vol))
+    drv.extend_volume(vol, 2)
+    root = {'uid': os.getuid(), 'gid': os.getgid(), 'mode': '0775'}
+    assert posted_share(appliance)['root'] == root
+    info = os.stat(appliance.share_dir(vol.provider_id))
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (
+        os.getuid(), os.getgid(), 0o775)
+    assert [r.root_squash for r in appliance.shares()[0].nfs_rules] == [True]
+    assert recorder.as_root and not any(as_root for _cmd, as_root in recorder.as_root)
+    assert stat.S_IMODE(os.stat(volume_file(appliance, vol)).st_mode) == 0o660
+
+
+def test_secure_nas_mode_share_root_options(make_driver, appliance, new_volume):
+    drv = make_driver(nas_secure_file_operations='true', acme_share_root_uid=4242,
+                      acme_share_root_gid=4343, acme_share_root_mode='770')
+    vol = new_volume()
+    vol.update(drv.create_volume(vol))
+    assert posted_share(appliance)['root'] == {'uid': 4242, 'gid': 4343, 'mode': '0770'}
+    info = os.stat(appliance.share_dir(vol.provider_id))
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (4242, 4343, 0o770)
+
+
+@pytest.mark.parametrize('option, is_new', [('false', True), ('auto', False)],
+                         ids=['false', 'auto-existing-install'])
+def test_insecure_nas_mode_sends_no_root_and_no_root_squash(make_driver, appliance,
+                                                            new_volume, option, is_new):
+    drv = make_driver(setup=False, nas_secure_file_operations=option)
+    drv._is_voldb_empty_at_startup = is_new
+    setup(drv)
+    drv._execute = recorder = RootRecorder()
+    vol = new_volume()
+    vol.update(drv.create_volume(vol))
+    assert 'root' not in posted_share(appliance)
+    assert [r.root_squash for r in appliance.shares()[0].nfs_rules] == [False]
+    assert recorder.as_root and all(as_root for _cmd, as_root in recorder.as_root)
 
 
 # -- create ------------------------------------------------------------------------------
 def test_create_volume_one_call_sparse_file_660_and_unmounted(driver, appliance, new_volume):
     vol = new_volume(size=2)
     update = driver.create_volume(vol)
-    assert appliance.api_calls() == [('POST', '/shares')]
-    share = appliance.shares[update['provider_id']]
-    assert share['name'] == 'cinder-' + vol.name
-    assert share['quota_bytes'] == 2 * GIB
-    assert share['nfs']['rules'] == [{'clients': MY_IP, 'access': 'rw', 'root_squash': False}]
-    assert update['provider_location'] == f"192.0.2.10:/pool1/cinder-{vol.name}"
+    assert calls(appliance) == ['POST /shares']
+    share = appliance.shares()[0]
+    assert share.id == update['provider_id'] and share.name == 'cinder-' + vol.name
+    assert share.quota_bytes == 2 * GIB
+    assert [(r.clients, r.access) for r in share.nfs_rules] == [(MY_IP, 'rw')]
+    assert update['provider_location'] == f'127.0.0.1:/pool1/cinder-{vol.name}'
     vol.update(update)
     info = os.stat(volume_file(appliance, vol))
     assert info.st_size == 2 * GIB and info.st_blocks == 0
     assert stat.S_IMODE(info.st_mode) == 0o660
     assert_clean(driver, appliance, shares=1)
+    assert mount_dirs(driver) == []
 
 
 def test_create_volume_open_permissions_when_not_secure(make_driver, appliance, new_volume):
@@ -149,81 +254,88 @@ def test_create_volume_open_permissions_when_not_secure(make_driver, appliance, 
     assert stat.S_IMODE(os.stat(volume_file(appliance, vol)).st_mode) == 0o666
 
 
-def test_create_volume_thick_is_fully_allocated(make_driver, appliance, new_volume):
-    drv = make_driver(nfs_sparsed_volumes=False)
+@pytest.mark.parametrize('address, expected', [
+    ('198.51.100.7', '198.51.100.7'), ('fd00::5', '[fd00::5]')], ids=['ipv4', 'ipv6'])
+def test_provider_location_uses_acme_nfs_address_ipv6_in_brackets(make_driver, appliance,
+                                                                  new_volume, address,
+                                                                  expected):
+    drv = make_driver(acme_nfs_address=address)
     vol = new_volume()
     vol.update(drv.create_volume(vol))
-    info = os.stat(volume_file(appliance, vol))
-    assert info.st_blocks * 512 >= GIB
-
-
-def test_nfs_address_overrides_export_address(make_driver, new_volume):
-    drv = make_driver(acme_nfs_address='198.51.100.7')
-    update = drv.create_volume(new_volume())
-    assert update['provider_location'].startswith('198.51.100.7:/pool1/cinder-volume-')
+    assert vol.provider_location == f'{expected}:/pool1/cinder-{vol.name}'
+    drv.extend_volume(vol, 2)  # the location mounts
+    assert os.stat(volume_file(appliance, vol)).st_size == 2 * GIB
 
 
 def test_create_volume_custom_prefix(make_driver, appliance, new_volume):
     drv = make_driver(acme_share_prefix='os-')
     vol = new_volume()
-    update = drv.create_volume(vol)
-    assert appliance.shares[update['provider_id']]['name'] == 'os-' + vol.name
+    drv.create_volume(vol)
+    assert [s.name for s in appliance.shares()] == ['os-' + vol.name]
 
 
-@pytest.mark.parametrize('step', ['POST', 'mount', 'truncate', 'chmod'])
-def test_create_volume_failure_cleans_up(driver, appliance, new_volume, step):
-    if step == 'POST':
-        appliance.fail('POST', '/shares', status=507, code='NO_SPACE')
-    elif step == 'mount':
-        driver._remotefsclient.fail_mounts = 99
+def _fail_create_step(driver, appliance, step: str) -> None:
+    if step == 'POST /shares':
+        appliance.add_fault(method='POST', path='/shares', action='fail', code='NO_SPACE')
+    elif step == 'mount':  # NFS refuses a host without a rule
+        driver._remotefsclient.my_ip = '192.0.2.99'
     else:
         driver._execute.fail(step)
+
+
+@pytest.mark.parametrize('step', ['POST /shares', 'mount', 'truncate', 'chmod'])
+def test_create_volume_failure_leaves_no_share_and_no_mount(driver, appliance, new_volume,
+                                                            step):
+    _fail_create_step(driver, appliance, step)
     with pytest.raises(exception.VolumeBackendAPIException, match='cannot create volume'):
         driver.create_volume(new_volume())
     assert_clean(driver, appliance)
+    assert mount_dirs(driver) == []
 
 
 def test_create_volume_failure_when_delete_also_fails_reports_original(driver, appliance,
                                                                        new_volume):
     driver._execute.fail('truncate')
-    appliance.fail('DELETE', '/shares/.*', times=9)
+    appliance.add_fault(method='DELETE', path='/shares/.*', action='fail', status=500, times=9)
     with pytest.raises(exception.VolumeBackendAPIException, match='injected'):
         driver.create_volume(new_volume())
     assert driver._remotefsclient.table == {}
 
 
-def test_create_volume_dropped_response_is_adopted(driver, appliance, new_volume, monkeypatch):
-    """A POST whose answer was lost is repeated and the existing share adopted."""
-    driver.client.http.retries = 1
-    monkeypatch.setattr('acme_cinder.acme_client._retry_delay', lambda *a: 0)
-    appliance.fail('POST', '/shares', status=503, code='BUSY')
+def test_create_volume_dropped_response_is_adopted(make_driver, appliance, new_volume):
+    """A POST whose answer was lost is repeated and the share it made adopted."""
+    drv = make_driver(acme_retries=1, acme_backoff=0)
+    appliance.add_fault(method='POST', path='/shares', action='drop', when='after')
     vol = new_volume()
-    update = driver.create_volume(vol)
-    assert update['provider_id'] in appliance.shares
+    update = drv.create_volume(vol)
+    assert [s.id for s in appliance.shares()] == [update['provider_id']]
+    assert calls(appliance).count('POST /shares') == 2
 
 
 def test_encrypted_volume_is_refused(driver, new_volume, appliance):
-    with pytest.raises(exception.VolumeDriverException):
+    with pytest.raises(exception.VolumeDriverException, match='Encrypted'):
         driver.create_volume(new_volume(encryption_key_id='b6e1e0f8-4c3a-4b0e-9f1e-1c2d3e4f5a6b'))
     assert_clean(driver, appliance)
+    assert calls(appliance) == []
 
 
 # -- delete ------------------------------------------------------------------------------
-def test_delete_volume_unmounts_and_deletes(driver, appliance, volume, ctx):
+def test_delete_volume_unmounts_a_local_attach_and_deletes(driver, appliance, volume):
     vol = volume()
-    driver.create_export(ctx, vol, {})
-    appliance.reset_calls()
+    driver._remotefsclient.mount(vol.provider_location)  # os-brick's local attach
+    appliance.calls.clear()
     driver.delete_volume(vol)
-    assert appliance.api_calls() == [('GET', f'/shares/{vol.provider_id}'),
-                                     ('DELETE', f'/shares/{vol.provider_id}')]
+    assert calls(appliance) == [f'GET /shares/{vol.provider_id}',
+                                f'DELETE /shares/{vol.provider_id}?recursive=true']
     assert_clean(driver, appliance)
 
 
 def test_delete_volume_already_gone_is_success(driver, appliance, volume):
     vol = volume()
-    del appliance.shares[vol.provider_id]
+    appliance.call('DELETE', f'/shares/{vol.provider_id}', 204)
     driver.delete_volume(vol)
     driver.delete_volume(vol)
+    assert_clean(driver, appliance)
 
 
 def test_delete_volume_without_provider_fields_finds_share_by_name(driver, appliance, volume):
@@ -241,194 +353,141 @@ def test_delete_volume_with_leftover_snapshots(driver, appliance, volume, snapsh
     assert_clean(driver, appliance)
 
 
-def test_delete_volume_busy_while_an_operation_has_it_mounted(driver, appliance, volume):
+def test_delete_volume_busy_when_this_host_cannot_unmount_it(driver, appliance, volume):
+    """VolumeIsBusy where Cinder expects it: the share stays, Cinder keeps the volume."""
     vol = volume()
-    with driver._mounted(vol), pytest.raises(exception.VolumeIsBusy):
+    driver._remotefsclient.mount(vol.provider_location)
+    driver._remotefsclient.fail_umounts = 99
+    with pytest.raises(exception.VolumeIsBusy):
         driver.delete_volume(vol)
-    assert len(appliance.shares) == 1
+    assert [s.id for s in appliance.shares()] == [vol.provider_id]
 
 
-def test_delete_volume_appliance_failure_is_reported(driver, appliance, volume):
+def test_delete_volume_appliance_failure_is_reported_and_retry_succeeds(driver, appliance,
+                                                                       volume):
     vol = volume()
-    appliance.fail('DELETE', '/shares/.*', status=500)
-    with pytest.raises(exception.VolumeBackendAPIException):
+    appliance.add_fault(method='DELETE', path='/shares/.*', action='fail', status=500)
+    with pytest.raises(exception.VolumeBackendAPIException, match='delete_volume'):
         driver.delete_volume(vol)
     driver.delete_volume(vol)
     assert_clean(driver, appliance)
-
-
-# -- exports and connections ---------------------------------------------------------------
-def test_create_export_mounts_remove_export_unmounts(driver, appliance, volume, ctx):
-    vol = volume()
-    driver.create_export(ctx, vol, {'ip': '10.0.0.9'})
-    driver.ensure_export(ctx, vol)
-    mount_point = driver._mounts.mount_point(vol.provider_location)
-    assert driver._remotefsclient.table == {mount_point: vol.provider_location}
-    assert driver.local_path(vol) == os.path.join(mount_point, vol.name)
-    assert os.path.isfile(driver.local_path(vol))
-    driver.remove_export(ctx, vol)
-    assert_clean(driver, appliance, shares=1)
-
-
-def test_export_grants_this_host_when_missing(driver, appliance, volume, ctx):
-    """Active-active: a host refused by the share adds its own rule, then mounts."""
-    vol = volume()
-    appliance.shares[vol.provider_id]['nfs']['rules'] = []
-    appliance.reset_calls()
-    driver.create_export(ctx, vol, {})
-    assert appliance.api_calls() == [('GET', f'/shares/{vol.provider_id}/nfs'),
-                                     ('PUT', f'/shares/{vol.provider_id}/nfs')]
-    assert appliance.shares[vol.provider_id]['nfs']['rules'][0]['clients'] == MY_IP
-    driver.remove_export(ctx, vol)
-
-
-def test_initialize_connection(driver, appliance, volume):
-    vol = volume()
-    appliance.reset_calls()
-    info = driver.initialize_connection(vol, {'ip': '10.0.0.9', 'host': 'compute1'})
-    assert info == {
-        'driver_volume_type': 'nfs',
-        'data': {'export': vol.provider_location, 'name': vol.name,
-                 'options': '-o vers=3,proto=tcp'},
-        'mount_point_base': driver.base,
-    }
-    clients = [r['clients'] for r in appliance.shares[vol.provider_id]['nfs']['rules']]
-    assert clients == [MY_IP, '10.0.0.9']
-    assert appliance.api_calls() == [('GET', f'/shares/{vol.provider_id}/nfs'),
-                                     ('PUT', f'/shares/{vol.provider_id}/nfs')]
-    driver.initialize_connection(vol, {'ip': '10.0.0.9', 'host': 'compute1'})
-    assert len(appliance.shares[vol.provider_id]['nfs']['rules']) == 2
-    assert driver._remotefsclient.table == {}
-
-
-def test_mount_options_come_from_nfs_mount_options(make_driver, volume):
-    drv = make_driver(nfs_mount_options='vers=4.1,noac')
-    vol = volume()
-    assert drv.initialize_connection(vol, {})['data']['options'] == '-o vers=4.1,noac'
-
-
-def attachment(ctx, vol, ip, host, status=fields.VolumeAttachStatus.ATTACHED):
-    from cinder import objects
-    att = objects.VolumeAttachment(context=ctx, id=str(uuid.uuid4()), volume_id=vol.id,
-                                   attach_status=status, attached_host=host,
-                                   connector={'ip': ip, 'host': host})
-    return att
-
-
-def test_terminate_connection_revokes_when_no_attachment_needs_it(driver, appliance, volume,
-                                                                  ctx):
-    from cinder import objects
-    vol = volume()
-    connector = {'ip': '10.0.0.9', 'host': 'compute1'}
-    driver.initialize_connection(vol, connector)
-    vol.volume_attachment = objects.VolumeAttachmentList(
-        objects=[attachment(ctx, vol, '10.0.0.9', 'compute1')])
-    assert driver.terminate_connection(vol, connector) is False
-    clients = [r['clients'] for r in appliance.shares[vol.provider_id]['nfs']['rules']]
-    assert clients == [MY_IP]
-
-
-def test_terminate_connection_multiattach_same_host_keeps_access(driver, appliance, volume, ctx):
-    from cinder import objects
-    vol = volume()
-    connector = {'ip': '10.0.0.9', 'host': 'compute1'}
-    driver.initialize_connection(vol, connector)
-    vol.volume_attachment = objects.VolumeAttachmentList(objects=[
-        attachment(ctx, vol, '10.0.0.9', 'compute1'),
-        attachment(ctx, vol, '10.0.0.9', 'compute1')])
-    assert driver.terminate_connection(vol, connector) is True
-    assert len(appliance.shares[vol.provider_id]['nfs']['rules']) == 2
-
-
-def test_terminate_connection_other_host_attached_revokes_this_one(driver, appliance, volume,
-                                                                   ctx):
-    from cinder import objects
-    vol = volume()
-    for ip in ('10.0.0.9', '10.0.0.10'):
-        driver.initialize_connection(vol, {'ip': ip})
-    vol.volume_attachment = objects.VolumeAttachmentList(objects=[
-        attachment(ctx, vol, '10.0.0.9', 'compute1'),
-        attachment(ctx, vol, '10.0.0.10', 'compute2')])
-    assert driver.terminate_connection(vol, {'ip': '10.0.0.9', 'host': 'compute1'}) is True
-    clients = [r['clients'] for r in appliance.shares[vol.provider_id]['nfs']['rules']]
-    assert clients == [MY_IP, '10.0.0.10']
-
-
-def test_terminate_connection_never_revokes_this_host(driver, appliance, volume):
-    vol = volume()
-    driver.initialize_connection(vol, {'ip': MY_IP})
-    appliance.reset_calls()
-    assert driver.terminate_connection(vol, {'ip': MY_IP}) is False
-    assert appliance.api_calls() == []
-
-
-def test_force_detach_without_connector_keeps_only_this_host(driver, appliance, volume):
-    vol = volume()
-    driver.initialize_connection(vol, {'ip': '10.0.0.9'})
-    driver.terminate_connection(vol, None, force=True)
-    assert [r['clients'] for r in appliance.shares[vol.provider_id]['nfs']['rules']] == [MY_IP]
-
-
-def test_initialize_connection_failure_is_backend_error(driver, appliance, volume):
-    vol = volume()
-    appliance.fail('PUT', '/shares/.*/nfs')
-    with pytest.raises(exception.VolumeBackendAPIException):
-        driver.initialize_connection(vol, {'ip': '10.0.0.9'})
 
 
 # -- extend ------------------------------------------------------------------------------
 def test_extend_volume_quota_and_sparse_file(driver, appliance, volume):
     vol = volume()
     driver.extend_volume(vol, 3)
-    assert appliance.shares[vol.provider_id]['quota_bytes'] == 3 * GIB
+    assert appliance.shares()[0].quota_bytes == 3 * GIB
     info = os.stat(volume_file(appliance, vol))
     assert info.st_size == 3 * GIB and info.st_blocks == 0
     assert_clean(driver, appliance, shares=1)
 
 
-def test_extend_volume_thick(make_driver, appliance, volume, new_volume):
+def test_create_and_extend_thick_volume_are_fully_allocated(make_driver, appliance,
+                                                           new_volume):
     drv = make_driver(nfs_sparsed_volumes=False)
     vol = new_volume()
     vol.update(drv.create_volume(vol))
+    info = os.stat(volume_file(appliance, vol))
+    assert info.st_size == GIB and info.st_blocks * 512 >= GIB
     drv.extend_volume(vol, 2)
     info = os.stat(volume_file(appliance, vol))
     assert info.st_size == 2 * GIB and info.st_blocks * 512 >= 2 * GIB
 
 
-def test_extend_attached_volume_is_refused(driver, appliance, volume):
+def test_extend_attached_volume_is_refused_like_cinder_nfs_bug_1870367(driver, appliance,
+                                                                     volume):
     vol = volume()
     vol.attach_status = fields.VolumeAttachStatus.ATTACHED
-    with pytest.raises(exception.ExtendVolumeError):
+    appliance.calls.clear()
+    with pytest.raises(exception.ExtendVolumeError, match='is attached; detach it'):
         driver.extend_volume(vol, 2)
-    assert appliance.shares[vol.provider_id]['quota_bytes'] == GIB
+    assert calls(appliance) == []
+    assert appliance.shares()[0].quota_bytes == GIB
+    assert driver.get_volume_stats(refresh=True)['online_extend_support'] is False
 
 
-@pytest.mark.parametrize('failure', ['PATCH', 'mount', 'truncate'])
-def test_extend_failure_keeps_size_and_unmounts(driver, appliance, volume, failure):
+@pytest.mark.parametrize('step', ['PATCH', 'mount', 'truncate'])
+def test_extend_failure_keeps_size_and_unmounts(driver, appliance, volume, step):
     vol = volume()
-    if failure == 'PATCH':
-        appliance.fail('PATCH', '/shares/.*')
-    elif failure == 'mount':
-        driver._remotefsclient.fail_mounts = 99
+    if step == 'PATCH':
+        appliance.add_fault(method='PATCH', path='/shares/.*', action='fail', status=500)
+    elif step == 'mount':
+        driver._remotefsclient.my_ip = '192.0.2.99'
     else:
         driver._execute.fail('truncate')
-    with pytest.raises(exception.VolumeBackendAPIException):
+    with pytest.raises(exception.VolumeBackendAPIException, match='extend_volume'):
         driver.extend_volume(vol, 2)
-    assert appliance.shares[vol.provider_id]['quota_bytes'] == GIB
+    assert appliance.shares()[0].quota_bytes == GIB
     assert os.stat(volume_file(appliance, vol)).st_size == GIB
     assert_clean(driver, appliance, shares=1)
+    assert mount_dirs(driver) == []
+
+
+# -- revert ------------------------------------------------------------------------------
+def test_revert_uses_appliance_rollback(driver, appliance, volume, snapshot, ctx):
+    vol = volume()
+    write(appliance, vol, b'old')
+    snap = snapshot(vol)
+    write(appliance, vol, b'new')
+    appliance.calls.clear()
+    driver.revert_to_snapshot(ctx, vol, snap)
+    assert calls(appliance) == [
+        f'POST /shares/{vol.provider_id}/snapshots/{snap.provider_id}/rollback']
+    assert read(appliance, vol, 3) == b'old'
+    assert_clean(driver, appliance, shares=1, snapshots=1)
+
+
+def test_revert_with_newer_snapshots_copies_the_file(driver, appliance, volume, snapshot, ctx):
+    vol = volume()
+    write(appliance, vol, b'old')
+    snap = snapshot(vol)
+    write(appliance, vol, b'new')
+    newer = snapshot(vol)
+    driver.revert_to_snapshot(ctx, vol, snap)
+    assert read(appliance, vol, 3) == b'old'
+    assert os.stat(volume_file(appliance, vol)).st_blocks <= 64  # still sparse
+    assert {s.id for s in appliance.snapshots()} == {snap.provider_id, newer.provider_id}
+    assert_clean(driver, appliance, shares=1, snapshots=2)
+
+
+def test_revert_removes_the_leftover_of_an_interrupted_revert(driver, appliance, volume,
+                                                              snapshot, ctx):
+    vol = volume()
+    snap = snapshot(vol)
+    snapshot(vol)
+    appliance.create_share('cinder-revert-' + vol.id)
+    driver.revert_to_snapshot(ctx, vol, snap)
+    assert_clean(driver, appliance, shares=1, snapshots=2)
+
+
+def test_revert_file_copy_failure_removes_temporary_clone(driver, appliance, volume, snapshot,
+                                                          ctx):
+    vol = volume()
+    snap = snapshot(vol)
+    snapshot(vol)
+    driver._execute.fail('cp')
+    with pytest.raises(exception.VolumeBackendAPIException, match='revert_to_snapshot'):
+        driver.revert_to_snapshot(ctx, vol, snap)
+    assert_clean(driver, appliance, shares=1, snapshots=2)
+    assert mount_dirs(driver) == []
+
+
+def test_snapshot_revert_needs_no_temp_snapshot(driver):
+    assert driver.snapshot_revert_use_temp_snapshot() is False
 
 
 # -- stats -------------------------------------------------------------------------------
 def test_volume_stats_one_call_whatever_the_volume_count(driver, appliance, volume):
     for _volume in range(3):
         volume(size=2)
-    appliance.reset_calls()
+    appliance.calls.clear()
     stats = driver.get_volume_stats(refresh=True)
-    assert appliance.api_calls() == [('GET', '/pools/pool1')]
+    assert calls(appliance) == ['GET /pools/pool1']
     assert stats['vendor_name'] == 'ACME STORAGE, Inc'
     assert stats['storage_protocol'] == 'NFS'
     assert stats['volume_backend_name'] == 'acme-unit'
+    assert stats['driver_version'] == '1.0.0'
     assert stats['total_capacity_gb'] == 100.0
     assert stats['provisioned_capacity_gb'] == 6.0
     assert stats['free_capacity_gb'] == 100.0
@@ -437,18 +496,18 @@ def test_volume_stats_one_call_whatever_the_volume_count(driver, appliance, volu
     assert stats['max_over_subscription_ratio'] == 20.0
     assert stats['reserved_percentage'] == 0
     assert stats['sparse_copy_volume'] is True and stats['multiattach'] is True
-    assert stats['online_extend_support'] is False
+    assert stats['online_extend_support'] is False and stats['QoS_support'] is False
 
 
-def test_volume_stats_thick(make_driver, appliance):
+def test_volume_stats_thick(make_driver):
     stats = make_driver(nfs_sparsed_volumes=False).get_volume_stats(refresh=True)
     assert stats['thin_provisioning_support'] is False
     assert stats['thick_provisioning_support'] is True
 
 
 def test_volume_stats_failure_is_backend_error(driver, appliance):
-    appliance.fail('GET', '/pools/pool1', status=500)
-    with pytest.raises(exception.VolumeBackendAPIException):
+    appliance.add_fault(method='GET', path='/pools/pool1', action='fail', status=500)
+    with pytest.raises(exception.VolumeBackendAPIException, match='INTERNAL'):
         driver.get_volume_stats(refresh=True)
 
 
@@ -463,10 +522,12 @@ def test_migrate_volume_uses_generic_path(driver, volume, ctx):
     assert driver.migrate_volume(ctx, volume(), {'host': 'cv2@other#p'}) == (False, None)
 
 
-def test_password_never_logged(driver, appliance, volume, caplog):
+def test_password_never_logged(make_driver, appliance, new_volume, caplog):
     with caplog.at_level(logging.DEBUG):
-        vol = volume()
-        driver.delete_volume(vol)
-    assert 'not-the-real-one' not in caplog.text
-    assert 'not-the-real-one' not in repr(driver.client)
-    assert URL in repr(driver.client)
+        drv = make_driver()
+        vol = new_volume()
+        vol.update(drv.create_volume(vol))
+        drv.delete_volume(vol)
+    assert caplog.text and appliance.password not in caplog.text
+    assert appliance.password not in repr(drv.client)
+    assert appliance.url in repr(drv.client.http) or appliance.url in repr(drv.client)
