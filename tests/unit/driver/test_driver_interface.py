@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -11,13 +12,15 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from test_driver_volumes import assert_clean
+from driver_helpers import MY_IP, assert_clean
 
 from acme_cinder import nfs, options, opts
-from cinder import interface
+from cinder import exception, interface
 from cinder.interface import util as interface_util
 from cinder.interface import (volume_driver, volume_manageable_driver,
                               volume_snapshot_revert, volume_snapshotmanagement_driver)
+from cinder.volume.drivers import nfs as cinder_nfs
+from cinder.volume.drivers import remotefs as cinder_remotefs
 
 CLAIMED = [volume_driver.VolumeDriverCore,
            volume_snapshot_revert.VolumeSnapshotRevertDriver,
@@ -61,39 +64,102 @@ def test_signatures_match_the_interfaces(iface):
             1 for p in theirs.parameters.values() if p.kind is p.VAR_KEYWORD), name
 
 
-def test_active_active_and_capability_flags():
+def test_active_active_and_volume_type():
     assert nfs.AcmeNfsDriver.SUPPORTS_ACTIVE_ACTIVE is True
     assert nfs.AcmeNfsDriver.driver_volume_type == 'nfs'
 
 
+# -- no capability flag nothing reads -------------------------------------------------------
+def _sources_that_read_driver_attributes() -> str:
+    """The driver's modules, the Cinder classes it inherits from, and Cinder's readers of a
+    driver's class attributes (volume manager, interface registry)."""
+    from cinder.volume import manager as volume_manager  # needs the registered objects
+    own = [inspect.getsource(cls) for cls in nfs.AcmeNfsDriver.__mro__[:-1]]
+    cinder = [inspect.getsource(volume_manager), inspect.getsource(interface_util)]
+    driver_dir = Path(nfs.__file__).parent
+    return '\n'.join(own + cinder + [p.read_text() for p in driver_dir.glob('*.py')])
+
+
+def _reads(source: str, name: str) -> int:
+    """Uses of ``name`` that are not its definition (``name = ...``)."""
+    uses = re.findall(rf'\b{re.escape(name)}\b(?!\s*(?::[^=\n]*)?=[^=])', source)
+    return len(uses)
+
+
+def test_thin_thick_class_flags_are_gone_as_nothing_reads_them():
+    """RemoteFSDriver defines them for its pool mixin; stats follow nfs_sparsed_volumes."""
+    source = _sources_that_read_driver_attributes()
+    for flag in ('_thin_provisioning_support', '_thick_provisioning_support'):
+        assert not any(flag in vars(cls) for cls in nfs.AcmeNfsDriver.__mro__
+                       if cls.__module__.startswith('acme_cinder')), flag
+        assert _reads(source, flag) == 0, flag  # so test_no_capability_flag... would catch it
+
+
+def test_no_capability_flag_nothing_reads():
+    """Every data attribute the driver's classes define is read by the driver or by Cinder."""
+    source = _sources_that_read_driver_attributes()
+    unread = [name for cls in nfs.AcmeNfsDriver.__mro__
+              if cls.__module__.startswith('acme_cinder')
+              for name, value in vars(cls).items()
+              if not name.startswith(('__', '_abc_')) and not callable(value)
+              and not isinstance(value, (staticmethod, classmethod, property))
+              and _reads(source, name) == 0]
+    assert unread == []
+
+
 # -- options -------------------------------------------------------------------------------
-DESIGN_OPTIONS = {'nas_user', 'nas_password', 'nfs_sparsed_volumes', 'nfs_mount_point_base',
-                  'nfs_mount_options', 'nfs_mount_attempts', 'nas_secure_file_operations',
-                  'nas_secure_file_permissions', 'acme_url', 'acme_pool', 'acme_tls_verify',
-                  'acme_ca_file', 'acme_connect_timeout', 'acme_read_timeout', 'acme_retries',
-                  'acme_backoff', 'acme_share_prefix', 'acme_nfs_address'}
+DESIGN_OPTIONS = {'nas_login', 'nas_user', 'nas_password', 'nfs_sparsed_volumes',
+                  'nfs_mount_point_base', 'nfs_mount_options', 'nfs_mount_attempts',
+                  'nas_secure_file_operations', 'nas_secure_file_permissions', 'acme_url',
+                  'acme_pool', 'acme_tls_verify', 'acme_ca_file', 'acme_connect_timeout',
+                  'acme_read_timeout', 'acme_retries', 'acme_backoff', 'acme_retry_after_max',
+                  'acme_share_prefix', 'acme_nfs_address', 'acme_file_wait_timeout',
+                  'acme_share_root_uid', 'acme_share_root_gid', 'acme_share_root_mode'}
+BY_NAME = {opt.name: opt for opt in options.ACME_OPTS}
 
 
 def test_driver_options_cover_the_design():
     names = {opt.name for opt in nfs.AcmeNfsDriver.get_driver_options()}
-    assert DESIGN_OPTIONS <= names
+    assert names == DESIGN_OPTIONS
+    assert len(options.ACME_OPTS) == len(names)  # no name twice
     (group, listed), = opts.list_opts()
     assert group == 'backend' and {o.name for o in listed} == names
 
 
 def test_password_is_secret_without_default():
-    by_name = {opt.name: opt for opt in options.ACME_OPTS}
-    assert by_name['nas_password'].secret is True
-    assert not by_name['nas_password'].default
-    assert not by_name['nas_user'].default
+    assert BY_NAME['nas_password'].secret is True
+    assert not BY_NAME['nas_password'].default
+
+
+def test_nas_login_is_cinders_option_and_nas_user_is_deprecated():
+    assert BY_NAME['nas_login'] is _cinder_opt(cinder_remotefs.nas_opts, 'nas_login')
+    assert BY_NAME['nas_login'].default == 'admin'
+    assert BY_NAME['nas_user'].deprecated_for_removal is True
+    assert 'nas_login' in BY_NAME['nas_user'].deprecated_reason
+    assert BY_NAME['nas_user'].default is None  # unset: nas_login is used
+
+
+def test_retry_after_max_and_share_root_option_defaults():
+    assert BY_NAME['acme_retry_after_max'].default == 60.0
+    assert BY_NAME['acme_share_root_uid'].default is None
+    assert BY_NAME['acme_share_root_gid'].default is None
+    assert BY_NAME['acme_share_root_mode'].default == '0775'
+    mode = BY_NAME['acme_share_root_mode'].type
+    assert mode('770') == '770'
+    for bad in ('999', '7', 'rwx', '07777'):
+        with pytest.raises(ValueError):
+            mode(bad)
+
+
+def _cinder_opt(opt_list, name):
+    return next(o for o in opt_list if o.name == name)
 
 
 def test_cinder_options_are_reused_not_redefined():
-    from cinder.volume.drivers import nfs as cinder_nfs
-    from cinder.volume.drivers import remotefs
-    cinder_opts = {id(o) for o in cinder_nfs.nfs_opts + remotefs.nas_opts}
-    ours = {o.name: o for o in options.ACME_NFS_OPTS}
-    assert all(id(o) in cinder_opts for o in ours.values())
+    cinder_opts = {id(o) for o in cinder_nfs.nfs_opts + cinder_remotefs.nas_opts}
+    assert all(id(o) in cinder_opts for o in options.ACME_NFS_OPTS)
+    ours = {o.name for o in options.ACME_OPTS if id(o) not in cinder_opts}
+    assert all(name.startswith('acme_') for name in ours - {'nas_user'})
 
 
 def test_oslo_config_generator_lists_every_option():
@@ -101,8 +167,11 @@ def test_oslo_config_generator_lists_every_option():
     out = subprocess.run([generator, '--namespace', 'acme_cinder', '--format', 'json'],
                          check=True, capture_output=True, text=True).stdout
     listed = {o['name']: o for o in json.loads(out)['options']['backend']['opts']}
-    assert DESIGN_OPTIONS <= set(listed)
+    assert set(listed) == DESIGN_OPTIONS
     assert listed['nas_password']['secret'] is True
+    assert listed['nas_user']['deprecated_for_removal'] is True
+    assert listed['nas_login']['default'] == 'admin'
+    assert listed['acme_retry_after_max']['default'] == 60.0
 
 
 # -- images: inherited local-path copies with mount-on-demand ----------------------------------
@@ -127,10 +196,23 @@ def test_copy_image_to_volume_mounts_only_during_the_copy(driver, appliance, vol
     assert_clean(driver, appliance, shares=1)
 
 
-def test_copy_image_to_volume_failure_unmounts(driver, appliance, volume, ctx):
+def test_copy_image_to_volume_failure_unmounts_and_is_a_cinder_error(driver, appliance,
+                                                                     volume, ctx):
     vol = volume()
     with mock.patch('cinder.image.image_utils.fetch_to_raw', side_effect=OSError('glance')), \
-            pytest.raises(OSError):
+            pytest.raises(exception.VolumeBackendAPIException, match='glance'):
+        driver.copy_image_to_volume(ctx, vol, mock.Mock(), 'image-1')
+    assert_clean(driver, appliance, shares=1)
+
+
+def test_copy_image_to_volume_wrong_size_stays_image_unacceptable(driver, appliance, volume,
+                                                                  ctx):
+    vol = volume()
+    info = mock.Mock(virtual_size=2 * vol.size * 1024**3)
+    with mock.patch('cinder.image.image_utils.fetch_to_raw'), \
+            mock.patch('cinder.image.image_utils.resize_image'), \
+            mock.patch('cinder.image.image_utils.qemu_img_info', return_value=info), \
+            pytest.raises(exception.ImageUnacceptable):
         driver.copy_image_to_volume(ctx, vol, mock.Mock(), 'image-1')
     assert_clean(driver, appliance, shares=1)
 
@@ -148,18 +230,24 @@ def test_copy_volume_to_image_uploads_the_mounted_file(driver, appliance, volume
     assert_clean(driver, appliance, shares=1)
 
 
-def test_generic_attach_path_exports_to_this_host_and_unmounts(driver, appliance, volume, ctx):
-    """Cinder's _attach_volume/_detach_volume (image copy, migration): mount point reused."""
+def test_generic_attach_path_os_brick_mounts_remove_export_unmounts(driver, appliance, volume,
+                                                                    ctx):
+    """Cinder's _attach_volume/_detach_volume (image copy, migration, backup): os-brick mounts
+    at the driver's mount point; the detach's remove_export unmounts it."""
     vol = volume()
-    properties = {'ip': '10.0.0.5', 'host': 'cv1'}
+    properties = {'ip': MY_IP, 'host': 'cv1'}
+    mounts = driver._remotefsclient
+
+    def connect(data):
+        mounts.mount(data['export'])  # what os-brick's NFS connector does
+        return {'path': driver._mounts.mount_point(data['export']) + '/' + data['name']}
+
     with mock.patch('cinder.volume.volume_utils.brick_get_connector') as get_connector:
         connector = get_connector.return_value
-        connector.connect_volume.side_effect = lambda data: {
-            'path': driver._mounts.mount_point(data['export']) + '/' + data['name']}
+        connector.connect_volume.side_effect = connect
         connector.check_valid_device.return_value = True
         attach_info, _device = driver._attach_volume(ctx, vol, properties)
-        conn = get_connector.call_args.kwargs['conn']
-        assert conn['mount_point_base'] == driver.base
+        assert get_connector.call_args.kwargs['conn']['mount_point_base'] == driver.base
         assert Path(attach_info['device']['path']).is_file()
         driver._detach_volume(ctx, attach_info, vol, properties, force=True)
     assert_clean(driver, appliance, shares=1)
