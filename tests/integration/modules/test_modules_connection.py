@@ -23,7 +23,7 @@ def test_wrong_password_fails_with_the_401_and_shows_no_password(ansible, client
     assert re.fullmatch(r'cannot look up share denied in pool pool1: UNAUTHORIZED: invalid '
                         r'username or password \(HTTP 401, request [0-9a-f-]{36}\)', result['msg'])
     assert result['error']['code'] == 'UNAUTHORIZED' and result['error']['status'] == 401
-    assert wrong not in run.output and ansible.sim.password not in run.output
+    assert wrong not in run.output and ansible.appliance.password not in run.output
     assert client.shares.find('denied', 'pool1') is None
 
 
@@ -34,25 +34,24 @@ def test_wrong_password_ad_hoc(ansible):
     run = ansible.adhoc('acme.nas.acme_share_info', 'pool=pool1', '-vvv', password=wrong)
     assert run.rc != 0
     assert 'UNAUTHORIZED: invalid username or password (HTTP 401, request' in run.output
-    assert wrong not in run.output and ansible.sim.password not in run.output
+    assert wrong not in run.output and ansible.appliance.password not in run.output
     assert 'Traceback' not in run.output
 
 
-def test_module_defaults_group_sets_the_connection_once(ansible, tmp_path):
+def test_module_defaults_group_sets_the_connection_once(ansible, appliance, tmp_path):
     """No ACME_* variables: every module gets the connection from group/acme.nas.acme."""
-    sim = ansible.sim
     secret_vars = tmp_path / 'secret.yml'
-    secret_vars.write_text(yaml.safe_dump({'acme_password': sim.password}))
+    secret_vars.write_text(yaml.safe_dump({'acme_password': appliance.password}))
     playbook = f"""
 - hosts: localhost
   gather_facts: false
   vars_files: [{secret_vars}]
   module_defaults:
     group/acme.nas.acme:
-      appliance_url: {sim.url}
+      appliance_url: {appliance.url}
       username: admin
       password: "{{{{ acme_password }}}}"
-      ca_path: {sim.ca_path}
+      ca_path: {appliance.ca_path}
   tasks:
     - name: share
       acme.nas.acme_share: {{name: grouped, pool: pool1, size: 1GiB}}
@@ -67,17 +66,16 @@ def test_module_defaults_group_sets_the_connection_once(ansible, tmp_path):
 """
     run = ansible.playbook(playbook, '-vvv', connection=False)
     assert run.rc == 0, run.output
-    r = run.tasks()
+    r = run.results
     assert r['share']['changed'] and r['snapshot']['changed'] and r['delete']['changed']
     assert [s['name'] for s in r['share info']['shares']] == ['grouped']
     assert [s['name'] for s in r['snapshot info']['snapshots']] == ['s1']
-    assert sim.password not in run.output
+    assert appliance.password not in run.output
     invocation = r['share']['invocation']['module_args']
     assert invocation['password'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 
 
-def test_wrong_password_from_vars_in_module_defaults(ansible, tmp_path):
-    sim = ansible.sim
+def test_wrong_password_from_vars_in_module_defaults(ansible, appliance, tmp_path):
     wrong = 'wrong-' + secrets.token_urlsafe(12)
     secret_vars = tmp_path / 'secret.yml'
     secret_vars.write_text(yaml.safe_dump({'acme_password': wrong}))
@@ -87,19 +85,19 @@ def test_wrong_password_from_vars_in_module_defaults(ansible, tmp_path):
   vars_files: [{secret_vars}]
   module_defaults:
     group/acme.nas.acme:
-      appliance_url: {sim.url}
+      appliance_url: {appliance.url}
       username: admin
       password: "{{{{ acme_password }}}}"
-      ca_path: {sim.ca_path}
+      ca_path: {appliance.ca_path}
   tasks:
     - name: snapshot
       acme.nas.acme_snapshot: {{share: any, name: s1}}
 """
     for verbosity in ('-v', '-vvv'):
-        run = ansible.playbook(playbook, verbosity, connection=False, text=True)
+        run = ansible.playbook(playbook, verbosity, connection=False)
         assert run.rc != 0
         assert 'UNAUTHORIZED: invalid username or password (HTTP 401, request' in run.output
-        assert wrong not in run.output and sim.password not in run.output
+        assert wrong not in run.output and appliance.password not in run.output
 
 
 def test_missing_connection_options_fail_clearly(ansible):
@@ -144,5 +142,5 @@ def test_ansible_doc_renders_every_module(ansible):
         run = ansible.shell(f'ansible-doc acme.nas.{module}')
         assert run.rc == 0, run.output
         for section in ('OPTIONS', 'ATTRIBUTES', 'EXAMPLES', 'RETURN VALUES'):
-            assert section in run.stdout, (module, section)
-        assert 'appliance_url' in run.stdout and 'ACME_PASSWORD' in run.stdout
+            assert section in run.output, (module, section)
+        assert 'appliance_url' in run.output and 'ACME_PASSWORD' in run.output

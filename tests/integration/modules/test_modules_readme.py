@@ -32,18 +32,18 @@ def test_ad_hoc_examples(ansible, client):
         run = ansible.shell(command)
         assert run.rc == 0, (command, run.output)
         if expectation == 'changed: false':
-            assert 'localhost | SUCCESS' in run.stdout, (command, run.stdout)
+            assert 'localhost | SUCCESS' in run.output, (command, run.output)
         if '--check' in command:
-            assert '+    "quota_bytes": 42949672960' in run.stdout
+            assert '+    "quota_bytes": 42949672960' in run.output
     assert client.shares.find('db01', 'pool1') is None
 
 
 @pytest.fixture
 def vault_vars(ansible, tmp_path):
     path = tmp_path / 'acme.yml'
-    path.write_text(yaml.safe_dump({'acme_url': ansible.sim.url,
-                                    'acme_password': ansible.sim.password,
-                                    'acme_ca_path': ansible.sim.ca_path}))
+    path.write_text(yaml.safe_dump({'acme_url': ansible.appliance.url,
+                                    'acme_password': ansible.appliance.password,
+                                    'acme_ca_path': ansible.appliance.ca_path}))
     return f'@{path}'
 
 

@@ -51,7 +51,7 @@ def test_share_lifecycle(ansible, client):
         share('life2', 'delete again', state='absent'),
     ], '--diff')
     assert run.rc == 0, run.output
-    r = run.tasks()
+    r = run.results
     created = r['create']['share']
     assert r['create']['changed'] and r['create']['actions'] == ['create']
     assert created['quota_bytes'] == 10 * GIB and created['nfs']['enabled']
@@ -103,23 +103,23 @@ def test_check_mode_creates_nothing(ansible, client):
 
 def test_diff_output_is_rendered(ansible, client):
     client.shares.create('shown', 'pool1', quota_bytes=GIB)
-    run = ansible.playbook([share('shown', size='2GiB', nfs={'rules': [RULES[0]]})], '--diff',
-                           text=True)
+    run = ansible.playbook([share('shown', size='2GiB', nfs={'rules': [RULES[0]]})], '--diff')
     assert run.rc == 0, run.output
-    assert f'-    "quota_bytes": {GIB}' in run.stdout
-    assert f'+    "quota_bytes": {2 * GIB}' in run.stdout
-    assert '+                "clients": "10.0.0.0/24",' in run.stdout
-    assert 'changed: [localhost]' in run.stdout
+    assert f'-    "quota_bytes": {GIB}' in run.output
+    assert f'+    "quota_bytes": {2 * GIB}' in run.output
+    assert '+                "clients": "10.0.0.0/24",' in run.output
+    assert 'changed: [localhost]' in run.output
     client.shares.delete(client.shares.find('shown', 'pool1')['id'])
 
 
-def test_bad_parameters_fail_clearly_and_change_nothing(ansible, client, sim, appliance_state,
-                                                        wait_for):
+def test_bad_parameters_fail_clearly_and_change_nothing(ansible, client, appliance,
+                                                        appliance_state):
     keep = client.shares.create('keep', 'pool1', quota_bytes=10 * MIB)
     client.shares.create('other', 'pool1')
     client.snapshots.create(keep['id'], 'snap')
-    (sim.share_dir(keep['id']) / 'data.bin').write_bytes(b'x' * (3 * MIB))
-    assert wait_for(lambda: client.shares.get(keep['id'])['used_bytes'] >= 3 * MIB)
+    (appliance.share_dir(keep['id']) / 'data.bin').write_bytes(b'x' * (3 * MIB))
+    appliance.refresh_usage()
+    assert client.shares.get(keep['id'])['used_bytes'] >= 3 * MIB
     before = appliance_state()
     run = ansible.playbook([tolerate(t) for t in [
         share('keep', 'size in words', size='ten GiB'),
@@ -136,7 +136,7 @@ def test_bad_parameters_fail_clearly_and_change_nothing(ansible, client, sim, ap
         share('x', 'missing pool', pool='nopool'),
     ]])
     assert run.rc == 0, run.output
-    r = run.tasks()
+    r = run.results
     assert all(result.get('failed') for result in r.values()), r
     messages = {name: result['msg'] for name, result in r.items()}
     assert messages['size in words'].startswith("size: invalid size 'ten GiB': use bytes")
@@ -180,7 +180,7 @@ def test_clone_promote_and_force_delete(ansible, client):
         share('origin', 'delete origin', state='absent', force=True),
     ], '--diff')
     assert run.rc == 0, run.output
-    r = run.tasks()
+    r = run.results
     assert r['check clone']['changed'] and r['check clone']['share']['quota_bytes'] == 5 * GIB
     clone = r['clone']['share']
     assert r['clone']['changed'] and clone['origin_snapshot_id'] == snap['id']
@@ -210,7 +210,7 @@ def test_share_info_filters_and_pool_capacity(ansible, client):
         info('missing pool', pool='nopool'),
     ])
     assert run.rc == 0, run.output
-    r = run.tasks()
+    r = run.results
     assert not r['all']['changed']
     assert {p['name'] for p in r['all']['pools']} == {'pool1', 'pool2'}
     assert [(s['pool'], s['name']) for s in r['by name']['shares']] == [

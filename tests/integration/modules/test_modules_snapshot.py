@@ -13,9 +13,9 @@ def snapshot_info(title, /, **args):
     return {'name': title, 'acme.nas.acme_snapshot_info': args}
 
 
-def test_snapshot_lifecycle_and_rollback(ansible, client, sim):
+def test_snapshot_lifecycle_and_rollback(ansible, client, appliance):
     vol = client.shares.create('vol', 'pool1', quota_bytes=1024 ** 3)
-    data = sim.share_dir(vol['id']) / 'data.txt'
+    data = appliance.share_dir(vol['id']) / 'data.txt'
     data.write_text('version 1\n')
     first = ansible.playbook([
         dict(snapshot('check create', 's1', pool='pool1'), check_mode=True),
@@ -24,7 +24,7 @@ def test_snapshot_lifecycle_and_rollback(ansible, client, sim):
         snapshot('create again', 's1'),
     ], '--diff')
     assert first.rc == 0, first.output
-    r = first.tasks()
+    r = first.results
     assert r['check create']['changed'] and r['after check create']['snapshots'] == []
     created = r['create']
     assert created['changed'] and created['snapshot']['name'] == 's1'
@@ -48,7 +48,7 @@ def test_snapshot_lifecycle_and_rollback(ansible, client, sim):
         snapshot('delete on a missing share', 's1', share='nope', state='absent'),
     ], '--diff')
     assert second.rc == 0, second.output
-    r = second.tasks()
+    r = second.results
     assert r['rollback past s2']['failed']
     assert r['rollback past s2']['msg'] == (
         'cannot roll back to snapshot s1: newer snapshots exist (s2); set destroy_newer=true '
@@ -94,7 +94,7 @@ def test_snapshot_info_filters(ansible, client):
         snapshot_info('missing share', share='nope'),
     ])
     assert run.rc == 0, run.output
-    r = run.tasks()
+    r = run.results
     assert [(s['pool'], s['share_name'], s['name']) for s in r['nightly']['snapshots']] == [
         ('pool1', 'inv', 'nightly'), ('pool2', 'inv', 'nightly')]
     assert [s['name'] for s in r['pool2']['snapshots']] == ['nightly', 'weekly']
