@@ -72,6 +72,8 @@ class CloneGraphMixin:
     @backend_errors
     @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
     def delete_snapshot(self, snapshot: Any) -> None:
+        if self._delete_plain_snapshot(snapshot):
+            return
         found = self._appliance_snapshot(snapshot)
         if found is None:
             LOG.info('Snapshot %s is already gone from the appliance', snapshot.id)
@@ -83,6 +85,16 @@ class CloneGraphMixin:
                                          names.DELETED_SNAPSHOT + snapshot.id)
         LOG.info('Snapshot %s is deleted; the appliance keeps it hidden for volumes '
                  'made from it', snapshot.id)
+
+    def _delete_plain_snapshot(self, snapshot: Any) -> bool:
+        """The common case in one call: no clone needs it and it is where it was made."""
+        share_id = snapshot.volume.provider_id
+        if not (snapshot.provider_id and share_id):
+            return False
+        try:
+            return self.client.snapshots.delete(share_id, snapshot.provider_id)
+        except acme_client.InUse:
+            return False
 
     def _appliance_snapshot(self, snapshot: Any) -> dict | None:
         """The appliance snapshot of a Cinder snapshot, wherever it lives now."""
