@@ -102,7 +102,11 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         if conf.acme_ca_file and not os.path.isfile(conf.acme_ca_file):
             raise exception.InvalidConfigurationValue(
                 option='acme_ca_file', value=conf.acme_ca_file)
-        self.client = self._make_client()
+        try:
+            self.client = self._make_client()
+        except acme_client.AcmeError as error:  # e.g. too old requests/urllib3
+            self._log_setup_error(str(error))
+            raise exception.VolumeBackendAPIException(data=str(error)) from None
         self.set_nas_security_options(bool(self._is_voldb_empty_at_startup))
         self._reconcile_mounts(context)
 
