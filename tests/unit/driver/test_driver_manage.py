@@ -1,0 +1,351 @@
+"""Manage and unmanage (issue 9, "Manage / unmanage"): shares and snapshots made outside
+Cinder, on the real simulator with Cinder's real database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from driver_helpers import GROUP, HOST, MY_IP, assert_clean
+
+from cinder import exception, objects
+from cinder.objects import fields
+
+GIB = 1024**3
+OLD_HOST = '192.0.2.50'  # a client the foreign share was exported to before
+
+
+def rules(appliance, share_id: str) -> list[tuple[str, str, bool]]:
+    share = next(s for s in appliance.shares() if s.id == share_id)
+    return [(r.clients, r.access, r.root_squash) for r in share.nfs_rules]
+
+
+def state(appliance) -> list:
+    """Everything manage may change: names, quotas, rules, roots, files, snapshots."""
+    return [(s.id, s.name, s.quota_bytes, s.nfs_enabled, s.nfs_rules, s.root,
+             sorted(os.listdir(appliance.share_dir(s.id))), appliance.snapshot_names(s.id))
+            for s in appliance.shares()]
+
+
+@pytest.fixture
+def foreign_share(appliance):
+    """A share made outside Cinder (exported to another host) holding one 1.5 GiB file."""
+    share = appliance.create_share('legacy', quota_bytes=10 * GIB, nfs={
+        'enabled': True, 'rules': [{'clients': OLD_HOST, 'access': 'rw'}]})
+    with open(appliance.share_dir(share['id']) / 'disk.img', 'wb') as f:
+        f.truncate(GIB + GIB // 2)
+    return share
+
+
+@pytest.fixture
+def db_volume(ctx):
+    """A volume that exists in Cinder's database (what check_already_managed_volume reads)."""
+    def build(size=1, **updates):
+        vol = objects.Volume(context=ctx, size=size, host=f'{HOST}@{GROUP}#pool1',
+                             status='available', display_name='vol',
+                             attach_status=fields.VolumeAttachStatus.DETACHED, **updates)
+        vol.create()  # the database gives it its id
+        vol.volume_attachment = objects.VolumeAttachmentList(objects=[])
+        vol.obj_reset_changes()
+        return vol
+    return build
+
+
+def attachment(ctx, vol, ip: str) -> objects.VolumeAttachment:
+    return objects.VolumeAttachment(
+        context=ctx, id=str(uuid.uuid4()), volume_id=vol.id, attached_host='compute1',
+        attach_status=fields.VolumeAttachStatus.ATTACHED,
+        connector={'ip': ip, 'host': 'compute1'})
+
+
+# -- manage a volume ---------------------------------------------------------------------------
+@pytest.mark.parametrize('ref_key', ['source-name', 'source-id'])
+def test_managed_volume_is_whole_gib_renamed_and_file_extended(driver, appliance,
+                                                               foreign_share, new_volume,
+                                                               ref_key):
+    ref = {ref_key: foreign_share['name'] if ref_key == 'source-name' else foreign_share['id']}
+    vol = new_volume(size=None)
+    assert driver.manage_existing_get_size(vol, ref) == 2  # 1.5 GiB, rounded up
+    vol.size = 2
+    vol.update(driver.manage_existing(vol, ref))
+    share = appliance.shares()[0]
+    assert vol.provider_id == share.id == foreign_share['id']
+    assert share.name == 'cinder-' + vol.name and share.quota_bytes == 2 * GIB
+    assert vol.provider_location == f'127.0.0.1:/pool1/cinder-{vol.name}'
+    assert os.listdir(appliance.share_dir(share.id)) == [vol.name]
+    info = os.stat(appliance.share_dir(share.id) / vol.name)
+    assert info.st_size == 2 * GIB and info.st_blocks == 0  # extended, still sparse
+    assert oct(info.st_mode & 0o777) == oct(0o660)
+    assert_clean(driver, appliance, shares=1)
+
+
+def test_managed_volume_export_rules_reset_to_this_host_and_attachment_connectors(
+        driver, appliance, foreign_share, new_volume, ctx):
+    vol = new_volume(size=2)
+    vol.volume_attachment = objects.VolumeAttachmentList(
+        objects=[attachment(ctx, vol, '10.0.0.9')])
+    driver.manage_existing(vol, {'source-name': 'legacy'})
+    assert rules(appliance, foreign_share['id']) == [(MY_IP, 'rw', False),
+                                                     ('10.0.0.9', 'rw', False)]
+
+
+def test_managed_volume_secure_mode_root_for_cinder_user_and_root_squash(
+        make_driver, appliance, foreign_share, new_volume):
+    drv = make_driver(nas_secure_file_operations='true')
+    vol = new_volume(size=2)
+    drv.manage_existing(vol, {'source-name': 'legacy'})
+    info = os.stat(appliance.share_dir(foreign_share['id']))
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (os.getuid(), os.getgid(),
+                                                                 0o775)
+    assert rules(appliance, foreign_share['id']) == [(MY_IP, 'rw', True)]
+
+
+def test_managed_volume_larger_than_the_file_gets_the_requested_size(driver, appliance,
+                                                                     foreign_share,
+                                                                     new_volume):
+    vol = new_volume(size=3)
+    driver.manage_existing(vol, {'source-name': 'legacy'})
+    assert os.stat(appliance.share_dir(foreign_share['id']) / vol.name).st_size == 3 * GIB
+    assert appliance.shares()[0].quota_bytes == 3 * GIB
+
+
+def test_managing_a_share_that_backs_a_cinder_volume_is_refused(driver, appliance, db_volume,
+                                                                new_volume):
+    """Cinder's check_already_managed_volume: the share's name names a volume in the DB."""
+    owner = db_volume()
+    owner.update(driver.create_volume(owner))
+    before = state(appliance)
+    appliance.calls.clear()
+    for ref in ({'source-name': 'cinder-' + owner.name}, {'source-id': owner.provider_id}):
+        with pytest.raises(exception.ManageExistingAlreadyManaged, match=owner.name):
+            driver.manage_existing_get_size(new_volume(), ref)
+        with pytest.raises(exception.ManageExistingAlreadyManaged):
+            driver.manage_existing(new_volume(), ref)
+    assert appliance.writes == [] and state(appliance) == before
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'driver defect: the already-managed check only parses the share name; a volume whose '
+    'name is volume-<_name_id> (after a migration or retype) is not found in the DB by that '
+    'id (the temporary volume row is deleted), so its share can be managed a second time'))
+def test_managing_the_share_of_a_migrated_volume_is_refused(driver, appliance, db_volume,
+                                                            new_volume):
+    owner = db_volume(_name_id=str(uuid.uuid4()))  # the migration's deleted temporary volume
+    owner.update(driver.create_volume(owner))
+    with pytest.raises(exception.ManageExistingAlreadyManaged):
+        driver.manage_existing(new_volume(size=1), {'source-id': owner.provider_id})
+
+
+def test_unmanaged_volume_can_be_managed_again_once_gone_from_cinder(driver, appliance,
+                                                                     foreign_share,
+                                                                     db_volume, new_volume):
+    first = db_volume(size=2)
+    first.update(driver.manage_existing(first, {'source-name': 'legacy'}))
+    ref = {'source-name': 'cinder-' + first.name}
+    with pytest.raises(exception.ManageExistingAlreadyManaged):
+        driver.manage_existing(new_volume(size=2), ref)
+    driver.unmanage(first)
+    first.destroy()  # Cinder's unmanage deletes the row
+    second = new_volume(size=2)
+    second.update(driver.manage_existing(second, ref))
+    assert [s.name for s in appliance.shares()] == ['cinder-' + second.name]
+    assert os.listdir(appliance.share_dir(second.provider_id)) == [second.name]
+    assert_clean(driver, appliance, shares=1)
+
+
+def test_unmanage_releases_a_local_mount_and_keeps_the_share(driver, appliance, volume):
+    vol = volume()
+    driver._remotefsclient.mount(vol.provider_location)
+    appliance.calls.clear()
+    driver.unmanage(vol)
+    assert appliance.writes == []
+    assert_clean(driver, appliance, shares=1)
+
+
+# -- references that cannot be managed: refused, nothing changed ----------------------------
+@pytest.mark.parametrize('internal', ['cinder-deleted-', 'cinder-revert-'])
+def test_internal_shares_are_refused(driver, appliance, new_volume, internal):
+    share = appliance.create_share(internal + str(uuid.uuid4()))
+    (appliance.share_dir(share['id']) / 'disk.img').write_bytes(b'x')
+    before = state(appliance)
+    for ref in ({'source-name': share['name']}, {'source-id': share['id']}):
+        with pytest.raises(exception.ManageExistingInvalidReference, match='internal'):
+            driver.manage_existing_get_size(new_volume(), ref)
+        with pytest.raises(exception.ManageExistingInvalidReference, match='internal'):
+            driver.manage_existing(new_volume(), ref)
+    assert appliance.writes == [] and state(appliance) == before
+
+
+@pytest.mark.parametrize('ref', [
+    {'source-name': 'nope'}, {'source-id': 'nope'}, {}, {'source-name': 'other-pool'}],
+    ids=['unknown-name', 'unknown-id', 'empty', 'other-pool'])
+def test_bad_reference_is_invalid_and_changes_nothing(driver, appliance, foreign_share,
+                                                      new_volume, ref):
+    appliance.create_share('other-pool', pool='pool2')
+    before = state(appliance)
+    with pytest.raises(exception.ManageExistingInvalidReference):
+        driver.manage_existing_get_size(new_volume(), ref)
+    with pytest.raises(exception.ManageExistingInvalidReference):
+        driver.manage_existing(new_volume(), ref)
+    assert appliance.writes == [] and state(appliance) == before
+    assert_clean(driver, appliance, shares=2)
+
+
+def test_share_of_another_pool_by_id_is_invalid(driver, appliance, new_volume):
+    share = appliance.create_share('elsewhere', pool='pool2')
+    with pytest.raises(exception.ManageExistingInvalidReference, match='pool1'):
+        driver.manage_existing(new_volume(), {'source-id': share['id']})
+    assert appliance.writes == []
+
+
+@pytest.mark.parametrize('content', [['disk.img', 'other'], []], ids=['two-files', 'empty'])
+def test_share_without_exactly_one_file_is_refused_and_unmounted(driver, appliance,
+                                                                   foreign_share, new_volume,
+                                                                   content):
+    share_dir = appliance.share_dir(foreign_share['id'])
+    (share_dir / 'disk.img').unlink()
+    for name in content:
+        (share_dir / name).write_bytes(b'x')
+    with pytest.raises(exception.ManageExistingInvalidReference, match='exactly one'):
+        driver.manage_existing_get_size(new_volume(), {'source-name': 'legacy'})
+    assert driver._remotefsclient.table == {}
+    assert sorted(os.listdir(share_dir)) == content
+    assert appliance.shares()[0].name == 'legacy'
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'driver defect: a refused manage leaves the foreign share changed: this host gets an '
+    'NFS rule (rw) to look inside, and in secure mode manage_existing PATCHes the share '
+    "root to cinder-volume's uid/gid/0775 before it checks the file"))
+@pytest.mark.parametrize('secure', ['false', 'true'])
+def test_refused_manage_leaves_the_foreign_share_as_it_was(make_driver, appliance,
+                                                           foreign_share, new_volume, secure):
+    drv = make_driver(nas_secure_file_operations=secure)
+    (appliance.share_dir(foreign_share['id']) / 'other').write_bytes(b'x')
+    before = state(appliance)
+    with pytest.raises(exception.ManageExistingInvalidReference, match='exactly one'):
+        drv.manage_existing(new_volume(size=2), {'source-name': 'legacy'})
+    assert state(appliance) == before
+
+
+def test_secure_mode_refuses_a_file_of_another_user_before_any_change(make_driver, appliance,
+                                                                      foreign_share,
+                                                                      new_volume):
+    """Cinder asks manage_existing_get_size first: that refuses, with the reason."""
+    drv = make_driver(nas_secure_file_operations='true')
+    os.chown(appliance.share_dir(foreign_share['id']) / 'disk.img', 4242, 4242)
+    with pytest.raises(exception.ManageExistingInvalidReference, match='uid 4242'):
+        drv.manage_existing_get_size(new_volume(), {'source-name': 'legacy'})
+    share = appliance.shares()[0]
+    assert share.name == 'legacy' and share.quota_bytes == 10 * GIB
+    assert os.listdir(appliance.share_dir(share.id)) == ['disk.img']
+
+
+# -- manage a snapshot --------------------------------------------------------------------------
+@pytest.mark.parametrize('ref_key', ['source-name', 'source-id'])
+def test_managed_snapshot_is_renamed_to_cinders_snapshot_name(driver, appliance, volume,
+                                                              new_snapshot, ref_key):
+    vol = volume()
+    raw = appliance.create_snapshot(vol.provider_id, 'before-upgrade')
+    snap = new_snapshot(vol)
+    ref = {ref_key: raw['name'] if ref_key == 'source-name' else raw['id']}
+    assert driver.manage_existing_snapshot_get_size(snap, ref) == 1
+    assert driver.manage_existing_snapshot(snap, ref) == {'provider_id': raw['id']}
+    assert appliance.snapshot_names(vol.provider_id) == [snap.name]
+    driver.unmanage_snapshot(snap)
+    assert appliance.snapshot_names(vol.provider_id) == [snap.name]
+
+
+def test_managed_snapshot_already_named_by_cinder_needs_no_rename(driver, appliance, volume,
+                                                                  new_snapshot):
+    vol = volume()
+    snap = new_snapshot(vol)
+    raw = appliance.create_snapshot(vol.provider_id, snap.name)
+    appliance.calls.clear()
+    assert driver.manage_existing_snapshot(snap, {'source-id': raw['id']}) == {
+        'provider_id': raw['id']}
+    assert appliance.writes == []
+
+
+@pytest.mark.parametrize('ref', ['unknown-name', 'unknown-id', 'snapshot-of-another-volume'])
+def test_bad_snapshot_reference_is_invalid_and_renames_nothing(driver, appliance, volume,
+                                                               new_snapshot, ref):
+    vol, other = volume(), volume()
+    theirs = appliance.create_snapshot(other.provider_id, 'theirs')
+    refs = {'unknown-name': {'source-name': 'nope'}, 'unknown-id': {'source-id': 'nope'},
+            'snapshot-of-another-volume': {'source-id': theirs['id']}}
+    appliance.calls.clear()
+    for manage in (driver.manage_existing_snapshot_get_size, driver.manage_existing_snapshot):
+        with pytest.raises(exception.ManageExistingInvalidReference):
+            manage(new_snapshot(vol), refs[ref])
+    assert appliance.writes == []
+    assert appliance.snapshot_names(other.provider_id) == ['theirs']
+
+
+# -- manageable lists -------------------------------------------------------------------------
+def by_reference(entries: list[dict]) -> dict[str, dict]:
+    return {e['reference']['source-name']: e for e in entries}
+
+
+def test_manageable_volumes_mark_managed_and_internal_shares_unsafe(driver, appliance,
+                                                                    foreign_share, volume):
+    managed = volume()
+    for internal in ('cinder-deleted-' + str(uuid.uuid4()), 'cinder-revert-x'):
+        appliance.create_share(internal)
+    appliance.create_share('elsewhere', pool='pool2')
+    appliance.calls.clear()
+    entries = by_reference(driver.get_manageable_volumes([managed], None, 10, 0, ['size'],
+                                                         ['asc']))
+    assert len(entries) == 4  # pool1 only
+    legacy = entries['legacy']
+    assert legacy['safe_to_manage'] is True and legacy['reason_not_safe'] is None
+    assert legacy['size'] == 10 and legacy['cinder_id'] is None
+    mine = entries['cinder-' + managed.name]
+    assert mine['safe_to_manage'] is False and mine['cinder_id'] == managed.id
+    assert mine['reason_not_safe'] == 'already managed'
+    internal = [e for name, e in entries.items() if name.startswith('cinder-deleted-')
+                or name.startswith('cinder-revert-')]
+    assert len(internal) == 2
+    assert all(not e['safe_to_manage'] and 'internal' in e['reason_not_safe']
+               for e in internal)
+    assert appliance.writes == []
+
+
+def test_manageable_volumes_paginate(driver, appliance):
+    for name in ('a', 'b', 'c', 'd', 'e'):
+        appliance.create_share(name, quota_bytes=GIB)
+    page = driver.get_manageable_volumes([], None, 2, 1, ['reference'], ['asc'])
+    assert [e['reference']['source-name'] for e in page] == ['b', 'c']
+    page = driver.get_manageable_volumes([], {'source-name': 'c'}, 10, 0, ['reference'],
+                                         ['asc'])
+    assert [e['reference']['source-name'] for e in page] == ['d', 'e']
+    page = driver.get_manageable_volumes([], None, 2, 0, ['reference'], ['desc'])
+    assert [e['reference']['source-name'] for e in page] == ['e', 'd']
+
+
+def test_manageable_snapshots_mark_managed_and_internal_ones_unsafe(driver, appliance, volume,
+                                                                    snapshot, new_volume):
+    vol = volume()
+    snap = snapshot(vol)
+    appliance.create_snapshot(vol.provider_id, 'foreign')
+    clone = new_volume()
+    clone.update(driver.create_cloned_volume(clone, vol))
+    entries = by_reference(driver.get_manageable_snapshots([snap], None, 10, 0, ['size'],
+                                                           ['asc']))
+    assert set(entries) == {snap.name, 'foreign', 'cinder-clone-' + clone.id}
+    foreign = entries['foreign']
+    assert foreign['safe_to_manage'] is True and foreign['size'] == 1
+    assert foreign['source_reference'] == {'source-name': 'cinder-' + vol.name}
+    assert entries[snap.name]['cinder_id'] == snap.id
+    assert entries[snap.name]['safe_to_manage'] is False
+    hidden = entries['cinder-clone-' + clone.id]
+    assert hidden['safe_to_manage'] is False and 'internal' in hidden['reason_not_safe']
+
+
+def test_manageable_snapshots_paginate(driver, appliance, volume):
+    vol = volume()
+    for name in ('s1', 's2', 's3'):
+        appliance.create_snapshot(vol.provider_id, name)
+    page = driver.get_manageable_snapshots([], None, 1, 1, ['reference'], ['asc'])
+    assert [e['reference']['source-name'] for e in page] == ['s2']
