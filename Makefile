@@ -11,7 +11,7 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 COLL    := $(ROOT)/build/ansible_collections/acme/nas
-APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/null) shellcheck
+APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/null) shellcheck etcd-server etcd-client
 
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
