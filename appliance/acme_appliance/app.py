@@ -21,7 +21,12 @@ from acme_appliance.context import open_appliance
 from acme_appliance.docs import DESCRIPTION, TAGS
 from acme_appliance.errors import install_error_handlers
 from acme_appliance.faults import API_PREFIX, FaultMiddleware, FaultPlan
-from acme_appliance.middleware import RequestIdMiddleware
+from acme_appliance.middleware import (
+    BodyLimitMiddleware,
+    BodyTooLarge,
+    RequestIdMiddleware,
+    body_too_large,
+)
 from acme_appliance.usage import UsageRefresher
 
 
@@ -55,9 +60,11 @@ def create_app(config: ApplianceConfig) -> FastAPI:
     app.state.faults = FaultPlan()
     app.state.refresher = refresher
     install_error_handlers(app)
+    app.add_exception_handler(BodyTooLarge, body_too_large)
     app.include_router(_api_router(config))
     app.include_router(routes_system.public)
     if config.enable_faults:
         app.add_middleware(FaultMiddleware, plan=app.state.faults)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -98,10 +98,37 @@ def config_from_args(args: argparse.Namespace) -> ApplianceConfig:
     return config
 
 
+# C0 and C1 control characters, DEL and the Unicode line and paragraph separators.
+_CONTROLS = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+_ESCAPES = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _CONTROLS}
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as \\xNN / \\uNNNN: input cannot start a forged log line."""
+    return text.translate(_ESCAPES)
+
+
+class EscapingFormatter(logging.Formatter):
+    """One record, one line: request paths and user names in messages come from clients."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+
+def _private_log_file(log_file: str) -> logging.Handler:
+    """The log is only for the appliance's owner: file 0600, a directory it creates 0700."""
+    path = Path(log_file)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    os.chmod(path, 0o600)
+    return logging.FileHandler(path)
+
+
 def setup_logging(log_file: str | None) -> None:
-    handler: logging.Handler = (logging.FileHandler(log_file) if log_file
-                                else logging.StreamHandler(sys.stderr))
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler = _private_log_file(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 

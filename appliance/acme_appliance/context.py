@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +93,8 @@ def round_quota(quota: int | None) -> int:
 def open_appliance(config: ApplianceConfig) -> Appliance:
     """Open the state database, repair the data directory after a crash, apply the exports."""
     raise_fd_limit()
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(config.data_dir, 0o700)  # state.db and every share's files are below it
     store = Store(Path(config.data_dir) / STATE_FILE)
     storage = Storage(config.data_dir)
     share_roots = {row.id: row.root for row in store.all_shares()}

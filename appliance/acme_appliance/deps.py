@@ -8,7 +8,7 @@ from fastapi import Depends, Query, Request
 
 from acme_appliance.config import NAME_PATTERN
 from acme_appliance.context import Appliance
-from acme_appliance.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from acme_appliance.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 
 
 def get_appliance(request: Request) -> Appliance:
@@ -17,6 +17,7 @@ def get_appliance(request: Request) -> Appliance:
 
 ApplianceDep = Annotated[Appliance, Depends(get_appliance)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (at most 1000)")]
-Cursor = Annotated[str | None, Query(description="The `next` value of the previous page")]
+Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, max_length=40, description=(
+    "The `next` value of the previous page (opaque; anything else is 422)"))]
 NameFilter = Annotated[str | None, Query(pattern=NAME_PATTERN, description="Exact name")]
 DEFAULT_PAGE = DEFAULT_LIMIT

@@ -19,16 +19,30 @@ Every response, errors included, carries `X-Request-Id` (a fresh uuid4).
   `NOT_FOUND` 404, `ALREADY_EXISTS` 409 (`details.id` is the existing object), `IN_USE` 409
   (details list the dependent objects), `INVALID` 422, `NO_SPACE` 507, `BUSY` 503 (always with
   `Retry-After`), `INTERNAL` 500. Request validation errors are 422 `INVALID` with
-  `details.errors`; unknown routes are 404 `NOT_FOUND`; a wrong method is 405 `INVALID`.
+  `details.errors`; so is a body that is not JSON at all (not UTF-8, nested too deeply, a number
+  too long to parse). Unknown routes are 404 `NOT_FOUND`; a wrong method is 405 `INVALID` with
+  an `Allow` header listing the methods the path serves.
 - Lists: `{"items": [...], "next": cursor-or-null}`; `limit` (default 100, at most 1000, more is
-  422) and the opaque `cursor` from `next`. Items come in creation order.
+  422) and the opaque `cursor` from `next` (at most 40 characters of `[A-Za-z0-9_-]`; any other
+  or forged cursor is 422 `INVALID`). Items come in creation order.
 - Every call is synchronous: a change, NFS exports included, has taken effect when it returns.
 
 ## Decisions where the contract is silent
 - **Authentication**: `POST /auth/login` returns a bearer token valid for `expires_in` seconds
   (`--token-ttl`, default 3600). Missing, unknown or expired tokens are 401 `UNAUTHORIZED`.
-  Tokens survive a restart of the simulator. Unauthenticated: `POST /auth/login`, `GET /health`
-  (also `/health` outside `/api/v1`), `GET /openapi.json` and the fault admin endpoint.
+  Tokens survive a restart of the simulator. Unauthenticated: only `POST /auth/login`,
+  `GET /health` (also `/health` outside `/api/v1`) and `GET /openapi.json`.
+- **Login back-off**: after 5 failed logins in a row for one user name from one source address,
+  the next attempt from there must wait 1 s, then 2, 4, ... up to 300 s after the last failure;
+  meanwhile login is 401 `UNAUTHORIZED` with `Retry-After` (and `details.retry_after`) even
+  with the right password. A successful login resets the count. Other sources and other user
+  names are not affected. User names that are not configured (possibly a mistyped password) and
+  passwords are never logged.
+- **Limits**: a request body over 1 MiB (1048576 bytes) is refused with 413 and code `INVALID`
+  (`details.max_body_bytes`) before anything else runs, login included: at once when
+  `Content-Length` says so, else as soon as the streamed body passes the limit. User names are
+  at most 256 characters, passwords 1024; the schemas state every other limit (sizes are JSON
+  integers up to 2^63-1, NFS rules at most 256 per share, `clients` at most 64 characters).
 - **Name scope**: share names are unique per pool, snapshot names unique per share.
 - **Share path**: `path` is `/<pool>/<name>` (the NFS pseudo path; it follows a rename). On disk a
   share lives at `<data-dir>/shares/<share-id>/`, a snapshot at `<data-dir>/snapshots/<id>/`;
@@ -94,20 +108,36 @@ Every response, errors included, carries `X-Request-Id` (a fresh uuid4).
   clones of the moved snapshots keep their origin ids (now pointing into C). O can then be
   deleted. Promoting a share that is not a clone is 422 `INVALID`; a snapshot name clash with C's
   own snapshots is 409 `ALREADY_EXISTS`. Returns the promoted share.
+- **Trees inside a share** may be as deep and their paths as long as NFS clients make them:
+  every walk (copy, usage, removal) is iterative and works relative to directory descriptors,
+  so depth and PATH_MAX do not matter. A walk holds one descriptor per level (a copy two) and
+  stops at the budget the process limit allows (at most 4096 levels): deeper, a snapshot, clone
+  or rollback is 422 `INVALID` with `details.max_depth`, while `GET` keeps the last measured
+  `used_bytes`. Running out of descriptors is 503 `BUSY`. Removal needs no walk: it moves
+  subdirectories up into the trash one level at a time. Start-up repair and the periodic usage
+  refresh log a step that fails and carry on with the next one.
+- **Files of the appliance**: the data directory is 0700, `state.db` 0600 (its `-wal`/`-shm`
+  files follow), the log file 0600 (a directory created for it 0700). Control characters in
+  logged text (request paths, user names) are written as `\\xNN`, so no request can forge a
+  log line.
 - **Durability**: state is a sqlite database written in transactions. A share or snapshot
   directory is built under a temporary name and renamed into place after its row is committed;
   start-up finishes such renames and deletes every leftover, so a crash never leaves a half-made
   share visible. Calls on one share are serialised, calls on different shares run in parallel.
 - **Unknown JSON fields** in request bodies are 422 `INVALID`.
-- **Fault injection** (only with `--enable-faults`): `POST /_admin/faults` `{"method": "POST",
+- **Fault injection** (only with `--enable-faults`; with a token like every other call):
+  `POST /_admin/faults` `{"method": "POST",
   "path": "/shares", "nth": 1, "times": 1, "action": "fail"|"delay"|"drop", "status": 503,
   "code": "BUSY", "message": "...", "retry_after": 1, "delay": 2.0, "when": "before"|"after"}`.
-  `path` is a regular expression fullmatched against the path below `/api/v1`; `method` `*`
-  matches any; `nth` counts matching calls from when the fault was added (1 = the next one);
-  `times` is how many consecutive matching calls it hits. `fail` answers with `status`/`code`
-  (one given fills the other; BUSY gets `Retry-After`), `delay` waits `delay` seconds, `drop`
-  closes the connection with no response. `when: "after"` first runs the call, then fails, delays
-  or drops its response. `GET` lists the faults with `seen`/`hits`, `DELETE` clears them.
+  `path` is a regular expression fullmatched against the path below `/api/v1`, cut down so that
+  no match can run for long (no repeated groups, no alternation, backreferences or lookarounds,
+  at most 2 repeats of variable length, at most 200 characters; paths over 1024 characters never
+  match); `method` `*` matches any; `nth` counts matching calls from when the fault was added
+  (1 = the next one); `times` is how many consecutive matching calls it hits. `fail` answers
+  with `status`/`code` (one given fills the other; BUSY gets `Retry-After`), `delay` waits
+  `delay` seconds, `drop` closes the connection with no response. `when: "after"` first runs
+  the call, then fails, delays or drops its response. `GET` lists the faults with
+  `seen`/`hits`, `DELETE` clears them.
 """
 
 TAGS = [

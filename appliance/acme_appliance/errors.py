@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from acme_appliance.trees import TreeTooDeep
 
@@ -86,11 +87,31 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(ApiError("INVALID", message, {"errors": errors}))
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods some route fully matches at this path (routers nest, so ask them all)."""
+    allowed = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own errors: 404, 405 (with Allow), 400 for a body that is
+    not JSON at all (422 INVALID like any other invalid body)."""
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        return error_response(ApiError("INVALID", "the request body is not valid UTF-8 JSON"))
     code = code_for_status(exc.status_code)
     message = exc.detail if isinstance(exc.detail, str) else code.lower()
-    return error_response(ApiError(code, message, status=exc.status_code))
+    response = error_response(ApiError(code, message, status=exc.status_code))
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
+    return response
 
 
 async def _os_error(request: Request, exc: Exception) -> JSONResponse:

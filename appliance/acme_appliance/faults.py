@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acme_appliance.errors import STATUS_OF_CODE, ApiError, code_for_status, error_response
+from acme_appliance.fault_pattern import MAX_MATCHED_PATH
 from acme_appliance.models import Fault, FaultCreate
 
 API_PREFIX = "/api/v1"
@@ -34,7 +35,8 @@ class _Entry:
 
     def matches(self, method: str, path: str) -> bool:
         wanted = self.spec.method.upper()
-        return wanted in ("*", method.upper()) and self.regex.fullmatch(path) is not None
+        return (wanted in ("*", method.upper()) and len(path) <= MAX_MATCHED_PATH
+                and self.regex.fullmatch(path) is not None)
 
     def view(self) -> Fault:
         return Fault(**self.spec.model_dump(), id=self.id, seen=self.seen, hits=self.hits)

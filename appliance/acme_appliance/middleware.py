@@ -1,4 +1,5 @@
-"""X-Request-Id on every response, one log line per call, and INTERNAL for unexpected errors."""
+"""X-Request-Id on every response, one log line per call, INTERNAL for unexpected errors, and
+a request body size limit that applies before anything else (login included)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acme_appliance.errors import ApiError, error_response
@@ -51,3 +55,67 @@ class RequestIdMiddleware:
         finally:
             log.info("%s %s %s %.1fms [%s]", scope["method"], scope["path"], status or "dropped",
                      (time.monotonic() - begin) * 1000, request_id)
+
+
+MAX_BODY = 1 << 20  # the largest valid request (NFS settings with many rules) is a few KiB
+
+
+def _message(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes"
+
+
+class BodyTooLarge(HTTPException):
+    """The client sent more than the limit; an HTTPException so that FastAPI's body reading
+    passes it on as it is (it turns other exceptions into 400)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _message(limit))
+        self.limit = limit
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError("INVALID", _message(limit), {"max_body_bytes": limit}, status=413)
+
+
+async def body_too_large(_request: Request, exc: Exception) -> JSONResponse:
+    """Exception handler: the same 413 body whether the limit was declared or streamed."""
+    assert isinstance(exc, BodyTooLarge)
+    return error_response(_too_large(exc.limit))
+
+
+class BodyLimitMiddleware:
+    """413 for a body over `limit` bytes: at once from Content-Length, else while it streams
+    in, so that no oversized body is ever held in memory."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await error_response(_too_large(self.limit))(scope, receive, send)
+        received, started = 0, False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, watched_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await error_response(_too_large(self.limit))(scope, receive, send)

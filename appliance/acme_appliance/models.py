@@ -6,14 +6,23 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 from acme_appliance.config import NAME_PATTERN
 from acme_appliance.errors import STATUS_OF_CODE
+from acme_appliance.fault_pattern import check_pattern
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description=(
     "1-64 characters of [A-Za-z0-9_.-], not starting with '.' or '-'"), examples=["vol-1"])]
-Bytes = Annotated[StrictInt, Field(ge=0)]
+Bytes = Annotated[StrictInt, Field(ge=0, le=2**63 - 1, description="Bytes, a JSON integer")]
 
 
 class Request(BaseModel):
@@ -32,8 +41,8 @@ class Health(BaseModel):
 
 
 class LoginRequest(Request):
-    username: str
-    password: str
+    username: str = Field(max_length=256)
+    password: str = Field(max_length=1024)
 
 
 class Token(BaseModel):
@@ -63,8 +72,9 @@ class PoolList(BaseModel):
 
 
 class NfsRule(Request):
-    clients: str = Field(description="One IPv4/IPv6 address, a CIDR network, or '*'",
-                         examples=["10.0.0.5", "10.0.0.0/24", "*"])
+    clients: str = Field(max_length=64, description=(
+        "One IPv4/IPv6 address, a CIDR network, or '*'"),
+        examples=["10.0.0.5", "10.0.0.0/24", "fd00::/64", "*"])
     access: Literal["rw", "ro"]
     root_squash: StrictBool = True
 
@@ -85,7 +95,7 @@ class NfsRule(Request):
 
 class NfsSettings(Request):
     enabled: StrictBool = False
-    rules: list[NfsRule] = Field(default_factory=list, description=(
+    rules: list[NfsRule] = Field(default_factory=list, max_length=256, description=(
         "Clients allowed to mount while enabled; an empty list exports to no client"))
 
     @field_validator("rules")
@@ -181,9 +191,15 @@ class RollbackRequest(Request):
 
 
 class FaultCreate(Request):
-    method: str = Field("*", description="HTTP method, or '*' for any")
-    path: str = Field(description="Regular expression, fullmatch against the path below /api/v1",
-                      examples=["/shares", "/shares/[^/]+/snapshots"])
+    method: str = Field("*", pattern=r"^([A-Za-z]{1,10}|\*)$", description=(
+        "HTTP method, or '*' for any"))
+    path: str = Field(max_length=200, description=(
+        "Regular expression, fullmatched against the path below /api/v1 (paths longer than "
+        "1024 characters never match). To keep every match quick the language is cut down: a "
+        "repeat (*, +, ?, {m,n}) applies to one character or class, never to a group; at most "
+        "2 repeats of variable length; no alternation (|), backreferences, lookarounds or "
+        "inline flags; at most 200 characters"),
+        examples=["/shares", "/shares/[^/]+/snapshots", "/shares/.*"])
     nth: Annotated[StrictInt, Field(ge=1)] = 1
     times: Annotated[StrictInt, Field(ge=1)] = 1
     action: Literal["fail", "delay", "drop"]
@@ -191,15 +207,15 @@ class FaultCreate(Request):
         "'after' runs the call first, then fails, delays or drops its response"))
     status: Annotated[StrictInt, Field(ge=400, le=599)] = 503
     code: Literal[tuple(STATUS_OF_CODE)] | None = None  # type: ignore[valid-type]
-    message: str | None = None
-    retry_after: Annotated[StrictInt, Field(ge=0)] | None = None
+    message: str | None = Field(None, max_length=1024)
+    retry_after: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] | None = None
     delay: Annotated[float, Field(ge=0, le=600)] = 1.0
 
     @field_validator("path")
     @classmethod
     def _check_regex(cls, value: str) -> str:
         try:
-            re.compile(value)
+            check_pattern(value)
         except re.error as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
         return value

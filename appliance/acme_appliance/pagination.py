@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from acme_appliance.errors import ApiError
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_SEQ = 2**63 - 1  # sqlite's INTEGER range
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{0,40}$"
+_SEQ = re.compile(r"seq:([0-9]{1,19})")
 
 
 def encode_cursor(seq: int) -> str:
@@ -21,12 +25,12 @@ def decode_cursor(cursor: str | None) -> int:
         return 0
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _sep, value = text.partition(":")
-        if kind == "seq" and value.isdigit():
-            return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise ApiError("INVALID", "invalid cursor", {"cursor": cursor})
+        text = ""
+    match = _SEQ.fullmatch(text)
+    if match and int(match.group(1)) <= MAX_SEQ:
+        return int(match.group(1))
+    raise ApiError("INVALID", "invalid cursor", {"cursor": cursor[:64]})
 
 
 def next_cursor(seqs: list[int], limit: int) -> str | None:

@@ -1,16 +1,17 @@
-"""The fault plan admin endpoint (simulator only, `--enable-faults`, no token)."""
+"""The fault plan admin endpoint (simulator only, `--enable-faults`, with a token)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
+from acme_appliance.auth import require_token
 from acme_appliance.docs import error_responses
 from acme_appliance.errors import not_found
 from acme_appliance.faults import FaultPlan
 from acme_appliance.models import Fault, FaultCreate, FaultList
 
-router = APIRouter(prefix="/_admin/faults", tags=["admin"],
-                   responses=error_responses("INVALID"))
+router = APIRouter(prefix="/_admin/faults", tags=["admin"], dependencies=[Depends(require_token)],
+                   responses=error_responses("UNAUTHORIZED", "INVALID"))
 
 
 def _plan(request: Request) -> FaultPlan:

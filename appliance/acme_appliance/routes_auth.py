@@ -13,6 +13,8 @@ router = APIRouter(tags=["auth"])
 @router.post("/auth/login", response_model=Token,
              responses=error_responses("UNAUTHORIZED", "INVALID"))
 def login(body: LoginRequest, request: Request) -> Token:
-    """Exchange a user name and password for a bearer token."""
+    """Exchange a user name and password for a bearer token; repeated failures from one
+    source for one user name make it wait (401 with Retry-After)."""
     auth = request.app.state.auth
-    return Token(token=auth.login(body.username, body.password), expires_in=auth.ttl)
+    source = request.client.host if request.client else "unknown"
+    return Token(token=auth.login(body.username, body.password, source), expires_in=auth.ttl)

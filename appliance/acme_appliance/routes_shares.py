@@ -31,7 +31,7 @@ def list_shares(
     appliance: ApplianceDep,
     name: NameFilter = None,
     pool: NameFilter = None,
-    origin_snapshot_id: Annotated[str | None, Query()] = None,
+    origin_snapshot_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = DEFAULT_PAGE,
     cursor: Cursor = None,
 ) -> ShareList:

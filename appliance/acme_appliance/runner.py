@@ -369,7 +369,8 @@ def running(info: dict) -> bool:
 
 def cmd_start(args: argparse.Namespace) -> int:
     state = Path(args.state_dir).resolve()
-    state.mkdir(parents=True, exist_ok=True)
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state.chmod(0o700)  # appliance.log, credentials and the data are the owner's only
     old = read_json(state / RUN_FILE)
     if old and running(old):
         print(f'already running ({old["mode"]}): {old["url"]}', file=sys.stderr)

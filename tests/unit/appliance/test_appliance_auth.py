@@ -62,7 +62,9 @@ def test_unauthenticated_endpoints(anon: TestClient) -> None:
     assert anon.get(f"{API}/health").json() == {"status": "ok"}
     assert anon.get("/health").json() == {"status": "ok"}
     assert anon.get(f"{API}/openapi.json").status_code == 200
-    assert anon.get(f"{API}/_admin/faults").status_code == 200
+    assert_error(anon.get(f"{API}/_admin/faults"), 401, "UNAUTHORIZED")
+    assert_error(anon.post(f"{API}/_admin/faults", json={"path": "(a+)+$", "action": "fail"}),
+                 401, "UNAUTHORIZED")
 
 
 def test_passwords_are_never_logged(anon: TestClient, caplog: pytest.LogCaptureFixture) -> None:

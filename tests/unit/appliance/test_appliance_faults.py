@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
 
 import pytest
 import requests
@@ -108,6 +108,27 @@ def test_invalid_faults_are_422(client: TestClient, spec: dict) -> None:
     assert_error(client.post(FAULTS, json=spec), 422, "INVALID")
 
 
+@pytest.mark.parametrize("path", [
+    "(a+)+$", "(a|aa)*b", "/shares|/pools", ".*.*.*x", "a?a?a?", "(?=/shares)", "(?i)/x",
+    r"(/s)\1", "(/x)*", "/x**", "/" + "x" * 200, "/shares/[^/]+/snapshots/[^/]+/.*"])
+def test_patterns_that_could_backtrack_for_long_are_422(client: TestClient, path: str) -> None:
+    assert_error(client.post(FAULTS, json={"path": path, "action": "fail"}), 422, "INVALID")
+    assert client.get(FAULTS).json()["items"] == []
+
+
+@pytest.mark.parametrize("path", [
+    "/shares", ".*", "/shares/.*", "/shares/[^/]+", "/shares/[^/]+/snapshots/[^/]+",
+    "/(?:shares)/[0-9a-f-]{36}", r"/shares/\w+/x?"])
+def test_the_patterns_in_use_are_accepted(client: TestClient, path: str) -> None:
+    assert add_fault(client, path=path, action="fail")["path"] == path
+
+
+def test_a_path_longer_than_the_bound_never_matches(client: TestClient) -> None:
+    add_fault(client, path="/shares/.*", action="fail", times=10)
+    assert_error(client.get(f"{API}/shares/{'x' * 1100}"), 404, "NOT_FOUND")
+    assert_error(client.get(f"{API}/shares/short"), 503, "BUSY")
+
+
 def test_admin_calls_are_never_faulted(client: TestClient) -> None:
     add_fault(client, path=".*", action="fail", times=100)
     assert client.get(FAULTS).status_code == 200
@@ -129,8 +150,8 @@ def test_drop_in_process_raises(client: TestClient) -> None:
 
 def test_drop_closes_the_connection(live) -> None:
     http = session(live.url)
-    requests.post(f"{live.url}{FAULTS}", json={"path": "/shares", "method": "POST",
-                                               "action": "drop"}).raise_for_status()
+    http.post(f"{live.url}{FAULTS}", json={"path": "/shares", "method": "POST",
+                                           "action": "drop"}).raise_for_status()
     with pytest.raises(requests.ConnectionError):
         http.post(f"{live.url}{API}/shares", json={"name": "a", "pool": "pool1"})
     assert http.get(f"{live.url}{API}/shares").json()["items"] == []
@@ -140,22 +161,37 @@ def test_drop_closes_the_connection(live) -> None:
 
 def test_drop_after_the_call_ran(live) -> None:
     http = session(live.url)
-    requests.post(f"{live.url}{FAULTS}", json={"path": "/shares", "method": "POST",
-                                               "action": "drop", "when": "after"})
+    http.post(f"{live.url}{FAULTS}", json={"path": "/shares", "method": "POST",
+                                           "action": "drop", "when": "after"}).raise_for_status()
     with pytest.raises(requests.ConnectionError):
         http.post(f"{live.url}{API}/shares", json={"name": "a", "pool": "pool1"})
     assert [s["name"] for s in http.get(f"{live.url}{API}/shares").json()["items"]] == ["a"]
 
 
-def test_delay_does_not_block_other_calls(live) -> None:
-    requests.post(f"{live.url}{FAULTS}", json={"path": "/system", "action": "delay",
-                                               "delay": 1.0})
+def test_delay_does_not_block_other_calls(live, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a delayed call waits, another call is served (ordering, not timing)."""
+    entered, release, done = threading.Event(), threading.Event(), []
+    real_sleep = asyncio.sleep
+
+    async def held_sleep(seconds: float) -> None:
+        if seconds != 7.25:  # uvicorn's own ticks
+            return await real_sleep(seconds)
+        entered.set()
+        await asyncio.to_thread(release.wait, 30)
+
+    monkeypatch.setattr(faults.asyncio, "sleep", held_sleep)
     http = session(live.url)
-    import threading
-    slow = threading.Thread(target=http.get, args=(f"{live.url}{API}/system",))
+    http.post(f"{live.url}{FAULTS}", json={"path": "/system", "action": "delay",
+                                           "delay": 7.25}).raise_for_status()
+
+    def slow_call() -> None:
+        done.append(("system", http.get(f"{live.url}{API}/system", timeout=30).status_code))
+
+    slow = threading.Thread(target=slow_call)
     slow.start()
-    time.sleep(0.1)
-    begin = time.monotonic()
-    assert session(live.url).get(f"{live.url}{API}/pools").status_code == 200
-    assert time.monotonic() - begin < 0.5
-    slow.join()
+    assert entered.wait(10)
+    done.append(("pools", session(live.url).get(f"{live.url}{API}/pools", timeout=10)
+                 .status_code))
+    release.set()
+    slow.join(30)
+    assert done == [("pools", 200), ("system", 200)]
