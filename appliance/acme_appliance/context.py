@@ -9,9 +9,10 @@ from pathlib import Path
 
 from acme_appliance.config import ApplianceConfig
 from acme_appliance.errors import ApiError, not_found
-from acme_appliance.exports import ExportPublisher, ExportSpec, load_backend
+from acme_appliance.exports import ExportPublisher, load_backend
 from acme_appliance.locks import KeyedLocks
-from acme_appliance.storage import Root, Storage
+from acme_appliance.records import ExportSpec, Root
+from acme_appliance.storage import Storage
 from acme_appliance.trees import TreeTooDeep, allocated_bytes, raise_fd_limit
 from acme_appliance.store import ShareRow, SnapshotRow, Store
 

@@ -1,35 +1,17 @@
-"""NFS export specs and the seam to nfs-ganesha (`ganesha.py`, optional and imported lazily)."""
+"""The seam to nfs-ganesha: which backend applies the export list, and serialised syncs."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from acme_appliance import ganesha
+from acme_appliance.records import ExportSpec
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One client rule of an export."""
-
-    clients: str
-    access: str
-    root_squash: bool
-
-
-@dataclass(frozen=True)
-class ExportSpec:
-    """One enabled export: what `GaneshaExports.sync` writes as an EXPORT block."""
-
-    export_id: int
-    directory: Path
-    pseudo: str
-    rules: tuple[Rule, ...]
 
 
 class ExportBackend(Protocol):
@@ -40,7 +22,6 @@ def load_backend(conf_dir: Path | None, pidfile: Path | None) -> ExportBackend |
     """The ganesha backend when a configuration directory is set, else None (exports skipped)."""
     if conf_dir is None:
         return None
-    ganesha = importlib.import_module("acme_appliance.ganesha")
     return ganesha.GaneshaExports(conf_dir, pidfile)
 
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from acme_appliance.exports import ExportSpec, Rule
+from acme_appliance.records import ExportSpec, Rule
 
 MAIN_FILE = 'ganesha.conf'
 EXPORTS_FILE = 'exports.conf'

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from acme_appliance.context import Appliance, round_quota
 from acme_appliance.errors import ApiError
-from acme_appliance.exports import Rule
+from acme_appliance.records import Rule
 from acme_appliance.models import NfsSettings, ShareCreate, ShareRoot, ShareUpdate
-from acme_appliance.storage import Root, apply_root
+from acme_appliance.records import Root
+from acme_appliance.storage import apply_root
 from acme_appliance.trees import allocated_bytes
 from acme_appliance.store import ShareRow, SnapshotRow
 from acme_appliance.timeutil import now_rfc3339

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from acme_appliance.context import Appliance, share_path
 from acme_appliance.errors import ApiError
-from acme_appliance.storage import Root
+from acme_appliance.records import Root
 from acme_appliance.trees import allocated_bytes
 from acme_appliance.store import ShareRow, SnapshotRow
 from acme_appliance.timeutil import now_rfc3339

@@ -12,34 +12,13 @@ import os
 import stat
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from acme_appliance.records import Root
 from acme_appliance.trees import copy_tree, open_dir, purge
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Root:
-    """Owner, group and permission bits of a share's top directory."""
-
-    uid: int
-    gid: int
-    mode: int
-
-    @classmethod
-    def default(cls) -> Root:
-        """uid 0, gid 0, 0755; without root privileges the simulator's own uid and gid."""
-        if os.geteuid() == 0:
-            return cls(0, 0, 0o755)
-        return cls(os.geteuid(), os.getegid(), 0o755)
-
-    @classmethod
-    def of(cls, path: Path) -> Root:
-        st = os.stat(path, follow_symlinks=False)
-        return cls(st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
 
 
 def apply_root(path: Path, root: Root) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from acme_appliance.context import Appliance, share_path
 from acme_appliance.models import NfsRule, NfsSettings, Pool, Share, ShareRoot, Snapshot
-from acme_appliance.storage import Root
+from acme_appliance.records import Root
 from acme_appliance.store import PoolUsage, ShareRow, SnapshotRow
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from acme_appliance import ganesha
-from acme_appliance.exports import ExportSpec, Rule
+from acme_appliance.records import ExportSpec, Rule
 
 from tests.integration.conftest import NfsClient, command_lines_with, require_tools, rule
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from acme_appliance import context, exports
 from acme_appliance.app import create_app
-from acme_appliance.exports import ExportSpec, Rule
+from acme_appliance.records import ExportSpec, Rule
 
 RULE = {"clients": "10.0.0.0/24", "access": "rw", "root_squash": False}
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from acme_appliance import trees
-from acme_appliance.storage import Root, Storage
+from acme_appliance.records import Root
+from acme_appliance.storage import Storage
 from acme_appliance.trees import allocated_bytes, copy_file, copy_tree
 
 MIB = 1 << 20

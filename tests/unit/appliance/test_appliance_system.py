@@ -8,7 +8,7 @@ from appliance_helpers import API, GIB, MIB, assert_error, create_share, share_d
 from fastapi.testclient import TestClient
 
 from acme_appliance import __version__
-from acme_appliance.storage import Root
+from acme_appliance.records import Root
 
 
 def test_system(client: TestClient) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from acme_appliance import ganesha
-from acme_appliance.exports import ExportSpec, Rule
+from acme_appliance.records import ExportSpec, Rule
 
 RW_LOCAL = Rule(clients='127.0.0.1', access='rw', root_squash=False)
 
