@@ -15,102 +15,27 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support.ansible import Ansible
+from tests.support.appliance import free_ports
+
 pytestmark = [pytest.mark.integration]
 
 REPO = Path(__file__).resolve().parents[3]
-BUILD = REPO / 'build'
-LINK = BUILD / 'ansible_collections' / 'acme' / 'nas'
-BIN = Path(sys.executable).parent
 MOLECULE = REPO / 'molecule'
 
 
-def ensure_collection_link() -> None:
-    if not LINK.exists():
-        LINK.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(REPO, LINK)
+class Runner(Ansible):
+    """A playbook run on localhost (connection local); ``root`` is the scenario's target."""
 
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for index in range(count)]
-    for sock in sockets:
-        sock.bind(('127.0.0.1', 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
-class Runner:
-    """ansible-playbook on localhost (connection local) with the JSON callback."""
-
-    def __init__(self, workdir: Path, inventory: dict | None = None, env: dict | None = None):
-        ensure_collection_link()
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.inventory = workdir / 'inventory.yml'
-        local = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
-        inventory = inventory or {'all': {'hosts': {'localhost': local}}}
-        self.inventory.write_text(yaml.safe_dump(inventory))
-        self.extra_env = env or {}
-
-    def env(self, callback: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith('ANSIBLE_')}
-        env.update(
-            PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-            ANSIBLE_COLLECTIONS_PATH=str(BUILD),
-            ANSIBLE_STDOUT_CALLBACK=callback,
-            ANSIBLE_LOCALHOST_WARNING='false',
-            ANSIBLE_HOME=str(self.workdir / 'ansible-home'),
-            ANSIBLE_LOCAL_TEMP=str(self.workdir / 'ansible-tmp'),
-            ANSIBLE_RETRY_FILES_ENABLED='false',
-            ANSIBLE_NOCOLOR='1',
-            **self.extra_env,
-        )
-        return env
-
-    def play(self, playbook: Path | str, *args: str, json_out: bool = True) -> Result:
-        callback = 'ansible.posix.json' if json_out else 'ansible.builtin.default'
-        proc = subprocess.run([str(BIN / 'ansible-playbook'), '-i', str(self.inventory),
-                               str(playbook), *args], env=self.env(callback), cwd=self.workdir,
-                              capture_output=True, text=True, timeout=900, check=False)
-        return Result(proc.returncode, proc.stdout, proc.stderr, json_out)
-
-
-class Result:
-    def __init__(self, rc: int, stdout: str, stderr: str, parsed: bool):
-        self.rc, self.stdout, self.stderr = rc, stdout, stderr
-        self.data = None
-        if parsed:
-            start = stdout.find('{\n')
-            self.data = json.loads(stdout[start:]) if start >= 0 else None
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    def stats(self, host: str = 'localhost') -> dict:
-        assert self.data, self.output[-3000:]
-        return self.data['stats'][host]
-
-    def changed_tasks(self, host: str = 'localhost') -> list[str]:
-        names = []
-        for play in self.data['plays']:
-            for task in play['tasks']:
-                if task['hosts'].get(host, {}).get('changed'):
-                    names.append(task['task']['name'].split(' : ', 1)[-1])
-        return names
-
-    def ok(self) -> Result:
-        assert self.rc == 0, self.output[-5000:]
-        return self
+    def __init__(self, workdir: Path, root: Path | None = None) -> None:
+        super().__init__(workdir, env={'ACME_MOLECULE_ROOT': str(root)} if root else None)
+        self.root = root
 
 
 def scenario(name: str) -> Path:
@@ -121,25 +46,23 @@ def scenario(name: str) -> Path:
 
 @pytest.fixture
 def driver_runner(tmp_path):
-    root = tmp_path / 'root'
-    runner = Runner(tmp_path / 'ansible', env={'ACME_MOLECULE_ROOT': str(root)})
-    runner.root = root
-    runner.play(scenario('driver') / 'prepare.yml').ok()
+    runner = Runner(tmp_path / 'ansible', tmp_path / 'root')
+    runner.playbook(scenario('driver') / 'prepare.yml').ok()
     yield runner
-    runner.play(scenario('driver') / 'destroy.yml')
+    runner.playbook(scenario('driver') / 'destroy.yml')
 
 
 def test_driver_role_installs_idempotently_with_check_mode(driver_runner):
     converge = scenario('driver') / 'converge.yml'
-    fresh_check = driver_runner.play(converge, '--check').ok()
-    assert fresh_check.stats()['changed'] > 0
-    first = driver_runner.play(converge).ok()
-    assert 'Install the driver wheel' in first.changed_tasks()
-    second = driver_runner.play(converge).ok()
-    assert second.stats()['changed'] == 0, second.changed_tasks()
-    check = driver_runner.play(converge, '--check').ok()
-    assert check.stats()['changed'] == 0, check.changed_tasks()
-    driver_runner.play(scenario('driver') / 'verify.yml').ok()
+    fresh_check = driver_runner.playbook(converge, '--check').ok()
+    assert fresh_check.stats['changed'] > 0
+    first = driver_runner.playbook(converge).ok()
+    assert 'Install the driver wheel' in first.changed_tasks
+    second = driver_runner.playbook(converge).ok()
+    assert second.stats['changed'] == 0, second.changed_tasks
+    check = driver_runner.playbook(converge, '--check').ok()
+    assert check.stats['changed'] == 0, check.changed_tasks
+    driver_runner.playbook(scenario('driver') / 'verify.yml').ok()
     # The client module, a symlink in the source tree, is a regular file where it is installed.
     installed = list((driver_runner.root / 'venv').glob('lib/python3*/site-packages/acme_cinder'))
     assert len(installed) == 1
@@ -150,13 +73,13 @@ def test_driver_role_installs_idempotently_with_check_mode(driver_runner):
 
 def test_driver_role_reinstalls_when_the_installed_copy_differs(driver_runner):
     converge = scenario('driver') / 'converge.yml'
-    driver_runner.play(converge).ok()
+    driver_runner.playbook(converge).ok()
     stamps = list((driver_runner.root / 'state').glob('installed-*.sha256'))
     assert len(stamps) == 1
     stamps[0].write_text('something else\n')
-    again = driver_runner.play(converge).ok()
-    assert 'Install the driver wheel' in again.changed_tasks()
-    assert driver_runner.play(converge).ok().stats()['changed'] == 0
+    again = driver_runner.playbook(converge).ok()
+    assert 'Install the driver wheel' in again.changed_tasks
+    assert driver_runner.playbook(converge).ok().stats['changed'] == 0
 
 
 def test_driver_role_rebuilds_and_reinstalls_when_the_source_changes(driver_runner, tmp_path):
@@ -165,13 +88,13 @@ def test_driver_role_rebuilds_and_reinstalls_when_the_source_changes(driver_runn
                     ignore=shutil.ignore_patterns('*.egg-info', '__pycache__', 'build'))
     converge = scenario('driver') / 'converge.yml'
     use = ['-e', f'acme_driver_source={source}']
-    driver_runner.play(converge, *use).ok()
-    assert driver_runner.play(converge, *use).ok().stats()['changed'] == 0
+    driver_runner.playbook(converge, *use).ok()
+    assert driver_runner.playbook(converge, *use).ok().stats['changed'] == 0
     with open(source / 'acme_cinder' / '__init__.py', 'a') as handle:
         handle.write('# changed by the test\n')
-    changed = driver_runner.play(converge, *use).ok()
-    assert 'Build the driver wheel (once per source hash)' in changed.changed_tasks()
-    assert 'Install the driver wheel' in changed.changed_tasks()
+    changed = driver_runner.playbook(converge, *use).ok()
+    assert 'Build the driver wheel (once per source hash)' in changed.changed_tasks
+    assert 'Install the driver wheel' in changed.changed_tasks
     installed = list((driver_runner.root / 'venv').glob('lib/python3*/site-packages/acme_cinder'))
     assert '# changed by the test' in (installed[0] / '__init__.py').read_text()
     builds = list((driver_runner.root / 'build').iterdir())
@@ -180,7 +103,7 @@ def test_driver_role_rebuilds_and_reinstalls_when_the_source_changes(driver_runn
 
 
 def test_driver_role_argument_specs_reject_bad_input(driver_runner):
-    result = driver_runner.play(scenario('driver') / 'converge.yml',
+    result = driver_runner.playbook(scenario('driver') / 'converge.yml',
                                 '-e', '{"acme_driver_break_system_packages": "perhaps"}')
     assert result.rc != 0
     assert 'acme_driver_break_system_packages' in result.output
@@ -190,14 +113,12 @@ def test_driver_role_argument_specs_reject_bad_input(driver_runner):
 
 @pytest.fixture
 def backend_runner(tmp_path):
-    root = tmp_path / 'root'
-    runner = Runner(tmp_path / 'ansible', env={'ACME_MOLECULE_ROOT': str(root)})
-    runner.root = root
-    runner.conf = root / 'etc' / 'cinder' / 'cinder.conf'
-    runner.restarts = root / 'restarts'
-    runner.play(scenario('cinder_backend') / 'prepare.yml').ok()
+    runner = Runner(tmp_path / 'ansible', tmp_path / 'root')
+    runner.conf = runner.root / 'etc' / 'cinder' / 'cinder.conf'
+    runner.restarts = runner.root / 'restarts'
+    runner.playbook(scenario('cinder_backend') / 'prepare.yml').ok()
     yield runner
-    runner.play(scenario('cinder_backend') / 'destroy.yml')
+    runner.playbook(scenario('cinder_backend') / 'destroy.yml')
 
 
 def restarts(runner) -> int:
@@ -206,25 +127,25 @@ def restarts(runner) -> int:
 
 def test_cinder_backend_role_renders_validates_idempotently(backend_runner):
     converge = scenario('cinder_backend') / 'converge.yml'
-    fresh_check = backend_runner.play(converge, '--check').ok()
-    assert fresh_check.stats()['changed'] > 0
+    fresh_check = backend_runner.playbook(converge, '--check').ok()
+    assert fresh_check.stats['changed'] > 0
     assert not backend_runner.conf.exists()
-    backend_runner.play(converge).ok()
+    backend_runner.playbook(converge).ok()
     assert restarts(backend_runner) == 1
     assert oct(backend_runner.conf.stat().st_mode & 0o777) == '0o640'
-    second = backend_runner.play(converge).ok()
-    assert second.stats()['changed'] == 0, second.changed_tasks()
-    check = backend_runner.play(converge, '--check').ok()
-    assert check.stats()['changed'] == 0, check.changed_tasks()
+    second = backend_runner.playbook(converge).ok()
+    assert second.stats['changed'] == 0, second.changed_tasks
+    check = backend_runner.playbook(converge, '--check').ok()
+    assert check.stats['changed'] == 0, check.changed_tasks
     assert restarts(backend_runner) == 1
-    backend_runner.play(scenario('cinder_backend') / 'verify.yml').ok()
+    backend_runner.playbook(scenario('cinder_backend') / 'verify.yml').ok()
 
 
 def test_cinder_backend_password_change_restarts_and_is_never_shown(backend_runner):
     converge = scenario('cinder_backend') / 'converge.yml'
-    backend_runner.play(converge).ok()
-    result = backend_runner.play(converge, '--diff', '-v', '-e', 'acme_test_password=New-Secret-2',
-                                 json_out=False).ok()
+    backend_runner.playbook(converge).ok()
+    result = backend_runner.playbook(converge, '--diff', '-v',
+                                     '-e', 'acme_test_password=New-Secret-2').ok()
     assert 'New-Secret-2' not in result.output
     assert 'S3cret-gold' not in result.output
     assert 'nas_password = New-Secret-2' in backend_runner.conf.read_text()
@@ -233,11 +154,11 @@ def test_cinder_backend_password_change_restarts_and_is_never_shown(backend_runn
 
 def test_cinder_backend_invalid_config_is_not_installed(backend_runner):
     converge = scenario('cinder_backend') / 'converge.yml'
-    backend_runner.play(converge).ok()
+    backend_runner.playbook(converge).ok()
     before = backend_runner.conf.read_bytes()
     bad = json.dumps({'acme_cinder_conf_overrides': {
         'acme-gold': {'acme_no_such_option': 1, 'acme_connect_timeout': 'soon'}}})
-    result = backend_runner.play(converge, '-e', bad, json_out=False)
+    result = backend_runner.playbook(converge, '-e', bad)
     assert result.rc != 0
     assert 'backend/acme_no_such_option is not part of the sample config' in result.output
     assert '[acme-gold] acme_connect_timeout: not a valid FloatOpt' in result.output
@@ -255,8 +176,8 @@ def test_cinder_backend_invalid_config_is_not_installed(backend_runner):
      'nas_password'),
 ])
 def test_cinder_backend_rejects_bad_input(backend_runner, extra, message):
-    result = backend_runner.play(scenario('cinder_backend') / 'converge.yml', '-e',
-                                 json.dumps(extra), json_out=False)
+    result = backend_runner.playbook(scenario('cinder_backend') / 'converge.yml', '-e',
+                                 json.dumps(extra))
     assert result.rc != 0
     assert message in result.output
     assert not backend_runner.conf.exists()
@@ -270,25 +191,24 @@ def test_appliance_role_runs_the_simulator_idempotently(tmp_path):
     if shutil.which('podman') is None or os.geteuid() != 0:
         pytest.skip('needs root and podman (appliance/container/host-packages.txt)')
     api, nfs, mnt, nlm = free_ports(4)
-    root = tmp_path / 'root'
-    runner = Runner(tmp_path / 'ansible', env={'ACME_MOLECULE_ROOT': str(root)})
+    runner = Runner(tmp_path / 'ansible', tmp_path / 'root')
     ports = ['-e', json.dumps({'acme_appliance_api_port': api, 'acme_appliance_nfs_port': nfs,
                                'acme_appliance_mount_port': mnt, 'acme_appliance_nlm_port': nlm})]
     converge = scenario('appliance') / 'converge.yml'
     try:
-        runner.play(scenario('appliance') / 'prepare.yml', *ports).ok()
-        runner.play(converge, *ports).ok()
-        second = runner.play(converge, *ports).ok()
-        assert second.stats()['changed'] == 0, second.changed_tasks()
-        check = runner.play(converge, '--check', *ports).ok()
-        assert check.stats()['changed'] == 0, check.changed_tasks()
-        runner.play(scenario('appliance') / 'verify.yml', *ports).ok()
+        runner.playbook(scenario('appliance') / 'prepare.yml', *ports).ok()
+        runner.playbook(converge, *ports).ok()
+        second = runner.playbook(converge, *ports).ok()
+        assert second.stats['changed'] == 0, second.changed_tasks
+        check = runner.playbook(converge, '--check', *ports).ok()
+        assert check.stats['changed'] == 0, check.changed_tasks
+        runner.playbook(scenario('appliance') / 'verify.yml', *ports).ok()
         # The admin password is in the volume (0600), not on the container's command line.
         inspect = subprocess.run(['podman', 'ps', '--no-trunc', '--format', '{{.Command}}'],
                                  capture_output=True, text=True, check=True)
         assert 'molecule-Secret-1' not in inspect.stdout
     finally:
-        runner.play(scenario('appliance') / 'destroy.yml', *ports)
+        runner.playbook(scenario('appliance') / 'destroy.yml', *ports)
 
 
 def test_appliance_role_requires_a_password(tmp_path):
@@ -296,6 +216,6 @@ def test_appliance_role_requires_a_password(tmp_path):
     playbook = tmp_path / 'play.yml'
     playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'gather_facts': False,
                                          'roles': ['acme.nas.appliance']}]))
-    result = runner.play(playbook, json_out=False)
+    result = runner.playbook(playbook)
     assert result.rc != 0
     assert 'acme_appliance_admin_password' in result.output
