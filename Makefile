@@ -16,12 +16,13 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity unit integration test bench lab lab-negative lab-down clean
+.PHONY: help deps venv collection-link lint sanity unit integration test bench lab lab-negative lab-tempest lab-down clean
 
 help:
 	@echo "make test      every test tier (installs what it needs)"
 	@echo "make lab       bring up the end-to-end lab and print its report"
 	@echo "make lab-negative  after make lab: the wrong-password run (backend down, then up again)"
+	@echo "make lab-tempest  after make lab: tempest volume API tests through Keystone (lab/README.md)"
 	@echo "make lab-down  remove everything the lab started"
 	@echo "make bench     benchmarks (appliance lookup, modules)"
 
@@ -75,6 +76,9 @@ lab-negative: venv collection-link  ## after make lab: wrong password -> backend
 	@test -s lab/state/inventory.yml || { echo "lab-negative: no lab (run make lab first)" >&2; exit 2; }
 	@CONTAINERS_CONF=$(ROOT)/lab/state/containers.conf ANSIBLE_NOCOLOR=1 nsenter --net=/run/netns/acme-lab \
 	  $(VENV)/bin/ansible-playbook -i lab/state/inventory.yml lab/playbooks/negative.yml
+
+lab-tempest: venv collection-link  ## after make lab: tempest + cinder-tempest-plugin volume API tests inside the lab
+	@lab/bin/lab-tempest
 
 lab-down:  ## remove everything the lab started (the image cache in .cache/lab stays)
 	@lab/bin/lab-down
