@@ -1,9 +1,21 @@
-"""Command line: `serve` the API, `gen-tls` a lab CA and server certificate.
+"""The simulator's one command line (`python -m acme_appliance`, `appliance/run`):
+
+  start --state-dir DIR [--api-port 8443] [--nfs-port 2049 --mnt-port 20048 --nlm-port 32803]
+        [--listen 127.0.0.1] [--user admin:PASS] [--pool pool1:100GiB] [--enable-faults]
+        [--no-container] [--network ns:/run/netns/NAME] [--image IMAGE]
+  stop --state-dir DIR          status [--state-dir DIR]
+  serve ...                     the REST API alone (what the supervisor runs)
+  gen-tls --out DIR --host H    a lab CA and a server certificate
+
+`start` runs the container image (appliance/container/build) with podman, or with
+--no-container a supervisor process running rpcbind, ganesha and `serve`; DIR holds tls/,
+data/, ganesha/ and the logs (launcher.py, supervisor.py).
 
 Every `serve` option can also come from an environment variable ACME_APPLIANCE_<OPTION> (e.g.
 ACME_APPLIANCE_DATA_DIR, ACME_APPLIANCE_INSECURE_HTTP=1); list options take comma-separated
 values there (ACME_APPLIANCE_POOLS=pool1:100GiB,pool2:1TiB, ACME_APPLIANCE_USERS=admin:pw).
-Options on the command line win over the environment.
+Options on the command line win over the environment. The password is never put on a command
+line: leave --user out and set ACME_APPLIANCE_USERS=USER:PASSWORD instead.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from acme_appliance import launcher, supervisor
 from acme_appliance.config import ApplianceConfig, parse_listen, parse_pool, parse_user
 
 ENV_PREFIX = "ACME_APPLIANCE_"
@@ -63,17 +76,59 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
                        default=float(_env("USAGE_REFRESH", "30") or 30),
                        help="seconds between used-bytes refreshes (0: only on demand)")
     serve.add_argument("--log-file", default=_env("LOG_FILE"), help="log here, not to stderr")
+    serve.set_defaults(func=serve_command)
+
+
+def add_service_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=launcher.default_state_dir())
+    parser.add_argument("--api-port", type=int, default=8443)
+    parser.add_argument("--nfs-port", type=int, default=2049)
+    parser.add_argument("--mnt-port", type=int, default=20048)
+    parser.add_argument("--nlm-port", type=int, default=32803)
+    parser.add_argument("--listen", default="127.0.0.1",
+                        help="address the API and NFS listen on (container: publish on)")
+    parser.add_argument("--user", help="USER:PASSWORD (default: $ACME_APPLIANCE_USERS, else "
+                        "admin with a generated password); ps shows it: prefer the variable")
+    parser.add_argument("--pool", action="append", help="NAME:SIZE, repeatable")
+    parser.add_argument("--enable-faults", action="store_true")
+    parser.add_argument("--nfs-address", help="data address shown in share exports")
+    parser.add_argument("--tls-host", action="append",
+                        help="extra name or address for the server certificate (repeatable)")
+
+
+def _launcher_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    start = sub.add_parser("start", help="start the simulator and wait until healthy")
+    add_service_options(start)
+    start.add_argument("--no-container", action="store_true",
+                       help="run rpcbind, ganesha and the API as host processes")
+    start.add_argument("--network", help="podman --network value, e.g. ns:/run/netns/LAB")
+    start.add_argument("--image", default=launcher.DEFAULT_IMAGE)
+    start.add_argument("--timeout", type=float, default=120.0)
+    start.set_defaults(func=launcher.cmd_start)
+    for name, func in (("stop", launcher.cmd_stop), ("status", launcher.cmd_status)):
+        command = sub.add_parser(name)
+        command.add_argument("--state-dir", type=Path, default=launcher.default_state_dir())
+        command.set_defaults(func=func)
+    sup = sub.add_parser("supervise")
+    add_service_options(sup)
+    sup.set_defaults(func=supervisor.supervise)
+    probe = sub.add_parser("probe")
+    probe.add_argument("url")
+    probe.add_argument("ca")
+    probe.set_defaults(func=launcher.cmd_probe)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acme-appliance", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    _launcher_parsers(sub)
     _serve_parser(sub)
     gen = sub.add_parser("gen-tls", help="create a lab CA and a server certificate")
     gen.add_argument("--out", required=True, help="directory for ca.pem, server.pem, keys")
     gen.add_argument("--host", action="append", default=[],
                      help="name or address the certificate must cover (repeatable)")
+    gen.set_defaults(func=gen_tls)
     return parser
 
 
@@ -132,7 +187,7 @@ def setup_logging(log_file: str | None) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
-def serve(args: argparse.Namespace) -> int:
+def serve_command(args: argparse.Namespace) -> int:
     from acme_appliance.app import create_app
     from acme_appliance.server import bind_socket, build_server
 
@@ -156,11 +211,22 @@ def gen_tls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _take_user(args: argparse.Namespace) -> None:
+    """start/supervise: --user, else $ACME_APPLIANCE_USERS (',' separates users there)."""
+    if args.user:
+        supervisor.check_user(args.user)
+    else:
+        args.user = os.environ.get(supervisor.USERS_ENV) or None
+    args.user_given = bool(args.user)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("start", "supervise"):
+        _take_user(args)
     try:
-        return serve(args) if args.command == "serve" else gen_tls(args)
+        return int(args.func(args))
     except ValueError as exc:
         parser.error(str(exc))
     return 2

@@ -12,7 +12,6 @@ still get in.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import os
 import re
@@ -25,6 +24,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from acme_appliance.procs import (
+    atomic_write,
+    file_size,
+    pid_alive,
+    read_from,
+    read_pid,
+    stop_pid,
+    tail,
+)
 from acme_appliance.records import ExportSpec, Rule
 
 MAIN_FILE = 'ganesha.conf'
@@ -141,17 +149,6 @@ def render_main_conf(conf_dir: Path, bind_addr: str, nfs_port: int, mnt_port: in
     )
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename."""
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    with open(tmp, 'w', encoding='utf-8') as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 def write_config(conf_dir: Path, bind_addr: str, nfs_port: int, mnt_port: int,
                  nlm_port: int) -> Path:
     """Write ganesha.conf (and an empty exports file if none yet); return the main file."""
@@ -189,7 +186,7 @@ class GaneshaExports:
         with self._lock:
             if self._current() == text:
                 return
-            offset = _file_size(self.log_file)
+            offset = file_size(self.log_file)
             atomic_write(self.exports_file, text)
             if self.pidfile is None:
                 return
@@ -213,7 +210,7 @@ class GaneshaExports:
         deadline = time.monotonic() + self.timeout
         done_at: float | None = None
         while time.monotonic() < deadline:
-            state = parse_reload(_read_from(self.log_file, offset))
+            state = parse_reload(read_from(self.log_file, offset))
             if state.done:
                 done_at = done_at or time.monotonic()
                 settled = state.listed or time.monotonic() - done_at > 1.0
@@ -229,7 +226,7 @@ class GaneshaExports:
 
     def _fail(self, offset: int, wanted: set[int]) -> None:
         time.sleep(0.3)  # ganesha logs the details of config errors after the reload
-        state = parse_reload(_read_from(self.log_file, offset))
+        state = parse_reload(read_from(self.log_file, offset))
         missing = sorted(wanted - state.exported)
         details = list(state.errors) + ([f'exports not loaded: {missing}'] if missing else [])
         raise GaneshaError('ganesha rejected the exports: ' + ' | '.join(details))
@@ -269,65 +266,7 @@ def parse_reload(log_text: str) -> ReloadState:
     return ReloadState(True, listed, exported, errors)
 
 
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
-def _read_from(path: Path, offset: int) -> str:
-    try:
-        with open(path, 'rb') as handle:
-            handle.seek(offset)
-            return handle.read().decode('utf-8', errors='replace')
-    except FileNotFoundError:
-        return ''
-
-
 # --- processes -------------------------------------------------------------------------
-
-def read_pid(pidfile: Path) -> int | None:
-    try:
-        return int(Path(pidfile).read_text().split()[0])
-    except (FileNotFoundError, IndexError, ValueError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    """True if ``pid`` runs and is not a zombie (an unreaped child is not alive)."""
-    try:
-        stat = Path(f'/proc/{pid}/stat').read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
-
-
-def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM ``pid``, wait up to ``timeout`` seconds, then SIGKILL it."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        if _wait_gone(pid, wait):
-            return
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-
 
 def rpcbind_running() -> bool:
     """True if an rpcbind answers on its (machine-wide) socket."""
@@ -363,7 +302,7 @@ def start_ganesha(conf_dir: Path, wait_grace: bool = True, timeout: float = 60.0
     """
     conf_dir = Path(conf_dir)
     log, pidfile = conf_dir / LOG_FILE, conf_dir / PID_FILE
-    offset = _file_size(log)
+    offset = file_size(log)
     cmd = ['ganesha.nfsd', '-F', '-f', str(conf_dir / MAIN_FILE), '-L', str(log),
            '-p', str(pidfile), '-N', 'NIV_EVENT']
     with open(conf_dir / 'ganesha.stdout', 'ab') as out:
@@ -383,13 +322,9 @@ def _wait_log(proc: subprocess.Popen, log: Path, offset: int, markers: list[str]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise GaneshaError(f'ganesha exited with {proc.returncode}: {_tail(log, offset)}')
-        text = _read_from(log, offset)
+            raise GaneshaError(f'ganesha exited with {proc.returncode}: {tail(log, 15, offset)}')
+        text = read_from(log, offset)
         if all(marker in text for marker in markers):
             return
         time.sleep(0.1)
-    raise GaneshaError(f'ganesha not ready after {timeout}s: {_tail(log, offset)}')
-
-
-def _tail(log: Path, offset: int, lines: int = 15) -> str:
-    return '\n'.join(_read_from(log, offset).splitlines()[-lines:])
+    raise GaneshaError(f'ganesha not ready after {timeout}s: {tail(log, 15, offset)}')

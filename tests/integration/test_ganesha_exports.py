@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from acme_appliance import ganesha
+from acme_appliance import ganesha, procs
 from acme_appliance.records import ExportSpec, Rule
 
 from tests.integration.conftest import NfsClient, command_lines_with, require_tools, rule
@@ -51,10 +51,10 @@ def bare_ganesha(tmp_path_factory):
     pid = ganesha.start_ganesha(conf)
     print(f'\nganesha ready (grace over) in {time.monotonic() - t0:.1f}s')
     yield conf
-    ganesha.stop_pid(pid)
+    procs.stop_pid(pid)
     if rpcbind:
-        ganesha.stop_pid(rpcbind)
-    assert not ganesha.pid_alive(pid)
+        procs.stop_pid(rpcbind)
+    assert not procs.pid_alive(pid)
 
 
 def test_sync_publishes_changes_and_removes_exports(bare_ganesha, bare_nfs, tmp_path):
@@ -218,4 +218,4 @@ def test_stop_ends_exactly_the_recorded_processes(appliance_factory, appliance):
     result = appliance.stop()
     assert result.returncode == 0, result.stderr
     for name, pid in pids.items():
-        assert not ganesha.pid_alive(pid), f'{name} (pid {pid}) still runs'
+        assert not procs.pid_alive(pid), f'{name} (pid {pid}) still runs'

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from appliance_helpers import APPLIANCE
@@ -11,8 +14,13 @@ PACKAGE = "acme_appliance"
 SOURCES = APPLIANCE / PACKAGE
 
 
+def _called(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
 def imports_of(path: Path) -> set[str]:
-    """Package modules `path` imports anywhere in it (functions included, importlib too)."""
+    """Package modules `path` imports anywhere in it (in functions too, and by importlib)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
@@ -21,10 +29,9 @@ def imports_of(path: Path) -> set[str]:
             found.add(node.module or "")
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith(f"{PACKAGE}.")}
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                and node.value.startswith(f"{PACKAGE}.") \
-                and node.value[len(PACKAGE) + 1:].isidentifier():
-            found.add(node.value)
+        elif isinstance(node, ast.Call) and _called(node) in ("import_module", "__import__"):
+            found |= {arg.value for arg in node.args if isinstance(arg, ast.Constant)
+                      and isinstance(arg.value, str)}
     modules = {f"{PACKAGE}.{p.stem}" for p in SOURCES.glob("*.py")}
     return {name for name in found if name in modules} - {f"{PACKAGE}.{path.stem}"}
 
@@ -74,3 +81,13 @@ def test_plain_types_depend_on_nothing_and_the_store_not_on_exports() -> None:
     assert graph[f"{PACKAGE}.records"] == set()
     assert f"{PACKAGE}.exports" not in graph[f"{PACKAGE}.store"]
     assert f"{PACKAGE}.exports" not in graph[f"{PACKAGE}.ganesha"]
+
+
+def test_the_launcher_command_line_needs_only_the_standard_library() -> None:
+    """`appliance/run start|stop|status` runs on a bare python3; only `serve` needs the rest."""
+    code = ("import sys; import acme_appliance.cli; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'pydantic', "
+            "'starlette', 'uvicorn', 'cryptography', 'pydantic_settings'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(APPLIANCE)}, check=True)
+    assert result.stdout.strip() == "[]"

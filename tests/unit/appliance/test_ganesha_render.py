@@ -157,8 +157,3 @@ def test_parse_reload_reports_config_errors():
         'config_errs_to_log :CONFIG :CRIT :Config File (x:4): Expected a client\n'
         + PREFIX + 'reread_exports :CONFIG :EVENT :Reread')
     assert ganesha.parse_reload(bad).errors == ('Config File (x:4): Expected a client',)
-
-
-def test_pid_alive():
-    assert ganesha.pid_alive(os.getpid())
-    assert not ganesha.pid_alive(999999999)
