@@ -228,22 +228,26 @@ def stop(state: Path) -> None:
     (state / RUN_FILE).unlink(missing_ok=True)
 
 
-def cmd_stop(args: argparse.Namespace) -> int:
+def _recorded_run(args: argparse.Namespace) -> tuple[Path, dict]:
+    """The state directory and what `start` recorded there ({} and a message if nothing)."""
     state = Path(args.state_dir).resolve()
     info = read_json(state / RUN_FILE)
     if not info:
         print(f'not running (no {state / RUN_FILE})')
-        return 0
-    stop(state)
-    print(f'stopped ({info.get("mode")})')
+    return state, info
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    state, info = _recorded_run(args)
+    if info:
+        stop(state)
+        print(f'stopped ({info.get("mode")})')
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    state = Path(args.state_dir).resolve()
-    info = read_json(state / RUN_FILE)
+    state, info = _recorded_run(args)
     if not info:
-        print(f'not running (no {state / RUN_FILE})')
         return 3
     alive = running(info)
     healthy = alive and probe(info, Path(info['ca']))
