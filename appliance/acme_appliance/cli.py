@@ -26,56 +26,41 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from acme_appliance import launcher, supervisor
-from acme_appliance.config import ApplianceConfig, parse_listen, parse_pool, parse_user
+from acme_appliance.config import ApplianceConfig, parse_listen
 
-ENV_PREFIX = "ACME_APPLIANCE_"
-TRUE = {"1", "true", "yes", "on"}
+if TYPE_CHECKING:
+    from acme_appliance.settings import ServeSettings
+
 log = logging.getLogger("acme_appliance")
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(ENV_PREFIX + name, default)
-
-
-def _env_flag(name: str) -> bool:
-    return (_env(name) or "").strip().lower() in TRUE
-
-
-def _env_list(name: str) -> list[str]:
-    return [item.strip() for item in (_env(name) or "").split(",") if item.strip()]
-
-
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
-
-
 def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Options left out (None) come from ACME_APPLIANCE_<NAME> or the defaults (settings.py)."""
     serve = sub.add_parser("serve", help="serve the REST API")
-    serve.add_argument("--data-dir", default=_env("DATA_DIR"), help="state and share data")
-    serve.add_argument("--listen", default=_env("LISTEN", "127.0.0.1:8443"), help="HOST:PORT")
-    serve.add_argument("--tls-cert", default=_env("TLS_CERT"), help="server certificate (PEM)")
-    serve.add_argument("--tls-key", default=_env("TLS_KEY"), help="server key (PEM)")
-    serve.add_argument("--insecure-http", action="store_true", default=_env_flag("INSECURE_HTTP"),
+    serve.add_argument("--data-dir", help="state and share data")
+    serve.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:8443)")
+    serve.add_argument("--tls-cert", help="server certificate (PEM)")
+    serve.add_argument("--tls-key", help="server key (PEM)")
+    serve.add_argument("--insecure-http", action="store_true", default=None,
                        help="serve plain HTTP instead of HTTPS")
-    serve.add_argument("--nfs-address", default=_env("NFS_ADDRESS", "127.0.0.1"),
-                       help="data address used in the shares' exports")
-    serve.add_argument("--pool", action="append", default=None,
+    serve.add_argument("--nfs-address", help="data address used in the shares' exports")
+    serve.add_argument("--pool", dest="pools", action="append",
                        help="NAME:SIZE, e.g. pool1:100GiB (repeatable; default pool1:100GiB)")
-    serve.add_argument("--user", action="append", default=None,
+    serve.add_argument("--user", dest="users", action="append",
                        help="NAME:PASSWORD (repeatable, at least one)")
-    serve.add_argument("--token-ttl", type=int, default=int(_env("TOKEN_TTL", "3600") or 3600))
-    serve.add_argument("--enable-faults", action="store_true", default=_env_flag("ENABLE_FAULTS"),
+    serve.add_argument("--token-ttl", type=int, help="seconds a token is valid (default 3600)")
+    serve.add_argument("--enable-faults", action="store_true", default=None,
                        help="serve the fault injection endpoint /api/v1/_admin/faults")
-    serve.add_argument("--ganesha-conf-dir", default=_env("GANESHA_CONF_DIR"),
+    serve.add_argument("--ganesha-conf-dir",
                        help="write NFS exports for nfs-ganesha here (default: no exports)")
-    serve.add_argument("--ganesha-pidfile", default=_env("GANESHA_PIDFILE"),
+    serve.add_argument("--ganesha-pidfile",
                        help="ganesha's pid file, to send SIGHUP after export changes")
     serve.add_argument("--usage-refresh", type=float,
-                       default=float(_env("USAGE_REFRESH", "30") or 30),
-                       help="seconds between used-bytes refreshes (0: only on demand)")
-    serve.add_argument("--log-file", default=_env("LOG_FILE"), help="log here, not to stderr")
+                       help="seconds between used-bytes refreshes (default 30; 0: on demand)")
+    serve.add_argument("--log-file", help="log here, not to stderr")
     serve.set_defaults(func=serve_command)
 
 
@@ -132,25 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def serve_settings(args: argparse.Namespace) -> ServeSettings:
+    """The `serve` options merged with the environment (ValueError if invalid)."""
+    from acme_appliance.settings import ServeSettings
+
+    given = {key: value for key, value in vars(args).items() if key not in ("command", "func")}
+    return ServeSettings.load(given)
+
+
 def config_from_args(args: argparse.Namespace) -> ApplianceConfig:
     """Validate the serve options (raises ValueError with a readable message)."""
-    if not args.data_dir:
-        raise ValueError("--data-dir (or ACME_APPLIANCE_DATA_DIR) is required")
-    users = dict(parse_user(u) for u in (args.user or _env_list("USERS")))
-    if not users:
-        raise ValueError("at least one --user NAME:PASSWORD (or ACME_APPLIANCE_USERS) is needed")
-    pools_text = args.pool or _env_list("POOLS")
-    config = ApplianceConfig(data_dir=Path(args.data_dir), users=users,
-                             token_ttl=args.token_ttl, nfs_address=args.nfs_address,
-                             enable_faults=args.enable_faults,
-                             ganesha_conf_dir=_path(args.ganesha_conf_dir),
-                             ganesha_pidfile=_path(args.ganesha_pidfile),
-                             usage_refresh_interval=args.usage_refresh)
-    if pools_text:
-        config.pools = dict(parse_pool(p) for p in pools_text)
-    if not args.insecure_http and not (args.tls_cert and args.tls_key):
-        raise ValueError("HTTPS needs --tls-cert and --tls-key (or pass --insecure-http)")
-    return config
+    return serve_settings(args).appliance_config()
 
 
 # C0 and C1 control characters, DEL and the Unicode line and paragraph separators.
@@ -191,10 +168,11 @@ def serve_command(args: argparse.Namespace) -> int:
     from acme_appliance.app import create_app
     from acme_appliance.server import bind_socket, build_server
 
-    config = config_from_args(args)
-    host, port = parse_listen(args.listen)
-    setup_logging(args.log_file)
-    tls = (None, None) if args.insecure_http else (Path(args.tls_cert), Path(args.tls_key))
+    settings = serve_settings(args)
+    config = settings.appliance_config()
+    host, port = parse_listen(settings.listen)
+    setup_logging(str(settings.log_file) if settings.log_file else None)
+    tls = (None, None) if settings.insecure_http else (settings.tls_cert, settings.tls_key)
     log.info("serving %s on %s:%d, data in %s, pools %s, users %s", "HTTP" if tls[0] is None
              else "HTTPS", host, port, config.data_dir, sorted(config.pools), sorted(config.users))
     server = build_server(create_app(config), host, port, *tls)

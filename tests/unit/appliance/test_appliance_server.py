@@ -108,6 +108,27 @@ def test_environment_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert parse("--user", "x:y").users == {"x": "y"}
 
 
+def test_command_line_wins_over_the_environment(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACME_APPLIANCE_INSECURE_HTTP", "no")
+    monkeypatch.setenv("ACME_APPLIANCE_POOLS", "env:1GiB")
+    monkeypatch.setenv("ACME_APPLIANCE_USAGE_REFRESH", "5")
+    config = parse("--data-dir", str(tmp_path), "--user", "u:p", "--insecure-http",
+                   "--pool", "cli:2GiB")
+    assert config.pools == {"cli": 2 << 30} and config.usage_refresh_interval == 5
+    with pytest.raises(ValueError, match="--tls-cert"):
+        parse("--data-dir", str(tmp_path), "--user", "u:p")
+
+
+@pytest.mark.parametrize("name", ["TOKEN_TTL", "INSECURE_HTTP", "USAGE_REFRESH"])
+def test_invalid_environment_values_are_named_not_echoed(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"ACME_APPLIANCE_{name}", "s3cret-looking-value")
+    with pytest.raises(ValueError, match=name.lower()) as raised:
+        parse("--data-dir", "d", "--user", "u:p", "--tls-cert", "c", "--tls-key", "k")
+    assert "s3cret" not in str(raised.value)
+
+
 def test_sizes_and_listen() -> None:
     assert parse_size("1048576") == 1 << 20 and parse_size("100GiB") == 100 << 30
     assert parse_size("5 MB") == 5 * 10**6
