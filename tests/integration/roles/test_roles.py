@@ -160,7 +160,7 @@ def test_cinder_backend_invalid_config_is_not_installed(backend_runner):
         'acme-gold': {'acme_no_such_option': 1, 'acme_connect_timeout': 'soon'}}})
     result = backend_runner.playbook(converge, '-e', bad)
     assert result.rc != 0
-    assert 'backend/acme_no_such_option is not part of the sample config' in result.output
+    assert '[acme-gold] acme_no_such_option is not an option of' in result.output
     assert '[acme-gold] acme_connect_timeout: not a valid FloatOpt' in result.output
     assert 'S3cret' not in result.output
     assert backend_runner.conf.read_bytes() == before
