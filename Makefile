@@ -16,7 +16,7 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity unit integration test bench lab lab-negative lab-tempest lab-down clean
+.PHONY: help deps venv collection-link lint sanity publish-checks unit integration test bench lab lab-negative lab-tempest lab-down clean
 
 help:
 	@echo "make test      every test tier (installs what it needs)"
@@ -25,6 +25,7 @@ help:
 	@echo "make lab-tempest  after make lab: tempest volume API tests through Keystone (lab/README.md)"
 	@echo "make lab-down  remove everything the lab started"
 	@echo "make bench     benchmarks (appliance lookup, modules)"
+	@echo "make publish-checks  the Galaxy tarball: ansible-lint, galaxy-importer, changelog lint"
 
 deps:  ## Debian packages and container runtime configuration
 	@if [ -n "$(APT_PKGS)" ] && ! dpkg -s $(APT_PKGS) >/dev/null 2>&1; then \
@@ -55,13 +56,17 @@ sanity: venv collection-link
 	@echo "== ansible-test sanity"
 	@PATH=$(VENV)/bin:$$PATH tests/sanity/run.sh
 
+publish-checks: venv  ## the Galaxy tarball: ansible-lint production, galaxy-importer, antsibull-changelog lint
+	@echo "== publish checks"
+	@tests/publish/run.sh
+
 unit: venv
 	@$(PY) -m pytest -q tests/unit
 
 integration: deps venv collection-link
 	@$(PY) -m pytest -q tests/integration
 
-test: deps venv collection-link lint sanity
+test: deps venv collection-link lint sanity publish-checks
 	@echo "== pytest: unit + integration"
 	@$(PY) -m pytest -p no:cacheprovider tests/unit tests/integration
 
