@@ -1,7 +1,8 @@
 """Benchmark (not a test): cost of lookup-by-name and list at 10, 100 and 1,000 shares.
 
-Starts the real simulator over HTTPS on loopback, fills it to each size through the one
-client, and prints the median of repeated calls. Lookup by exact name must stay flat.
+Serves the real simulator over HTTPS on loopback in this process (the tests' appliance), fills
+it to each size through the one client, and prints the median of repeated calls. Lookup by
+exact name must stay flat.
 """
 
 import statistics
@@ -10,10 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO / 'plugins' / 'module_utils'), str(REPO)]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.collection import collections_path  # noqa: E402
 
-from tests.support.simulator import start_simulator  # noqa: E402
+collections_path()
+from tests.support.appliance import Appliance  # noqa: E402
 
 SIZES = (10, 100, 1000)
 REPEAT = 50
@@ -30,7 +32,7 @@ def median_ms(call, repeat=REPEAT) -> float:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        sim = start_simulator(Path(tmp) / 'bench')
+        sim = Appliance(Path(tmp) / 'tls').start().reset(Path(tmp) / 'bench')
         try:
             client = sim.client()
             count = 0
