@@ -1,0 +1,280 @@
+"""Two cinder-volume hosts of one active-active cluster, locking through a real etcd.
+
+Each host is a process of its own (cluster_host.py) in a mount namespace of its own, with
+its own my_ip, mount base and tooz coordinator on ``etcd3+http://127.0.0.1:<port>`` (Debian's
+etcd-server, started here), the cluster's shared Cinder database (sqlite) and the same
+simulator. Both build the real AcmeNfsDriver; the requests they get are the volume
+manager's. Lock waits are shown twice: by the key in etcd held by one host while the
+other asks, and by the hosts' lock events (wait, acquired, released).
+
+What tooz's etcd3gw driver does while etcd is down, as observed and asserted below: taking a
+lock fails at once with tooz.coordination.ToozConnectionError (connection refused; the
+driver lets it through and Cinder's volume manager reports it as the operation's error), and
+nothing on the appliance changes; once etcd is back the same coordinator locks again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.etcd import Etcd
+
+pytestmark = [pytest.mark.integration]
+
+HOST_SCRIPT = Path(__file__).with_name('cluster_host.py')
+REPO = Path(__file__).resolve().parents[3]
+MY_IP = {'cv1': '10.0.0.5', 'cv2': '10.0.0.6'}
+LOCK_KEYS = '/tooz/locks'
+
+
+class ClusterHost:
+    """A cluster_host.py process: requests out, JSON replies in."""
+
+    def __init__(self, name: str, spec: dict, workdir: Path) -> None:
+        self.name, self.my_ip = name, MY_IP[name]
+        self.log = workdir / f'{name}.log'
+        spec = {**spec, 'host': name, 'my_ip': self.my_ip, 'log': str(self.log),
+                'base': str(workdir / f'mnt-{name}')}
+        with open(workdir / f'{name}.stderr', 'wb') as stderr:
+            self.process = subprocess.Popen(
+                ['unshare', '--mount', '--propagation', 'private', sys.executable,
+                 str(HOST_SCRIPT), json.dumps(spec)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=REPO)
+        self.stderr = workdir / f'{name}.stderr'
+        assert self.reply(timeout=120)['result'] == 'ready'
+
+    def send(self, op: str, **args: Any) -> None:
+        self.process.stdin.write(json.dumps({'op': op, **args}).encode() + b'\n')
+        self.process.stdin.flush()
+
+    def reply(self, timeout: float = 60) -> dict:
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else b''
+        assert line, f'{self.name} gave no reply: {self.stderr.read_text()[-3000:]}'
+        return json.loads(line)
+
+    def call(self, op: str, **args: Any) -> Any:
+        self.send(op, **args)
+        reply = self.reply()
+        assert reply['ok'], f"{self.name} {op}: {reply['message']}\n{reply['trace']}"
+        return reply['result']
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope='module')
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix='acme-cluster-'))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def etcd(workdir):
+    server = Etcd(workdir / 'etcd').start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope='module')
+def nas(appliance_server, appliance_state_root):
+    """One simulator state for the module (the hosts keep its data directory)."""
+    return appliance_server.reset(Path(tempfile.mkdtemp(dir=appliance_state_root,
+                                                        prefix='cluster-')))
+
+
+@pytest.fixture(scope='module')
+def hosts(workdir, etcd, nas):
+    if os.geteuid() != 0 or shutil.which('unshare') is None:
+        pytest.skip('needs root and unshare (a mount namespace per host)')
+    spec = {'backend_url': etcd.tooz_url, 'db': str(workdir / 'cinder.sqlite'),
+            'acme_url': nas.url, 'password': nas.password, 'ca': nas.ca_path,
+            'data_dir': str(nas.data_dir), 'cluster': 'acme-cluster'}
+    started = []
+    try:
+        started.append(ClusterHost('cv1', {**spec, 'db_sync': True}, workdir))
+        started.append(ClusterHost('cv2', spec, workdir))
+        yield started
+    finally:
+        for host in started:  # their mount namespaces, and mounts, end with them
+            host.stop()
+
+
+@pytest.fixture
+def volumes(hosts, nas, etcd):
+    """New volumes (created through ``via``); at the end: the appliance holds exactly the
+    shares of the volumes in Cinder's database, no host has a mount, no lock is held."""
+    def create(via: ClusterHost, source: str | None = None) -> str:
+        volume_id = str(uuid.uuid4())
+        via.call('record', id=volume_id)
+        if source:
+            via.call('create_cloned_volume', id=volume_id, source=source)
+        else:
+            via.call('create_volume', id=volume_id)
+        return volume_id
+
+    yield create
+    in_cinder = {v['provider_id'] for v in hosts[0].call('volumes')}
+    assert {share.id for share in nas.shares()} == in_cinder
+    assert [host.call('mounts') for host in hosts] == [[], []]
+    assert etcd.keys(LOCK_KEYS) == {}
+
+
+def provider_id(host: ClusterHost, volume_id: str) -> str:
+    return next(v['provider_id'] for v in host.call('volumes') if v['id'] == volume_id)
+
+
+def rules(nas, share_id: str) -> set[str]:
+    share = next(s for s in nas.shares() if s.id == share_id)
+    return {rule.clients for rule in share.nfs_rules}
+
+
+def connector(number: int) -> dict:
+    return {'ip': f'10.0.1.{number}', 'host': f'compute-{number}'}
+
+
+def lock_events(reply: dict, lock: str) -> dict[str, float]:
+    return {event: at for event, name, at in reply['locks'] if name == lock}
+
+
+def until(check: Callable[[], Any], timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, 'condition not reached'
+        time.sleep(0.02)
+    return found
+
+
+def one_waits_for_the_other(nas, etcd, share_id: str, holder: tuple, waiter: tuple
+                            ) -> tuple[dict, dict]:
+    """``holder`` takes the share's lock (its rule write slowed down on the appliance); once
+    etcd shows the lock held, ``waiter`` makes its request. Returns both replies."""
+    nas.add_fault(method='PUT', path=f'/shares/{share_id}/nfs', action='delay', delay=1.5)
+    key = f'{LOCK_KEYS}cinder-acme-share-{share_id}'
+    holder[0].send(holder[1], **holder[2])
+    held_by = until(lambda: etcd.keys(key).get(key))
+    waiter[0].send(waiter[1], **waiter[2])
+    assert etcd.keys(key).get(key) == held_by  # still the holder's while the waiter asks
+    first, second = holder[0].reply(), waiter[0].reply()
+    assert first['ok'] and second['ok'], (first, second)
+    held = lock_events(first, f'acme-share-{share_id}')
+    waited = lock_events(second, f'acme-share-{share_id}')
+    assert waited['wait'] < held['released'] <= waited['acquired']
+    return first, second
+
+
+def test_the_lock_service_serialises_both_hosts_changing_one_share(hosts, nas, etcd,
+                                                                   volumes):
+    cv1, cv2 = hosts
+    source = volumes(cv1)
+    share = provider_id(cv1, source)
+
+    # rules: both hosts give a compute node access at once; neither rule is lost
+    one_waits_for_the_other(
+        nas, etcd, share,
+        holder=(cv2, 'initialize_connection', {'id': source, 'connector': connector(2)}),
+        waiter=(cv1, 'initialize_connection', {'id': source, 'connector': connector(1)}))
+    assert rules(nas, share) == {cv1.my_ip, '10.0.1.1', '10.0.1.2'}
+
+    # clone on one host while the other host revokes a rule of the source
+    clone = str(uuid.uuid4())
+    cv1.call('record', id=clone)
+    cv1.send('create_cloned_volume', id=clone, source=source)
+    cv2.send('terminate_connection', id=source, connector=connector(2))
+    assert cv1.reply()['ok'] and cv2.reply()['ok']
+    assert rules(nas, share) == {cv1.my_ip, '10.0.1.1'}
+    assert len(nas.snapshots(share)) == 1  # the clone's hidden source snapshot
+
+    # delete of the clone (which removes its source snapshot on the source's share) while
+    # the other host writes the source's rules: the delete waits for the share's lock
+    one_waits_for_the_other(
+        nas, etcd, share,
+        holder=(cv2, 'initialize_connection', {'id': source, 'connector': connector(3)}),
+        waiter=(cv1, 'delete_volume', {'id': clone}))
+    assert rules(nas, share) == {cv1.my_ip, '10.0.1.1', '10.0.1.3'}
+    assert nas.snapshots(share) == []
+    assert [v['id'] for v in cv1.call('volumes')] == [source]
+    cv2.call('delete_volume', id=source)
+
+
+def test_attach_on_one_host_detach_on_the_other_leaves_no_mount(hosts, volumes):
+    cv1, cv2 = hosts
+    volume = volumes(cv1)
+    here = {'ip': cv1.my_ip, 'host': 'cv1'}  # a local attach of host 1 (backup, image copy)
+    attachment = cv1.call('attach', id=volume, connector=here)
+    cv1.call('initialize_connection', id=volume, connector=here)
+    mount = cv1.call('os_brick_mount', id=volume)
+    assert cv1.call('stats') == [mount]  # still attached: the mount stays
+
+    cv2.call('detach', id=volume, attachment_id=attachment)  # the detach lands on host 2
+    assert cv2.call('mounts') == []
+    assert cv1.call('mounts') == [mount]  # until host 1's next stats refresh
+    assert cv1.call('stats') == []
+    cv2.call('delete_volume', id=volume)
+
+
+def test_etcd_down_fails_lock_taking_operations_cleanly_and_they_succeed_after(
+        hosts, nas, etcd, volumes):
+    cv1, cv2 = hosts
+    volume = volumes(cv1)
+    share = provider_id(cv1, volume)
+    rules_before = rules(nas, share)
+    shares_before = {s.id for s in nas.shares()}
+    waiting = str(uuid.uuid4())
+    cv2.call('record', id=waiting)
+
+    etcd.stop()
+    try:
+        cv1.send('initialize_connection', id=volume, connector=connector(4))  # share lock
+        cv2.send('create_volume', id=waiting)  # volume lock
+        failures = [cv1.reply(), cv2.reply()]
+    finally:
+        etcd.start()
+    for failed in failures:
+        assert not failed['ok'] and failed['error'] == 'ToozConnectionError'
+        assert 'etcd3gw.exceptions.ConnectionFailedError' in failed['trace']
+        assert [event for event, _, _ in failed['locks']] == ['wait']  # never acquired
+    assert rules(nas, share) == rules_before  # nothing half done
+    assert {s.id for s in nas.shares()} == shares_before
+
+    cv1.call('initialize_connection', id=volume, connector=connector(4))
+    cv2.call('create_volume', id=waiting)
+    assert rules(nas, share) == rules_before | {'10.0.1.4'}
+    cv2.call('delete_volume', id=waiting)
+    cv1.call('delete_volume', id=volume)
+
+
+@pytest.mark.xfail(strict=True, reason='driver defect reported to the lead: an unreachable '
+                   'lock service surfaces as a bare tooz ToozConnectionError with an empty '
+                   'message, not as a Cinder error naming the coordination backend')
+def test_etcd_down_is_a_cinder_error_that_names_the_lock_service(hosts, etcd, volumes):
+    cv1, _ = hosts
+    volume = volumes(cv1)
+    etcd.stop()
+    try:
+        cv1.send('initialize_connection', id=volume, connector=connector(5))
+        failed = cv1.reply()
+    finally:
+        etcd.start()
+    cv1.call('delete_volume', id=volume)
+    assert 'cinder.exception.CinderException' in failed['types']
+    assert 'coordination' in failed['message'] or 'lock' in failed['message']
