@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -17,15 +16,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.appliance import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 RUN = REPO / 'appliance' / 'run'
 USER = 'admin'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def require_tools(*tools: str) -> None:
