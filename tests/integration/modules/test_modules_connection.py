@@ -38,33 +38,29 @@ def test_wrong_password_ad_hoc(ansible):
     assert 'Traceback' not in run.output
 
 
+def grouped(appliance, tmp_path, password: str) -> dict:
+    """A play header with the connection only in module_defaults, the password in a vars file."""
+    secret_vars = tmp_path / 'secret.yml'
+    secret_vars.write_text(yaml.safe_dump({'acme_password': password}))
+    connection = {'appliance_url': appliance.url, 'username': 'admin',
+                  'password': '{{ acme_password }}', 'ca_path': appliance.ca_path}
+    return {'vars_files': [str(secret_vars)],
+            'module_defaults': {'group/acme.nas.acme': connection}}
+
+
+def task(title: str, module: str, /, **args) -> dict:
+    return {'name': title, f'acme.nas.{module}': args}
+
+
 def test_module_defaults_group_sets_the_connection_once(ansible, appliance, tmp_path):
     """No ACME_* variables: every module gets the connection from group/acme.nas.acme."""
-    secret_vars = tmp_path / 'secret.yml'
-    secret_vars.write_text(yaml.safe_dump({'acme_password': appliance.password}))
-    playbook = f"""
-- hosts: localhost
-  gather_facts: false
-  vars_files: [{secret_vars}]
-  module_defaults:
-    group/acme.nas.acme:
-      appliance_url: {appliance.url}
-      username: admin
-      password: "{{{{ acme_password }}}}"
-      ca_path: {appliance.ca_path}
-  tasks:
-    - name: share
-      acme.nas.acme_share: {{name: grouped, pool: pool1, size: 1GiB}}
-    - name: snapshot
-      acme.nas.acme_snapshot: {{share: grouped, pool: pool1, name: s1}}
-    - name: share info
-      acme.nas.acme_share_info: {{name: grouped}}
-    - name: snapshot info
-      acme.nas.acme_snapshot_info: {{share: grouped}}
-    - name: delete
-      acme.nas.acme_share: {{name: grouped, pool: pool1, state: absent, force: true}}
-"""
-    run = ansible.playbook(playbook, '-vvv', connection=False)
+    run = ansible.playbook([
+        task('share', 'acme_share', name='grouped', pool='pool1', size='1GiB'),
+        task('snapshot', 'acme_snapshot', share='grouped', pool='pool1', name='s1'),
+        task('share info', 'acme_share_info', name='grouped'),
+        task('snapshot info', 'acme_snapshot_info', share='grouped'),
+        task('delete', 'acme_share', name='grouped', pool='pool1', state='absent', force=True),
+    ], '-vvv', play=grouped(appliance, tmp_path, appliance.password), connection=False)
     assert run.rc == 0, run.output
     r = run.results
     assert r['share']['changed'] and r['snapshot']['changed'] and r['delete']['changed']
@@ -77,24 +73,10 @@ def test_module_defaults_group_sets_the_connection_once(ansible, appliance, tmp_
 
 def test_wrong_password_from_vars_in_module_defaults(ansible, appliance, tmp_path):
     wrong = 'wrong-' + secrets.token_urlsafe(12)
-    secret_vars = tmp_path / 'secret.yml'
-    secret_vars.write_text(yaml.safe_dump({'acme_password': wrong}))
-    playbook = f"""
-- hosts: localhost
-  gather_facts: false
-  vars_files: [{secret_vars}]
-  module_defaults:
-    group/acme.nas.acme:
-      appliance_url: {appliance.url}
-      username: admin
-      password: "{{{{ acme_password }}}}"
-      ca_path: {appliance.ca_path}
-  tasks:
-    - name: snapshot
-      acme.nas.acme_snapshot: {{share: any, name: s1}}
-"""
+    play = grouped(appliance, tmp_path, wrong)
     for verbosity in ('-v', '-vvv'):
-        run = ansible.playbook(playbook, verbosity, connection=False)
+        run = ansible.playbook([task('snapshot', 'acme_snapshot', share='any', name='s1')],
+                               verbosity, play=play, connection=False)
         assert run.rc != 0
         assert 'UNAUTHORIZED: invalid username or password (HTTP 401, request' in run.output
         assert wrong not in run.output and appliance.password not in run.output
