@@ -1,6 +1,7 @@
 """The module base: shared spec = doc fragment, env fallbacks, one error path, one exit."""
 
 import json
+import sys
 
 import pytest
 import yaml
@@ -166,3 +167,11 @@ def test_real_client_from_params_uses_ca_path_and_timeout():
 
 def test_diff_result_uses_empty_dicts_for_absent():
     assert diff_result(None, {'a': 1}) == {'before': {}, 'after': {'a': 1}}
+
+
+def test_one_client_module_in_a_test_run():
+    """The driver's acme_cinder.acme_client is the module the modules import: one AcmeError."""
+    pytest.importorskip('acme_cinder')
+    from acme_cinder import acme_client
+    assert acme_client is ac and acme_client.AcmeError is ac.AcmeError
+    assert 'acme_client' not in sys.modules  # no third name through plugins/module_utils
