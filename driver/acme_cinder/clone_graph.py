@@ -33,8 +33,7 @@ class CloneGraphMixin:
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def create_volume_from_snapshot(self, volume: Any, snapshot: Any) -> dict:
         share = self._new_share(volume, snapshot.provider_id)
-        return self._fill_share(volume, share, self._clone_filler(
-            volume, snapshot.volume.name, snapshot.volume_size))
+        return self._fill_share(volume, share, self._clone_filler(volume, snapshot.volume.name))
 
     @backend_errors
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
@@ -44,8 +43,7 @@ class CloneGraphMixin:
             self._share_id(src_vref), names.CLONE_SOURCE_SNAPSHOT + volume.id)
         try:
             share = self._new_share(volume, source['id'])
-            return self._fill_share(volume, share, self._clone_filler(
-                volume, src_vref.name, src_vref.size))
+            return self._fill_share(volume, share, self._clone_filler(volume, src_vref.name))
         except Exception:
             self._collect(source['id'])
             raise

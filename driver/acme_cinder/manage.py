@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from oslo_config import cfg
@@ -12,7 +14,8 @@ from oslo_utils import units
 
 from acme_cinder import acme_client, names
 from acme_cinder.errors import backend_errors
-from cinder import coordination, exception
+from cinder import context as cinder_context
+from cinder import coordination, exception, objects
 from cinder.i18n import _
 from cinder.volume import volume_utils
 
@@ -42,12 +45,47 @@ class ManageMixin:
             raise exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref,
                 reason=_('share %s is internal to the driver') % share['name'])
-        volume_id = volume_utils.extract_id_from_volume_name(
-            share['name'][len(self._names.prefix):]) \
-            if share['name'].startswith(self._names.prefix) else None
-        if volume_utils.check_already_managed_volume(volume_id):
+        if self._backs_a_volume(share):
             raise exception.ManageExistingAlreadyManaged(volume_ref=share['name'])
         return share
+
+    def _backs_a_volume(self, share: dict) -> bool:
+        """Cinder's check_already_managed_volume, and by provider_id and name_id.
+
+        After a migration a volume's name (and so its share's) carries its
+        _name_id, not its id.
+        """
+        name = share['name']
+        volume_id = volume_utils.extract_id_from_volume_name(name[len(self._names.prefix):]) \
+            if name.startswith(self._names.prefix) else None
+        if volume_utils.check_already_managed_volume(volume_id):
+            return True
+        ctx = cinder_context.get_admin_context()
+        if objects.VolumeList.get_all(ctx, filters={'provider_id': share['id']}):
+            return True
+        return bool(volume_id) and bool(
+            objects.VolumeList.get_all(ctx, filters={'_name_id': volume_id}))
+
+    @contextlib.contextmanager
+    def _inspecting(self, share: dict, keep_access: bool) -> Iterator[str]:
+        """Mount a foreign share; put its NFS rules (and root) back unless it becomes ours."""
+        before = self.client.shares.get_nfs(share['id'])
+        try:
+            with self._mounted_share(share) as mount_point:
+                yield mount_point
+        except Exception:
+            self._restore(share, before)
+            raise
+        if not keep_access:
+            self._restore(share, before)
+
+    def _restore(self, share: dict, nfs: dict) -> None:
+        with self._share_lock(share['id']):
+            if self.client.shares.get_nfs(share['id']) != nfs:
+                self.client.shares.set_nfs(share['id'], nfs.get('enabled', False),
+                                           nfs.get('rules') or [])
+        if self._root_ownership() and share.get('root'):
+            self.client.shares.update(share['id'], root=share['root'])
 
     def _referenced_share(self, existing_ref: dict) -> dict | None:
         try:
@@ -82,32 +120,47 @@ class ManageMixin:
     @backend_errors
     def manage_existing_get_size(self, volume: Any, existing_ref: dict) -> int:
         share = self._existing_share(existing_ref)
-        with self._mounted_share(share) as mount_point:
+        with self._inspecting(share, keep_access=False) as mount_point:
             return gib(os.path.getsize(self._existing_file(mount_point, existing_ref)))
 
     @backend_errors
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def manage_existing(self, volume: Any, existing_ref: dict) -> dict:
-        """Rename share and file to Cinder's names; whole GiB; rules reset."""
+        """Rename share and file to Cinder's names; whole GiB; rules reset.
+
+        The share is renamed last: until then a failure leaves it under the
+        operator's name (file name and rules restored), so deleting the volume
+        Cinder marked error_managing can never delete the operator's data.
+        """
         share = self._existing_share(existing_ref)
-        if self._root_ownership():  # secure mode: this host must write the root
-            self.client.shares.update(share['id'], **self._root_ownership())
-        with self._mounted_share(share) as mount_point:
+        with self._inspecting(share, keep_access=True) as mount_point:
             path = self._existing_file(mount_point, existing_ref)
             size = max(gib(os.path.getsize(path)), volume.size or 0)
+            if self._root_ownership():  # secure mode: this host must write the root
+                self.client.shares.update(share['id'], **self._root_ownership())
             target = os.path.join(mount_point, volume.name)
             self._rename_in_share(path, target)
-            self._resize_file(target, size)
-            self._set_rw_permissions(target)
-        share = self.client.shares.update(share['id'], name=self._names.volume(volume.name),
-                                          quota_bytes=size * units.Gi)
-        self._reset_rules(share['id'], volume)
+            try:
+                self._resize_file(target, size)
+                self._set_rw_permissions(target)
+                self._reset_rules(share['id'], volume)
+                share = self.client.shares.update(
+                    share['id'], name=self._names.volume(volume.name), quota_bytes=size * units.Gi)
+            except Exception:
+                self._rename_in_share(target, path)
+                raise
         return {'provider_location': self._location(share), 'provider_id': share['id']}
 
     @backend_errors
     def unmanage(self, volume: Any) -> None:
-        if volume.provider_location:
+        """The share stays as it is; a local mount goes (or the next reconcile ends it)."""
+        if not volume.provider_location:
+            return
+        try:
             self._mounts.release(volume.provider_location)
+        except Exception as error:
+            LOG.warning('Share of unmanaged volume %s stays mounted on this host until the '
+                        'next reconcile: %s', volume.id, error)
 
     # ------------------------------------------------------------------
     # Snapshots

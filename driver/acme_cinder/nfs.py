@@ -44,6 +44,7 @@ CONF = cfg.CONF
 
 VENDOR = 'ACME STORAGE, Inc'
 REQUIRED_OPTIONS = ('acme_url', 'acme_pool', 'nas_password')
+SECURE_INDICATOR = '.cinderSecureEnvIndicator'  # Cinder's file name
 
 
 @interface.volumedriver
@@ -159,6 +160,8 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         """
         conf = self.configuration
         os.makedirs(self.base, exist_ok=True)
+        if not is_new_cinder_install and self.client and self._auto_without_indicator():
+            is_new_cinder_install = self._backend_runs_secure()
         for name in ('nas_secure_file_permissions', 'nas_secure_file_operations'):
             value = self._determine_nas_security_option_setting(
                 getattr(conf, name), self.base, is_new_cinder_install)
@@ -166,6 +169,23 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             if value == 'false':
                 LOG.warning('%s is false: this is an insecure NAS environment', name)
         self._execute_as_root = not self._secure_operations()
+
+    def _auto_without_indicator(self) -> bool:
+        conf = self.configuration
+        return 'auto' in (conf.nas_secure_file_operations, conf.nas_secure_file_permissions) \
+            and not os.path.isfile(os.path.join(self.base, SECURE_INDICATOR))
+
+    def _backend_runs_secure(self) -> bool:
+        """Cinder keeps its 'auto' indicator on the shared NFS share; here the shares are.
+
+        A host without the indicator (a new host of a cluster, a new state
+        directory) looks at this backend's shares: none yet, or made for a
+        non-root owner (secure mode), means secure; only shares all owned by
+        root mean an existing insecure installation.
+        """
+        shares = [s for s in self.client.shares.list(pool=self._pool())
+                  if s['name'].startswith(self._names.prefix)]
+        return not shares or any((s.get('root') or {}).get('uid') for s in shares)
 
     def _secure_operations(self) -> bool:
         return self.configuration.nas_secure_file_operations == 'true'
@@ -251,10 +271,11 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             return
         if self.configuration.nfs_sparsed_volumes:
             self._run('truncate', '-s', str(wanted), path)
-        else:
+        else:  # whole MiB appended, then trimmed to the exact size
             self._run('dd', 'if=/dev/zero', f'of={path}', 'bs=1M',
-                      f'count={(wanted - current) // units.Mi}',
+                      f'count={-(-(wanted - current) // units.Mi)}',
                       'oflag=append', 'conv=notrunc')
+            self._run('truncate', '-s', str(wanted), path)
 
     def _wait_for_file(self, directory: str, expected: str) -> str:
         """The volume file in a fresh clone: ``expected`` or the only file.
@@ -314,14 +335,12 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
                 data=f'cannot create volume {volume.id}: {error}') from error
         return {'provider_location': location, 'provider_id': share['id']}
 
-    def _clone_filler(self, volume: Any, source_name: str,
-                      source_size: int) -> Callable[[str], None]:
+    def _clone_filler(self, volume: Any, source_name: str) -> Callable[[str], None]:
         """Rename the clone's file to the new volume's name; grow it if needed."""
         def fill(path: str) -> None:
             found = self._wait_for_file(os.path.dirname(path), source_name)
             self._rename_in_share(found, path)
-            if volume.size > source_size:
-                self._resize_file(path, volume.size)
+            self._resize_file(path, volume.size)  # also a file older than a manage
             self._set_rw_permissions(path)
 
         return fill
@@ -363,10 +382,26 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     def revert_to_snapshot(self, context: Any, volume: Any, snapshot: Any) -> None:
         share_id = self._share_id(volume)
         try:
-            self.client.snapshots.rollback(share_id, snapshot.provider_id)
+            share = self.client.snapshots.rollback(share_id, snapshot.provider_id)
         except acme_client.InUse:
             LOG.info('Newer snapshots exist; reverting volume %s file by file', volume.id)
             self._revert_by_copy(volume, snapshot)
+            return
+        self._settle_after_rollback(volume, share)
+
+    def _settle_after_rollback(self, volume: Any, share: dict | None) -> None:
+        """Root, name and size as Cinder expects them after a rollback.
+
+        A snapshot taken before the share was managed holds the file under its
+        old name and size, and the old root ownership.
+        """
+        wanted = self._root_ownership()
+        if wanted and share and not _same_root(share.get('root'), wanted['root']):
+            self.client.shares.update(share['id'], **wanted)
+        with self._mounted(volume) as mount_point:
+            path = os.path.join(mount_point, volume.name)
+            self._rename_in_share(self._wait_for_file(mount_point, volume.name), path)
+            self._resize_file(path, volume.size)
 
     def _revert_by_copy(self, volume: Any, snapshot: Any) -> None:
         """Copy the file from a temporary clone of the snapshot (keeps newer snapshots)."""
@@ -379,7 +414,8 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             with self._mounts.mounted(self._location(temp)) as source_dir, \
                     self._mounted(volume) as target_dir:
                 source = self._wait_for_file(source_dir, snapshot.volume.name)
-                self._run('cp', '--sparse=always', '-f', source,
+                sparse = 'always' if self.configuration.nfs_sparsed_volumes else 'never'
+                self._run('cp', f'--sparse={sparse}', '-f', source,
                           os.path.join(target_dir, volume.name))
         finally:
             self._discard_share(temp['id'], name)
@@ -454,3 +490,9 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     @staticmethod
     def _admin_context() -> Any:
         return cinder_context.get_admin_context()
+
+
+def _same_root(current: dict | None, wanted: dict) -> bool:
+    current = current or {}
+    return (current.get('uid'), current.get('gid'), int(str(current.get('mode', '0')), 8)) == \
+        (wanted['uid'], wanted['gid'], int(wanted['mode'], 8))

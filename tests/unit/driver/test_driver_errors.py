@@ -188,10 +188,6 @@ def test_remove_export_with_a_failed_unmount_is_logged_not_raised(world, caplog)
     assert any('stays mounted' in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'driver defect (judgement call): unmanage raises VolumeBackendAPIException when the local '
-    'unmount fails, so Cinder sets the volume to error_unmanaging; the share is untouched and '
-    'the reconcile ends a stale mount, like remove_export logs it'))
 def test_unmanage_with_a_failed_unmount_is_logged_not_raised(world, caplog):
     mounts = world.driver._remotefsclient
     mounts.mount(world.vol.provider_location)

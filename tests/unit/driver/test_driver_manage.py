@@ -110,13 +110,7 @@ def test_managed_volume_larger_than_the_file_gets_the_requested_size(driver, app
     assert appliance.shares()[0].quota_bytes == 3 * GIB
 
 
-THICK_SHORT = pytest.mark.xfail(strict=True, reason=(
-    'driver defect: thick _resize_file appends (wanted - current) // MiB MiB with dd, so a '
-    'file that is not a whole MiB stays short of the size Cinder records (1 GiB - 1 byte '
-    'stays 1 GiB - 1 byte)'))
-
-
-@pytest.mark.parametrize('sparse', [True, pytest.param(False, marks=THICK_SHORT)],
+@pytest.mark.parametrize('sparse', [True, False],
                          ids=['sparse', 'thick'])
 def test_managed_file_not_a_whole_mib_is_extended_to_exactly_whole_gib(
         make_driver, appliance, foreign_share, new_volume, sparse):
@@ -145,10 +139,6 @@ def test_managing_a_share_that_backs_a_cinder_volume_is_refused(driver, applianc
     assert appliance.writes == [] and state(appliance) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'driver defect: the already-managed check only parses the share name; a volume whose '
-    'name is volume-<_name_id> (after a migration or retype) is not found in the DB by that '
-    'id (the temporary volume row is deleted), so its share can be managed a second time'))
 def test_managing_the_share_of_a_migrated_volume_is_refused(driver, appliance, db_volume,
                                                             new_volume):
     owner = db_volume(_name_id=str(uuid.uuid4()))  # the migration's deleted temporary volume
@@ -157,11 +147,6 @@ def test_managing_the_share_of_a_migrated_volume_is_refused(driver, appliance, d
         driver.manage_existing(new_volume(size=1), {'source-id': owner.provider_id})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "driver defect: manage_existing renames the share to Cinder's name before it resets the "
-    'rules; when that last step fails, Cinder sets the volume to error_managing and its '
-    "delete (driver.delete_volume, no provider fields) finds the share by Cinder's name and "
-    "deletes the operator's data"))
 def test_failed_manage_then_delete_of_the_error_managing_volume_keeps_the_data(
         driver, appliance, foreign_share, new_volume):
     vol = new_volume(size=2)
@@ -250,10 +235,6 @@ def test_share_without_exactly_one_file_is_refused_and_unmounted(driver, applian
     assert appliance.shares()[0].name == 'legacy'
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'driver defect: a refused manage leaves the foreign share changed: this host gets an '
-    'NFS rule (rw) to look inside, and in secure mode manage_existing PATCHes the share '
-    "root to cinder-volume's uid/gid/0775 before it checks the file"))
 @pytest.mark.parametrize('secure', ['false', 'true'])
 def test_refused_manage_leaves_the_foreign_share_as_it_was(make_driver, appliance,
                                                            foreign_share, new_volume, secure):
@@ -388,13 +369,6 @@ def test_manageable_snapshots_paginate(driver, appliance, volume):
 
 
 # -- managed snapshots taken before their share was managed -----------------------------------
-OLD_SNAPSHOT = pytest.mark.xfail(strict=True, reason=(
-    'driver defect: a snapshot managed with its share holds the pre-manage content (disk.img, '
-    '1.5 GiB, root 0:0 0755): a rollback to it brings back the old file name (the volume '
-    'file is gone), the unrounded size and, in secure mode, the old share root; a volume '
-    'made from it keeps the 1.5 GiB file although Cinder records 2 GiB'))
-
-
 def manage_with_old_snapshot(drv, appliance, share, new_volume, new_snapshot):
     """'legacy' (one 1.5 GiB disk.img) snapshotted as 'before', then both managed."""
     appliance.create_snapshot(share['id'], 'before')
@@ -405,7 +379,6 @@ def manage_with_old_snapshot(drv, appliance, share, new_volume, new_snapshot):
     return vol, snap
 
 
-@OLD_SNAPSHOT
 @pytest.mark.parametrize('secure', ['false', 'true'])
 def test_revert_to_a_snapshot_managed_with_its_share_keeps_the_volume_usable(
         make_driver, appliance, foreign_share, new_volume, new_snapshot, ctx, secure):
@@ -419,7 +392,6 @@ def test_revert_to_a_snapshot_managed_with_its_share_keeps_the_volume_usable(
     assert appliance.shares()[0].root == root
 
 
-@OLD_SNAPSHOT
 def test_volume_from_a_snapshot_managed_with_its_share_has_whole_gib(
         driver, appliance, foreign_share, new_volume, new_snapshot):
     _vol, snap = manage_with_old_snapshot(driver, appliance, foreign_share, new_volume,

@@ -214,11 +214,6 @@ def test_secure_nas_mode_share_root_options(make_driver, appliance, new_volume):
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (4242, 4343, 0o770)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "driver defect: 'auto' is resolved per host from an indicator file in the host's own "
-    'nfs_mount_point_base, so a second host of a cluster (or a host whose state directory '
-    'is new) that starts once volumes exist resolves it to insecure while the first is '
-    "secure (Cinder's NFS driver keeps the indicator on the shared NFS share)"))
 def test_secure_nas_mode_is_the_same_on_every_host_of_the_cluster(make_driver, tmp_path):
     auto = {'nas_secure_file_operations': 'auto', 'nas_secure_file_permissions': 'auto'}
     first = make_driver(setup=False, **auto)
@@ -235,6 +230,7 @@ def test_secure_nas_mode_is_the_same_on_every_host_of_the_cluster(make_driver, t
                          ids=['false', 'auto-existing-install'])
 def test_insecure_nas_mode_sends_no_root_and_no_root_squash(make_driver, appliance,
                                                             new_volume, option, is_new):
+    appliance.create_share('cinder-volume-made-before')  # root-owned: an insecure backend
     drv = make_driver(setup=False, nas_secure_file_operations=option)
     drv._is_voldb_empty_at_startup = is_new
     setup(drv)
@@ -242,7 +238,7 @@ def test_insecure_nas_mode_sends_no_root_and_no_root_squash(make_driver, applian
     vol = new_volume()
     vol.update(drv.create_volume(vol))
     assert 'root' not in posted_share(appliance)
-    assert [r.root_squash for r in appliance.shares()[0].nfs_rules] == [False]
+    assert [r.root_squash for r in appliance.share_named('cinder-' + vol.name).nfs_rules] == [False]
     assert recorder.as_root and all(as_root for _cmd, as_root in recorder.as_root)
 
 
@@ -492,10 +488,6 @@ def test_revert_to_latest_snapshot_older_than_a_clone_source_copies_the_file(
     assert_clean(driver, appliance, shares=2, snapshots=2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "driver defect: the revert copy runs 'cp --sparse=always' also with "
-    'nfs_sparsed_volumes = false, so a thick volume comes back sparse (its space no longer '
-    'allocated on the appliance)'))
 def test_revert_copy_keeps_a_thick_volume_fully_allocated(make_driver, appliance, volume,
                                                           snapshot, ctx):
     """Allocated zeros stay allocated (1 MiB of them here: a whole thick GiB costs seconds)."""
