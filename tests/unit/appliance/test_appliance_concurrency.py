@@ -128,9 +128,7 @@ def test_one_share_is_serialised_different_shares_are_not(live, slow_copies) -> 
                                       json={"name": name}).status_code
 
     jobs = [(ids[0], f"same-{i}") for i in range(4)] + [(i, "other") for i in ids[1:]]
-    begin = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(snapshot, jobs)) == {201}
     assert peak[ids[0]] == 1
     assert overall["peak"] >= 2
-    assert time.monotonic() - begin >= 0.8

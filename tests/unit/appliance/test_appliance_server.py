@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -43,7 +45,8 @@ def failure(url: str) -> type[Exception] | None:
     return kind
 
 
-def test_serves_https(data_dir, certs) -> None:
+def test_serves_https(data_dir, certs, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="uvicorn.error")
     cert, key, ca_file = certs
     server = LiveServer(create_app(make_config(data_dir)), tls=(cert, key))
     with server, requests.Session() as http:
@@ -60,8 +63,9 @@ def test_serves_https(data_dir, certs) -> None:
         assert issubclass(failure(plain), requests.ConnectionError)
         keep_alive = requests.Session()
         assert keep_alive.get(f"{server.url}{API}/health", verify=str(ca_file)).ok
-        begin = time.monotonic()
-    assert time.monotonic() - begin < 2, "idle TLS keep-alive connections must not delay stop"
+    # An idle TLS keep-alive connection is aborted at stop, so uvicorn never waits for it.
+    assert "Waiting for connections to close" not in caplog.text
+    assert "graceful shutdown exceeded" not in caplog.text
     keep_alive.close()
 
 
@@ -177,15 +181,15 @@ def test_python_m_serve_end_to_end(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("tls", [False, True])
-def test_keep_alive_requests_are_not_delayed(data_dir, certs, tls: bool) -> None:
-    """Nagle + delayed ACK once cost ~40 ms per request on a reused connection (no TCP_NODELAY)."""
+def test_keep_alive_connections_have_tcp_nodelay(data_dir, certs, tls: bool) -> None:
+    """Nagle + delayed ACK once cost ~40 ms per request on a reused connection: asyncio sets
+    TCP_NODELAY only on sockets whose proto is IPPROTO_TCP (see bind_socket)."""
     cert, key, ca_file = certs
     server = LiveServer(create_app(make_config(data_dir)), tls=(cert, key) if tls else None)
     with server, requests.Session() as http:
-        http.get(f"{server.url}{API}/health", verify=str(ca_file)).raise_for_status()  # connect
-        times = []
-        for _attempt in range(20):
-            start = time.perf_counter()
-            http.get(f"{server.url}{API}/health", verify=str(ca_file)).raise_for_status()
-            times.append(time.perf_counter() - start)
-    assert sorted(times)[len(times) // 2] < 0.015, times
+        http.get(f"{server.url}{API}/health", verify=str(ca_file)).raise_for_status()
+        connections = list(server.server.server_state.connections)
+        assert connections
+        for connection in connections:
+            sock = connection.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
