@@ -70,20 +70,20 @@ Every response, errors included, carries `X-Request-Id` (a fresh uuid4).
   must be in the snapshot's pool (else 422); without `quota_bytes` it inherits the origin share's
   quota. An unknown origin snapshot is 404 `NOT_FOUND`.
 - **Root ownership** (contract v1.1): `root` `{"uid", "gid", "mode"}` is the owner, group and
-  permission bits of the share's top directory, the directory nfs-ganesha exports, so it is what
-  NFS clients see at the top of the export (chown + chmod on it; the state database records it,
-  so it survives a restart). `uid`/`gid` are integers 0..2147483647; `mode` is a string of 3
-  octal digits or 4 with a leading `0` (`"770"` = `"0770"`); setuid, setgid and sticky bits are
-  refused (422 `INVALID`): a Cinder share needs none of them and a setgid top directory would
-  silently change the group of every volume file. Responses always carry 4 digits. Unknown keys
-  are 422. `POST /shares`: keys left out take the defaults uid 0, gid 0, mode `"0755"`; a clone
-  without `root` keeps the root ownership and mode its snapshot recorded, with `root` the given
-  keys replace the snapshot's. `PATCH /shares/{id}` with `root` changes only the given keys (the
-  others keep their current value) and nothing else. A snapshot records the share's root as it
-  was on disk; a rollback restores it. `GET /shares/{id}` re-reads the directory, so a change an
-  NFS client made (e.g. a chmod as root without root squash) shows up. A simulator running
-  without root privileges defaults to its own uid/gid and answers 403 `FORBIDDEN` when asked for
-  an owner it may not set.
+  permission bits of the share's top directory, the directory nfs-ganesha exports, so it is what NFS
+  clients see at the top of the export (chown + chmod on it; the state database records it, so it
+  survives a restart). `uid`/`gid` are integers 0..2147483647; `mode` is a string of 3 octal digits
+  or 4 with a leading `0` (`"770"` = `"0770"`); setuid, setgid and sticky bits are refused (422
+  `INVALID`): a Cinder share needs none of them and a setgid top directory would silently change the
+  group of every volume file. Responses always carry 4 digits. Unknown keys are 422. `POST /shares`:
+  keys left out take the defaults uid 0, gid 0, mode `"0755"`; a clone without `root` keeps the root
+  ownership and mode its snapshot recorded, with `root` the given keys replace the snapshot's.
+  `PATCH /shares/{id}` with `root` changes only the given keys (the others keep their current value)
+  and nothing else; `root: null` changes nothing. A snapshot records the share's root as it was on
+  disk; a rollback restores it. `GET /shares/{id}` re-reads the directory, so a change an NFS client
+  made (e.g. a chmod as root without root squash) shows up. A simulator running without root
+  privileges defaults to its own uid/gid and answers 403 `FORBIDDEN` when asked for an owner it may
+  not set.
 - **Snapshot rename** (an extension): `PATCH /shares/{id}/snapshots/{sid}` `{"name"}` returns the
   snapshot object. It changes only the name: the id, the content, the clones and the rollback
   order (creation time) stay. 404 `NOT_FOUND` when the share or the snapshot does not exist or
