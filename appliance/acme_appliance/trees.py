@@ -291,6 +291,9 @@ def _empty(fd: int, trash_fd: int) -> list[str]:
     moved = []
     for entry in _entries(fd):
         if entry.is_dir(follow_symlinks=False):
+            mode = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
+            if mode & stat.S_IRWXU != stat.S_IRWXU:  # moving a directory rewrites its ".."
+                os.chmod(entry.name, mode | stat.S_IRWXU, dir_fd=fd)
             moved.append(uuid.uuid4().hex)
             os.rename(entry.name, moved[-1], src_dir_fd=fd, dst_dir_fd=trash_fd)
         else:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
+from appliance_helpers import APPLIANCE
 
 from acme_appliance import trees
 from acme_appliance.records import Root
@@ -14,6 +18,7 @@ from acme_appliance.storage import Storage
 from acme_appliance.trees import allocated_bytes, copy_file, copy_tree
 
 MIB = 1 << 20
+NOBODY = 65534
 
 
 def sparse(path: Path, chunks: list[int], size: int = 16 * MIB) -> None:
@@ -92,3 +97,26 @@ def test_reconcile_recreates_missing_directories(tmp_path: Path) -> None:
     actions = store.reconcile({lost: Root(1234, 5678, 0o750)}, set())
     assert store.share_dir(lost).is_dir() and any("recreated" in a for a in actions)
     assert Root.of(store.share_dir(lost)) == Root(1234, 5678, 0o750)
+
+
+def test_purge_without_root_empties_read_only_directories() -> None:
+    """An unprivileged simulator must still remove a snapshot (read-only directories)."""
+    base = Path(tempfile.mkdtemp(prefix="acme-purge-"))
+    try:
+        os.chmod(base, 0o755)
+        tree = base / "trash" / "doomed"
+        (tree / "ro" / "deeper").mkdir(parents=True)
+        (tree / "ro" / "deeper" / "f").write_text("x")
+        for path in (base / "trash", tree, tree / "ro", tree / "ro" / "deeper",
+                     tree / "ro" / "deeper" / "f"):
+            os.chown(path, NOBODY, NOBODY)
+        os.chmod(tree / "ro" / "deeper", 0o555)
+        os.chmod(tree / "ro", 0o555)
+        code = ("import os, sys; from acme_appliance import trees; "
+                "fd = trees.open_dir(sys.argv[1]); trees.purge(fd, 'doomed'); os.close(fd)")
+        # The system python3: the venv's interpreter may not be reachable for nobody.
+        subprocess.run(["/usr/bin/python3", "-c", code, str(base / "trash")], check=True,
+                       user=NOBODY, group=NOBODY, env={"PYTHONPATH": str(APPLIANCE)})
+        assert list((base / "trash").iterdir()) == []
+    finally:
+        shutil.rmtree(base)
