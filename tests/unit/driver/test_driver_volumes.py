@@ -6,6 +6,7 @@ import logging
 import os
 import stat
 
+import certifi
 import pytest
 from driver_helpers import MY_IP, Executor, assert_clean, volume_file
 
@@ -73,7 +74,8 @@ def test_setup_reaches_appliance_with_login_and_two_calls(make_driver, appliance
     ({'nas_password': SECRET}, "refused user 'admin'"),
     ({'acme_pool': 'nope'}, "pool 'nope' does not exist"),
     ({'acme_url': 'closed-port'}, 'cannot reach the appliance at https://127.0.0.1:'),
-], ids=['password', 'pool', 'unreachable'])
+    ({'acme_ca_file': certifi.where()}, 'certificate verify failed'),
+], ids=['password', 'pool', 'unreachable', 'other-ca'])
 def test_setup_errors_give_one_clear_line(make_driver, caplog, overrides, message):
     if overrides.get('acme_url') == 'closed-port':  # nothing listens there: refused at once
         overrides = {'acme_url': f'https://127.0.0.1:{free_port()}'}
