@@ -250,6 +250,10 @@ def main() -> None:
     replies.write(json.dumps({'ok': True, 'result': 'ready', 'pid': os.getpid()}) + '\n')
     replies.flush()
     serve(host, replies)
+    from cinder import coordination
+    coordination.COORDINATOR.stop()  # stdin closed: cinder-volume stops
+    logging.shutdown()
+    os._exit(0)  # without waiting for the interpreter's teardown of eventlet and privsep
 
 
 if __name__ == '__main__':
