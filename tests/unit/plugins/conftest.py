@@ -37,6 +37,15 @@ def connection(appliance):
 
 
 @pytest.fixture
+def refused(appliance):
+    """``refused(result)`` -> its message, once the module failed and the appliance saw no write."""
+    def check(result):
+        assert result.get('failed') and appliance.writes == [], (result, appliance.writes)
+        return result['msg']
+    return check
+
+
+@pytest.fixture
 def run_module(monkeypatch, connection):
     """``run_module(ShareModule, name=..., _check=True)`` -> the result dict (``failed`` set).
 
