@@ -14,7 +14,7 @@ from acme_appliance.locks import KeyedLocks
 from acme_appliance.records import ExportSpec, Root
 from acme_appliance.storage import Storage
 from acme_appliance.trees import TreeTooDeep, allocated_bytes, raise_fd_limit
-from acme_appliance.store import ShareRow, SnapshotRow, Store
+from acme_appliance.store import PoolUsage, ShareRow, SnapshotRow, Store
 
 log = logging.getLogger(__name__)
 MIB = 1 << 20
@@ -52,9 +52,16 @@ class Appliance:
             raise not_found("pool", pool)
         return self.config.pools[pool]
 
+    def pool_usage(self, pool: str) -> PoolUsage:
+        """Share count, provisioned and used bytes of a configured pool (one aggregate query)."""
+        return self.store.pool_usage().get(pool, PoolUsage())
+
+    def pools_usage(self) -> dict[str, PoolUsage]:
+        usage = self.store.pool_usage()
+        return {name: usage.get(name, PoolUsage()) for name in self.config.pools}
+
     def pool_free(self, pool: str) -> int:
-        used = self.store.pool_usage().get(pool)
-        return max(0, self.pool_total(pool) - (used.used_bytes if used else 0))
+        return max(0, self.pool_total(pool) - self.pool_usage(pool).used_bytes)
 
     def refresh_usage(self, share_id: str) -> None:
         """Re-measure a share's allocated bytes and re-read its root ownership (NFS clients may

@@ -11,7 +11,6 @@ from acme_appliance.auth import require_token
 from acme_appliance.deps import DEFAULT_PAGE, ApplianceDep, Cursor, Limit, NameFilter
 from acme_appliance.docs import error_responses
 from acme_appliance.models import NfsSettings, Share, ShareCreate, ShareList, ShareUpdate
-from acme_appliance.pagination import decode_cursor, next_cursor
 from acme_appliance.views import nfs_view, share_view
 
 router = APIRouter(dependencies=[Depends(require_token)],
@@ -37,18 +36,15 @@ def list_shares(
 ) -> ShareList:
     """List shares in creation order; filters are exact matches (name lookups are indexed)."""
     filters = {"name": name, "pool": pool, "origin_snapshot_id": origin_snapshot_id}
-    rows = appliance.store.list_shares(filters, decode_cursor(cursor), limit + 1)
-    return ShareList(items=[share_view(appliance, row) for row in rows[:limit]],
-                     next=next_cursor([row.seq for row in rows], limit))
+    rows, next_page = shares.list_shares(appliance, filters, cursor, limit)
+    return ShareList(items=[share_view(appliance, row) for row in rows], next=next_page)
 
 
 @router.get("/shares/{share_id}", response_model=Share, tags=["shares"],
             responses=error_responses("NOT_FOUND"))
 def get_share(share_id: str, appliance: ApplianceDep) -> Share:
-    """One share; its used bytes are measured afresh."""
-    appliance.share(share_id)
-    appliance.refresh_usage(share_id)
-    return share_view(appliance, appliance.share(share_id))
+    """One share; its used bytes and root ownership are measured afresh."""
+    return share_view(appliance, shares.get_share(appliance, share_id))
 
 
 @router.patch("/shares/{share_id}", response_model=Share, tags=["shares"],

@@ -16,7 +16,6 @@ from acme_appliance.models import (
     SnapshotList,
     SnapshotUpdate,
 )
-from acme_appliance.pagination import decode_cursor, next_cursor
 from acme_appliance.views import share_view, snapshot_views
 
 router = APIRouter(tags=["snapshots"], dependencies=[Depends(require_token)],
@@ -35,10 +34,8 @@ def create_snapshot(share_id: str, body: SnapshotCreate, appliance: ApplianceDep
 def list_snapshots(share_id: str, appliance: ApplianceDep, name: NameFilter = None,
                    limit: Limit = DEFAULT_PAGE, cursor: Cursor = None) -> SnapshotList:
     """The share's snapshots, oldest first."""
-    appliance.share(share_id)
-    rows = appliance.store.list_snapshots(share_id, name, decode_cursor(cursor), limit + 1)
-    return SnapshotList(items=snapshot_views(appliance, rows[:limit]),
-                        next=next_cursor([row.seq for row in rows], limit))
+    rows, next_page = snapshots.list_snapshots(appliance, share_id, name, cursor, limit)
+    return SnapshotList(items=snapshot_views(appliance, rows), next=next_page)
 
 
 @router.get("/shares/{share_id}/snapshots/{snapshot_id}", response_model=Snapshot)

@@ -11,7 +11,6 @@ from acme_appliance.docs import error_responses
 from acme_appliance.errors import not_found
 from acme_appliance.models import Health, Pool, PoolList, System
 from acme_appliance.pagination import decode_cursor, next_cursor
-from acme_appliance.store import PoolUsage
 from acme_appliance.views import pool_view
 
 VENDOR = "ACME STORAGE, Inc"
@@ -37,11 +36,10 @@ def system(appliance: ApplianceDep) -> System:
 def list_pools(appliance: ApplianceDep, limit: Limit = DEFAULT_PAGE,
                cursor: Cursor = None) -> PoolList:
     """The configured pools with their usage (one aggregate query)."""
-    usage = appliance.store.pool_usage()
+    usage = appliance.pools_usage()
     start = decode_cursor(cursor)
     names = list(appliance.config.pools)[start:start + limit + 1]
-    items = [pool_view(name, appliance.config.pools[name], usage.get(name, PoolUsage()))
-             for name in names[:limit]]
+    items = [pool_view(name, appliance.config.pools[name], usage[name]) for name in names[:limit]]
     seqs = [start + index + 1 for index in range(len(names))]
     return PoolList(items=items, next=next_cursor(seqs, limit))
 
@@ -51,5 +49,4 @@ def get_pool(name: str, appliance: ApplianceDep) -> Pool:
     """One pool."""
     if name not in appliance.config.pools:
         raise not_found("pool", name)
-    usage = appliance.store.pool_usage().get(name, PoolUsage())
-    return pool_view(name, appliance.config.pools[name], usage)
+    return pool_view(name, appliance.config.pools[name], appliance.pool_usage(name))

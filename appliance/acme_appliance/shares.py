@@ -16,6 +16,7 @@ from acme_appliance.context import Appliance, round_quota
 from acme_appliance.errors import ApiError
 from acme_appliance.records import Rule
 from acme_appliance.models import NfsSettings, ShareCreate, ShareRoot, ShareUpdate
+from acme_appliance.pagination import decode_cursor, next_cursor
 from acme_appliance.records import Root
 from acme_appliance.storage import apply_root
 from acme_appliance.trees import allocated_bytes
@@ -41,6 +42,20 @@ def _rules(nfs: NfsSettings | None) -> tuple[Rule, ...]:
     if nfs is None:
         return ()
     return tuple(Rule(r.clients, r.access, r.root_squash) for r in nfs.rules)
+
+
+def list_shares(appliance: Appliance, filters: dict[str, str | None], cursor: str | None,
+                limit: int) -> tuple[list[ShareRow], str | None]:
+    """One page of shares in creation order (exact-match filters) and the next page's cursor."""
+    rows = appliance.store.list_shares(filters, decode_cursor(cursor), limit + 1)
+    return rows[:limit], next_cursor([row.seq for row in rows], limit)
+
+
+def get_share(appliance: Appliance, share_id: str) -> ShareRow:
+    """One share with its used bytes and root ownership measured afresh."""
+    appliance.share(share_id)
+    appliance.refresh_usage(share_id)
+    return appliance.share(share_id)
 
 
 def merged_root(base: Root, req: ShareRoot | None) -> Root:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from acme_appliance.context import Appliance, share_path
 from acme_appliance.errors import ApiError
+from acme_appliance.pagination import decode_cursor, next_cursor
 from acme_appliance.records import Root
 from acme_appliance.trees import allocated_bytes
 from acme_appliance.store import ShareRow, SnapshotRow
@@ -18,6 +19,19 @@ def _already_exists(appliance: Appliance, share_id: str, name: str) -> ApiError:
     existing = appliance.store.find_snapshot(share_id, name)
     details = {"id": existing.id} if existing else {}
     return ApiError("ALREADY_EXISTS", f"snapshot {name} already exists", details)
+
+
+def list_snapshots(appliance: Appliance, share_id: str, name: str | None, cursor: str | None,
+                   limit: int) -> tuple[list[SnapshotRow], str | None]:
+    """One page of the share's snapshots, oldest first, and the next page's cursor."""
+    appliance.share(share_id)
+    rows = appliance.store.list_snapshots(share_id, name, decode_cursor(cursor), limit + 1)
+    return rows[:limit], next_cursor([row.seq for row in rows], limit)
+
+
+def clones_of(appliance: Appliance, rows: list[SnapshotRow]) -> dict[str, list[str]]:
+    """The ids of the shares cloned from each snapshot."""
+    return appliance.store.clones_of([row.id for row in rows])
 
 
 def create_snapshot(appliance: Appliance, share_id: str, name: str) -> SnapshotRow:

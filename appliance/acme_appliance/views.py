@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from acme_appliance import snapshots
 from acme_appliance.context import Appliance, share_path
 from acme_appliance.models import NfsRule, NfsSettings, Pool, Share, ShareRoot, Snapshot
 from acme_appliance.records import Root
@@ -34,7 +35,7 @@ def share_view(appliance: Appliance, row: ShareRow) -> Share:
 
 
 def snapshot_views(appliance: Appliance, rows: list[SnapshotRow]) -> list[Snapshot]:
-    clones = appliance.store.clones_of([row.id for row in rows])
+    clones = snapshots.clones_of(appliance, rows)
     return [Snapshot(id=row.id, name=row.name, share_id=row.share_id, created_at=row.created_at,
                      used_bytes=row.used_bytes, clones=clones[row.id]) for row in rows]
 

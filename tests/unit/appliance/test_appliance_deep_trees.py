@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,23 @@ def read_leaf(root: Path, levels: int = LEVELS) -> bytes:
 def assert_nothing_left(data_dir: Path) -> None:
     for area in ("tmp", "trash", "shares", "snapshots"):
         assert list((data_dir / area).iterdir()) == [], area
+
+
+@pytest.fixture(autouse=True)
+def remove_deep_trees(data_dir: Path) -> Iterator[None]:
+    """pytest's own clean-up of old temporary directories recurses (shutil.rmtree) and builds
+    paths: it cannot remove these trees, so each test removes its own, descriptor-relative."""
+    yield
+    trash = data_dir / "trash"
+    for area in ("shares", "snapshots", "tmp", "trash"):
+        for path in list((data_dir / area).iterdir()) if (data_dir / area).is_dir() else []:
+            name = f"cleanup-{path.name}"
+            os.rename(path, trash / name)
+            fd = trees.open_dir(trash)
+            try:
+                trees.purge(fd, name)
+            finally:
+                os.close(fd)
 
 
 @pytest.fixture

@@ -91,3 +91,10 @@ def test_the_launcher_command_line_needs_only_the_standard_library() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(APPLIANCE)}, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_routes_go_through_the_services_not_the_store() -> None:
+    for path in sorted(SOURCES.glob("routes_*.py")):
+        source = path.read_text()
+        assert ".store." not in source, path.name
+        assert f"{PACKAGE}.store" not in imports_of(path), path.name
