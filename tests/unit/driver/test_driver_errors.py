@@ -33,6 +33,7 @@ class World:
     ctx: Any
     vol: Any
     snap: Any
+    latest_id: str
     new_volume: Callable
     new_snapshot: Callable
 
@@ -41,11 +42,18 @@ class World:
 def world(driver, appliance, ctx, volume, snapshot, new_volume, new_snapshot) -> World:
     vol = volume()
     snap = snapshot(vol)
-    appliance.create_snapshot(vol.provider_id, 'before')  # newer: to manage, and no rollback
+    latest = appliance.create_snapshot(vol.provider_id, 'before')  # to manage; no rollback
     legacy = appliance.create_share('legacy')
     (appliance.share_dir(legacy['id']) / 'disk.img').write_bytes(b'x')
     appliance.calls.clear()
-    return World(driver, appliance, ctx, vol, snap, new_volume, new_snapshot)
+    return World(driver, appliance, ctx, vol, snap, latest['id'], new_volume, new_snapshot)
+
+
+def _revert_by_rollback(w: World) -> None:
+    """To the latest snapshot: the appliance rolls back, then the file is put right."""
+    latest = w.new_snapshot(w.vol)
+    latest.provider_id = w.latest_id
+    w.driver.revert_to_snapshot(w.ctx, w.vol, latest)
 
 
 def _copy_volume_to_image(w: World) -> None:
@@ -71,6 +79,7 @@ CALLS: dict[str, Callable[[World], Any]] = {
         lambda w: w.driver.create_volume_from_snapshot(w.new_volume(), w.snap),
     'create_cloned_volume': lambda w: w.driver.create_cloned_volume(w.new_volume(), w.vol),
     'revert_to_snapshot': lambda w: w.driver.revert_to_snapshot(w.ctx, w.vol, w.snap),
+    'revert_by_rollback': _revert_by_rollback,
     'initialize_connection': lambda w: w.driver.initialize_connection(w.vol, REMOTE),
     'terminate_connection': lambda w: w.driver.terminate_connection(w.vol, REMOTE),
     'force_detach': lambda w: w.driver.terminate_connection(w.vol, None, force=True),
@@ -95,10 +104,11 @@ CALLS: dict[str, Callable[[World], Any]] = {
 IMAGES = ['copy_volume_to_image', 'copy_image_to_volume']  # no appliance call
 # The methods that mount on this host, and those that also run file commands there.
 MOUNTING = ['create_volume', 'extend_volume', 'create_volume_from_snapshot',
-            'create_cloned_volume', 'revert_to_snapshot', 'manage_existing',
+            'create_cloned_volume', 'revert_to_snapshot', 'revert_by_rollback', 'manage_existing',
             'manage_existing_get_size'] + IMAGES
 FILE_COMMANDS = ['create_volume', 'extend_volume', 'create_volume_from_snapshot',
-                 'create_cloned_volume', 'revert_to_snapshot', 'manage_existing']
+                 'create_cloned_volume', 'revert_to_snapshot', 'revert_by_rollback',
+                 'manage_existing']
 COMMANDS = ('truncate', 'dd', 'chmod', 'stat', 'mv', 'cp')
 
 
@@ -162,7 +172,8 @@ def test_exports_need_no_appliance_and_mount_nothing(world, name):
 
 # -- a failed unmount after a successful operation ------------------------------------------------
 UNMOUNTING = ['create_volume', 'extend_volume', 'create_volume_from_snapshot',
-              'create_cloned_volume', 'revert_to_snapshot', 'manage_existing'] + IMAGES
+              'create_cloned_volume', 'revert_to_snapshot', 'revert_by_rollback',
+              'manage_existing'] + IMAGES
 
 
 @pytest.mark.parametrize('name', UNMOUNTING)
