@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from acme_appliance import procs
@@ -19,18 +20,30 @@ def test_pid_alive_checks_the_command_line() -> None:
     assert not procs.pid_alive(None)
 
 
+SLEEPER = "import time; time.sleep(60)  # acme-procs-test"
+
+
+def sleeper() -> subprocess.Popen:
+    """A child process whose command line carries a marker, once it is really running."""
+    child = subprocess.Popen([sys.executable, "-c", SLEEPER])
+    deadline = time.monotonic() + 30
+    while not procs.pid_alive(child.pid, "acme-procs-test"):
+        assert time.monotonic() < deadline, "the child did not start"
+        time.sleep(0.05)
+    return child
+
+
 def test_stop_pid_ends_and_reaps_a_child() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    procs.stop_pid(child.pid, "time.sleep", timeout=10)
-    assert not procs.pid_alive(child.pid)
-    assert child.poll() is not None or procs.pid_alive(child.pid) is False
+    child = sleeper()
+    procs.stop_pid(child.pid, "acme-procs-test", timeout=10)
+    assert not procs.pid_alive(child.pid, "acme-procs-test")
 
 
 def test_stop_pid_leaves_a_process_with_another_name_alone() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child = sleeper()
     try:
         procs.stop_pid(child.pid, "ganesha.nfsd", timeout=1)
-        assert procs.pid_alive(child.pid)
+        assert procs.pid_alive(child.pid, "acme-procs-test")
     finally:
         child.kill()
         child.wait()
