@@ -95,6 +95,14 @@ def test_cluster_without_a_shared_lock_service_is_refused_and_nothing_written(
     assert not (backend.root / 'bin' / 'acme-cinder-conf-validate').exists()
 
 
+def test_the_grpc_etcd3_url_tooz_no_longer_has_is_refused(backend):
+    result = backend.run('converge', {'acme_cinder_cluster': 'acme-prod',
+                                      'acme_cinder_coordination_url': 'etcd3://192.0.2.30:2379'})
+    assert result.rc != 0
+    assert 'use etcd3+http://' in result['Check the coordination URL']['msg']
+    assert not backend.conf.exists()
+
+
 def test_cinder_backend_argument_specs_reject_a_non_string_cluster(backend):
     result = backend.run('converge', {'acme_cinder_cluster': ['a', 'b']})
     assert result.rc != 0
