@@ -21,6 +21,8 @@ from acme_cinder.errors import backend_errors
 from cinder import coordination, exception
 
 LOG = logging.getLogger(__name__)
+# A volume Cinder failed to manage: the share is still the operator's.
+FAILED_MANAGE = ('error_managing', 'error_managing_deleting')
 
 
 class CloneGraphMixin:
@@ -64,6 +66,10 @@ class CloneGraphMixin:
         share = self._find_share(volume)
         if share is None:
             LOG.info('Share of volume %s is already gone', volume.id)
+            return
+        if volume.status in FAILED_MANAGE and not volume.provider_id:
+            LOG.warning('Volume %s failed to be managed: its share %s (%s) stays on the '
+                        'appliance with its data', volume.id, share['name'], share['id'])
             return
         self._retire_share(share, self._names.deleted(volume.id))
 

@@ -147,9 +147,18 @@ class ManageMixin:
                 share = self.client.shares.update(
                     share['id'], name=self._names.volume(volume.name), quota_bytes=size * units.Gi)
             except Exception:
-                self._rename_in_share(target, path)
+                self._give_back(share, target, path)
                 raise
         return {'provider_location': self._location(share), 'provider_id': share['id']}
+
+    def _give_back(self, share: dict, target: str, path: str) -> None:
+        """Undo a failed manage's renames (best effort: the failure is what Cinder hears)."""
+        try:
+            self.client.shares.update(share['id'], name=share['name'])
+            self._rename_in_share(target, path)
+        except Exception as error:
+            LOG.error('Could not give share %s back its name %s after a failed manage: %s',
+                      share['id'], share['name'], error)
 
     @backend_errors
     def unmanage(self, volume: Any) -> None:

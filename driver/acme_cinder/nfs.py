@@ -161,7 +161,7 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         conf = self.configuration
         os.makedirs(self.base, exist_ok=True)
         if not is_new_cinder_install and self.client and self._auto_without_indicator():
-            is_new_cinder_install = self._backend_runs_secure()
+            is_new_cinder_install = self._backend_runs_secure_or_unknown(False)
         for name in ('nas_secure_file_permissions', 'nas_secure_file_operations'):
             value = self._determine_nas_security_option_setting(
                 getattr(conf, name), self.base, is_new_cinder_install)
@@ -174,6 +174,13 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         conf = self.configuration
         return 'auto' in (conf.nas_secure_file_operations, conf.nas_secure_file_permissions) \
             and not os.path.isfile(os.path.join(self.base, SECURE_INDICATOR))
+
+    def _backend_runs_secure_or_unknown(self, is_new: bool) -> bool:
+        try:
+            return self._backend_runs_secure()
+        except acme_client.AcmeError as error:  # check_for_setup_error says why, once
+            LOG.debug('Cannot look at the shares to resolve nas_secure_* auto: %s', error)
+            return is_new
 
     def _backend_runs_secure(self) -> bool:
         """Cinder keeps its 'auto' indicator on the shared NFS share; here the shares are.

@@ -158,11 +158,6 @@ def test_failed_manage_then_delete_of_the_error_managing_volume_keeps_the_data(
     assert [s.id for s in appliance.shares()] == [foreign_share['id']]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "driver defect: when the answer to the rename PATCH (the last step) is lost and the "
-    "retries are spent, the share already carries Cinder's name; manage fails, and the "
-    "delete of the error_managing volume finds the share by that name and deletes the "
-    "operator's data"))
 def test_manage_whose_rename_answer_is_lost_then_error_managing_delete_keeps_the_data(
         driver, appliance, foreign_share, new_volume):
     vol = new_volume(size=2)

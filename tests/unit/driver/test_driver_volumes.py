@@ -90,11 +90,6 @@ def test_setup_errors_give_one_clear_line(make_driver, caplog, overrides, messag
     assert SECRET not in caplog.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "driver defect: with Cinder's 'auto' defaults on an existing installation and no "
-    'indicator file on this host, do_setup lists the shares to decide the secure mode; an '
-    'unreachable appliance or a refused login there escapes as a raw AcmeError (Cinder '
-    'logs a traceback at every re-init) instead of the one clear line'))
 @pytest.mark.parametrize('overrides, message', [
     ({'nas_password': SECRET}, "refused user 'admin'"),
     ({'acme_url': 'closed-port'}, 'cannot reach the appliance at https://127.0.0.1:'),
@@ -227,6 +222,25 @@ def test_secure_nas_mode_cinder_defaults_new_install_share_root_is_cinder_user(
     assert [r.root_squash for r in appliance.shares()[0].nfs_rules] == [True]
     assert recorder.as_root and not any(as_root for _cmd, as_root in recorder.as_root)
     assert stat.S_IMODE(os.stat(volume_file(appliance, vol)).st_mode) == 0o660
+
+
+def test_secure_nas_mode_clone_and_revert_copy_run_no_command_as_root(
+        make_driver, appliance, new_volume, new_snapshot, ctx):
+    drv = make_driver(nas_secure_file_operations='true')
+    vol = new_volume()
+    vol.update(drv.create_volume(vol))
+    snap = new_snapshot(vol)
+    snap.update(drv.create_snapshot(snap))
+    clone = new_volume()
+    clone.update(drv.create_cloned_volume(clone, vol))  # a newer (hidden) snapshot
+    drv._execute = recorder = RootRecorder()
+    drv.create_volume_from_snapshot(new_volume(size=2), snap)
+    drv.revert_to_snapshot(ctx, vol, snap)  # by copy
+    assert {'mv', 'cp', 'truncate', 'chmod'} <= {cmd for cmd, _as_root in recorder.as_root}
+    assert not any(as_root for _cmd, as_root in recorder.as_root)
+    shares = appliance.shares()
+    assert len(shares) == 3 and all(s.root.mode == 0o775 for s in shares)
+    assert all(r.root_squash for s in shares for r in s.nfs_rules)
 
 
 def test_secure_nas_mode_share_root_options(make_driver, appliance, new_volume):
