@@ -170,7 +170,7 @@ class Host:
 
     # the driver, as the volume manager calls it ------------------------------------------
     def op_create_volume(self, id: str) -> dict:
-        return self._created(id, lambda vol: self.driver.create_volume(vol))
+        return self._created(id, self.driver.create_volume)
 
     def op_create_cloned_volume(self, id: str, source: str) -> dict:
         src = self.volume(source)

@@ -168,8 +168,8 @@ def test_driver_role_installs_etcd3gw_only_for_an_etcd_coordination_url(driver):
     assert check.stats['changed'] == 0, check.changed_tasks
 
 
-def test_driver_role_fails_clearly_when_tooz_cannot_load_its_etcd_driver(tmp_path,
-                                                                       controller_cache):
+def test_driver_role_fails_clearly_when_tooz_cannot_load_its_etcd_driver(
+        tmp_path, controller_cache):
     scenario = Scenario('driver', tmp_path, controller_cache)
     scenario.run('prepare').ok()  # a bare venv: no tooz at all
     try:
