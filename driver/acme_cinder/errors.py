@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 
 from oslo_concurrency import processutils as putils
+from tooz import ToozError
 
 from acme_cinder import acme_client
 from acme_cinder.mounts import MountError
@@ -19,7 +20,7 @@ def backend_errors(method: Callable) -> Callable:
 
     Cinder's own exceptions (VolumeIsBusy, ManageExistingInvalidReference, ...)
     pass unchanged; the message names the method and the appliance's reason
-    (with its request id).
+    (with its request id), or the lock service when tooz failed.
     """
 
     @functools.wraps(method)
@@ -31,5 +32,9 @@ def backend_errors(method: Callable) -> Callable:
         except BACKEND_ERRORS as error:
             raise exception.VolumeBackendAPIException(
                 data=f'{method.__name__}: {error}') from error
+        except ToozError as error:
+            raise exception.VolumeBackendAPIException(
+                data=f'{method.__name__}: the lock service ([coordination] backend_url) '
+                     f'failed: {type(error).__name__}: {error or "no answer"}') from error
 
     return wrapper

@@ -104,11 +104,13 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             raise exception.InvalidConfigurationValue(
                 option='acme_ca_file', value=conf.acme_ca_file)
         try:
-            self.client = self._make_client()
-        except acme_client.AcmeError as error:  # e.g. too old requests/urllib3
-            self._log_setup_error(str(error))
-            raise exception.VolumeBackendAPIException(data=str(error)) from None
-        self.set_nas_security_options(bool(self._is_voldb_empty_at_startup))
+            self.client = self._make_client()  # e.g. too old requests/urllib3
+            # 'auto' may need the appliance; on failure it stays 'auto' for the re-init
+            self.set_nas_security_options(bool(self._is_voldb_empty_at_startup))
+        except acme_client.AcmeError as error:
+            reason = self._setup_reason(error)
+            self._log_setup_error(reason)
+            raise exception.VolumeBackendAPIException(data=reason) from None
         self._reconcile_mounts(context)
 
     def _login(self) -> str:
@@ -132,19 +134,21 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         try:
             system = self.client.system.get()
             self.client.pools.get(conf.acme_pool)
-        except acme_client.Unauthorized:
-            reason = f'the appliance at {conf.acme_url} refused user {self._login()!r}'
-        except acme_client.NotFound:
-            reason = f'pool {conf.acme_pool!r} does not exist on {conf.acme_url}'
         except acme_client.AcmeError as error:
-            reason = str(error)
-        else:
-            LOG.info('ACME backend %s: %s %s %s, pool %s', conf.config_group,
-                     system.get('vendor'), system.get('model'), system.get('version'),
-                     conf.acme_pool)
-            return
-        self._log_setup_error(reason)
-        raise exception.VolumeBackendAPIException(data=reason) from None
+            reason = self._setup_reason(error)
+            self._log_setup_error(reason)
+            raise exception.VolumeBackendAPIException(data=reason) from None
+        LOG.info('ACME backend %s: %s %s %s, pool %s', conf.config_group,
+                 system.get('vendor'), system.get('model'), system.get('version'),
+                 conf.acme_pool)
+
+    def _setup_reason(self, error: acme_client.AcmeError) -> str:
+        conf = self.configuration
+        if isinstance(error, acme_client.Unauthorized):
+            return f'the appliance at {conf.acme_url} refused user {self._login()!r}'
+        if isinstance(error, acme_client.NotFound):
+            return f'pool {conf.acme_pool!r} does not exist on {conf.acme_url}'
+        return str(error)
 
     def _log_setup_error(self, reason: str) -> None:
         """Say why once: Cinder retries a failed set-up (reinit_driver_count)."""
@@ -161,7 +165,7 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         conf = self.configuration
         os.makedirs(self.base, exist_ok=True)
         if not is_new_cinder_install and self.client and self._auto_without_indicator():
-            is_new_cinder_install = self._backend_runs_secure_or_unknown(False)
+            is_new_cinder_install = self._backend_runs_secure()
         for name in ('nas_secure_file_permissions', 'nas_secure_file_operations'):
             value = self._determine_nas_security_option_setting(
                 getattr(conf, name), self.base, is_new_cinder_install)
@@ -174,13 +178,6 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         conf = self.configuration
         return 'auto' in (conf.nas_secure_file_operations, conf.nas_secure_file_permissions) \
             and not os.path.isfile(os.path.join(self.base, SECURE_INDICATOR))
-
-    def _backend_runs_secure_or_unknown(self, is_new: bool) -> bool:
-        try:
-            return self._backend_runs_secure()
-        except acme_client.AcmeError as error:  # check_for_setup_error says why, once
-            LOG.debug('Cannot look at the shares to resolve nas_secure_* auto: %s', error)
-            return is_new
 
     def _backend_runs_secure(self) -> bool:
         """Cinder keeps its 'auto' indicator on the shared NFS share; here the shares are.

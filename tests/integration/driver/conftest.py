@@ -17,11 +17,12 @@ import pytest
 from oslo_concurrency import processutils
 from oslo_config import cfg
 
+from tests.support import cinder_runtime as cinder_runtime_support
 from tests.support.cinder_objects import make_volume
 
 from acme_functional import GROUP, MY_IP, mounts_under
 
-from cinder import context, coordination, objects
+from cinder import context, objects
 from cinder.objects import fields
 from cinder.volume import configuration
 from cinder.volume import driver as cinder_driver
@@ -40,18 +41,14 @@ def cinder_runtime(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip('bind mounts need root')
     import cinder.privsep
-    objects.register_all()
-    CONF([], project='cinder', default_config_files=[])
-    locks = tmp_path_factory.mktemp('locks')
-    CONF.set_override('backend_url', f'file://{locks}', group='coordination')
-    coordination.COORDINATOR.start()
+    cinder_runtime_support.start(tmp_path_factory.mktemp('cinder'))
     # umount runs through cinder's privsep entrypoint; as root it can run in-process.
     cinder.privsep.sys_admin_pctxt.set_client_mode(False)
     # os-brick's own root commands (the attach path's device check) likewise.
     import os_brick.privileged
     os_brick.privileged.default.set_client_mode(False)
     yield
-    coordination.COORDINATOR.stop()
+    cinder_runtime_support.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ manager's. Lock waits are shown twice: by the key in etcd held by one host while
 other asks, and by the hosts' lock events (wait, acquired, released).
 
 What tooz's etcd3gw driver does while etcd is down, as observed and asserted below: taking a
-lock fails at once with tooz.coordination.ToozConnectionError (connection refused; the
-driver lets it through and Cinder's volume manager reports it as the operation's error), and
+lock fails at once with tooz.coordination.ToozConnectionError (connection refused), which the
+driver reports as a VolumeBackendAPIException naming the lock service, and
 nothing on the appliance changes; once etcd is back the same coordinator locks again.
 """
 
@@ -273,7 +273,7 @@ def test_etcd_down_fails_lock_taking_operations_cleanly_and_they_succeed_after(
     finally:
         etcd.start()
     for failed in failures:
-        assert not failed['ok'] and failed['error'] == 'ToozConnectionError'
+        assert not failed['ok'] and failed['error'] == 'VolumeBackendAPIException'
         assert 'etcd3gw.exceptions.ConnectionFailedError' in failed['trace']
         assert events(failed) == ['wait']  # never acquired
     assert rules(nas, share) == rules_before  # nothing half done
@@ -304,7 +304,7 @@ def test_etcd_down_while_a_lock_is_held_keeps_that_lock_until_its_host_restarts(
         holder = cv2.reply()
     finally:
         etcd.start()
-    assert not holder['ok'] and holder['error'] == 'ToozConnectionError'
+    assert not holder['ok'] and holder['error'] == 'VolumeBackendAPIException'
     assert events(holder) == ['wait', 'acquired']  # no release
     assert '10.0.1.6' in rules(nas, share)  # the rule was written all the same
 
@@ -318,9 +318,6 @@ def test_etcd_down_while_a_lock_is_held_keeps_that_lock_until_its_host_restarts(
     cv1.call('delete_volume', id=volume)
 
 
-@pytest.mark.xfail(strict=True, reason='driver defect reported to the lead: an unreachable '
-                   'lock service surfaces as a bare tooz ToozConnectionError with an empty '
-                   'message, not as a Cinder error naming the coordination backend')
 def test_etcd_down_is_a_cinder_error_that_names_the_lock_service(hosts, etcd, volumes):
     cv1 = hosts[0]
     volume = volumes(cv1)

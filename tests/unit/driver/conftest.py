@@ -16,11 +16,12 @@ import pytest
 from driver_helpers import GROUP, HOST, MY_IP, Executor, SymlinkMounts
 from oslo_config import cfg
 
+from tests.support import cinder_runtime as cinder_runtime_support
 from tests.support.cinder_objects import make_volume
 
 from acme_cinder import nfs, options
 from acme_cinder.mounts import ShareMounts
-from cinder import context, coordination, objects
+from cinder import context, objects
 from cinder.objects import fields
 from cinder.volume import configuration
 from cinder.volume import driver as cinder_driver
@@ -32,16 +33,10 @@ _OVERRIDDEN: set[str] = set()
 @pytest.fixture(scope='session', autouse=True)
 def cinder_runtime(tmp_path_factory):
     """Cinder's configuration, objects, coordination (file locks) and a sqlite database."""
-    objects.register_all()
-    CONF([], project='cinder', default_config_files=[])
     state = tmp_path_factory.mktemp('cinder')
-    CONF.set_override('backend_url', f'file://{state}/locks', group='coordination')
-    CONF.set_override('connection', f'sqlite:///{state}/cinder.sqlite', group='database')
-    from cinder.db import migration
-    migration.db_sync()
-    coordination.COORDINATOR.start()
+    cinder_runtime_support.start(state)
     yield state
-    coordination.COORDINATOR.stop()
+    cinder_runtime_support.stop()
 
 
 @pytest.fixture(autouse=True)

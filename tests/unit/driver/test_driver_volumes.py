@@ -265,12 +265,6 @@ def test_secure_nas_mode_is_the_same_on_every_host_of_the_cluster(make_driver, t
     assert second.configuration.nas_secure_file_operations == 'true'
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "driver defect: when the share listing that resolves 'auto' fails at start, the host "
-    "falls back to insecure ('false') and keeps it: a transient failure of that one call "
-    'starts it insecure, and after a failed set-up Cinder\'s re-init sees the resolved '
-    "'false', no longer 'auto'; an insecure host in a secure backend runs file commands as "
-    'root on shares whose rules squash root'))
 @pytest.mark.parametrize('fault', [{'path': '/shares', 'method': 'GET'},
                                    {'path': '.*', 'times': 1000}],
                          ids=['share-list-fails', 'appliance-fails'])
