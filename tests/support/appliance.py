@@ -1,13 +1,13 @@
 """The one appliance of the tests: the real simulator, served in-process over HTTPS.
 
-One uvicorn server per session (a thread, a free loopback port, the simulator's own test CA);
-each test gets a fresh simulator app on its own data directory behind that server, with the
-fault plan enabled. Helpers arrange state through the REST API (those calls are not
-recorded), read the simulator's state directly for assertions, and list the calls the code
-under test made (``calls``, ``writes``).
+One uvicorn server per session (a thread, a free loopback port, the simulator's own test CA)
+serves the simulator app; each test gets it with a fresh state on its own data directory
+(opened as the simulator opens it at start-up), the fault plan enabled and empty. Helpers
+arrange state through the REST API (those calls are not recorded), read the simulator's state
+directly for assertions, and list the calls the code under test made (``calls``, ``writes``).
 
-Fixtures (registered from tests/conftest.py): ``appliance`` (fresh per test),
-``appliance_server`` (the session's server, for module-scoped set-ups), ``collections_path``.
+Fixtures (registered from tests/conftest.py): ``appliance`` (fresh per test) and
+``appliance_server`` (the session's server; ``reset(state_dir)`` it for a wider scope).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from ansible_collections.acme.nas.plugins.module_utils.acme_client import AcmeCl
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
-from tests.support import collection
 
 GIB, MIB = 1 << 30, 1 << 20
 USER = 'admin'
@@ -272,15 +271,9 @@ class Appliance:
 
 
 @pytest.fixture(scope='session')
-def collections_path() -> Path:
-    """ANSIBLE_COLLECTIONS_PATH for ansible runs: the build dir holding the collection link."""
-    return collection.collections_path()
-
-
-@pytest.fixture(scope='session')
 def appliance_state_root() -> Iterator[Path]:
-    """Where the simulator keeps its state: tmpfs when there is one, as the simulator commits
-    every change with fsync (about 30 ms on disk, 1 ms on tmpfs)."""
+    """Where the simulator keeps its state: tmpfs when there is one (the simulator syncs every
+    commit to disk; on tmpfs that costs nothing)."""
     shm = Path('/dev/shm')
     root = Path(tempfile.mkdtemp(prefix='acme-appliance-', dir=shm if shm.is_dir() else None))
     yield root
