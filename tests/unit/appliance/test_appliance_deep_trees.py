@@ -89,8 +89,8 @@ def deep_share(client: TestClient, data_dir: Path) -> dict:
     return share
 
 
-def test_snapshot_clone_get_and_rollback_of_a_deep_tree(client: TestClient, data_dir: Path,
-                                                       deep_share: dict) -> None:
+def test_snapshot_clone_get_and_rollback_of_a_deep_tree(
+        client: TestClient, data_dir: Path, deep_share: dict) -> None:
     share_id = deep_share["id"]
     snap = create_snapshot(client, share_id, "s")
     assert read_leaf(snapshot_dir(data_dir, snap["id"])) == LEAF

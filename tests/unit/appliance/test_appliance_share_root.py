@@ -197,8 +197,8 @@ def test_root_survives_a_restart(client: TestClient, data_dir) -> None:
         assert clone["root"] == {**CINDER, "mode": "0750"}
 
 
-def test_a_share_directory_lost_in_a_crash_comes_back_with_its_root(client: TestClient,
-                                                                   data_dir) -> None:
+def test_a_share_directory_lost_in_a_crash_comes_back_with_its_root(
+        client: TestClient, data_dir) -> None:
     share = create_share(client, "vol", root=CINDER)
     client.app.state.appliance.store.close()
     os.rmdir(share_dir(data_dir, share["id"]))

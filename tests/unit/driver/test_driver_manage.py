@@ -96,8 +96,8 @@ def test_managed_volume_secure_mode_root_for_cinder_user_and_root_squash(
     vol = new_volume(size=2)
     drv.manage_existing(vol, {'source-name': 'legacy'})
     info = os.stat(appliance.share_dir(foreign_share['id']))
-    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (os.getuid(), os.getgid(),
-                                                                 0o775)
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (
+        os.getuid(), os.getgid(), 0o775)
     assert rules(appliance, foreign_share['id']) == [(MY_IP, 'rw', True)]
 
 
@@ -232,9 +232,8 @@ def test_share_of_another_pool_by_id_is_invalid(driver, appliance, new_volume):
 
 
 @pytest.mark.parametrize('content', [['disk.img', 'other'], []], ids=['two-files', 'empty'])
-def test_share_without_exactly_one_file_is_refused_and_unmounted(driver, appliance,
-                                                                   foreign_share, new_volume,
-                                                                   content):
+def test_share_without_exactly_one_file_is_refused_and_unmounted(
+        driver, appliance, foreign_share, new_volume, content):
     share_dir = appliance.share_dir(foreign_share['id'])
     (share_dir / 'disk.img').unlink()
     for name in content:

@@ -337,8 +337,8 @@ def test_provider_location_uses_acme_nfs_address_ipv6_in_brackets(make_driver, a
     assert os.stat(volume_file(appliance, vol)).st_size == 2 * GIB
 
 
-def test_provider_location_of_an_appliance_exporting_over_ipv6(make_driver, appliance,
-                                                                tmp_path, new_volume):
+def test_provider_location_of_an_appliance_exporting_over_ipv6(
+        make_driver, appliance, tmp_path, new_volume):
     appliance.reset(tmp_path / 'appliance-v6', nfs_address='fd00::7')
     drv = make_driver()
     vol = new_volume()
@@ -442,8 +442,8 @@ def test_delete_volume_busy_when_this_host_cannot_unmount_it(driver, appliance, 
     assert [s.id for s in appliance.shares()] == [vol.provider_id]
 
 
-def test_delete_volume_appliance_failure_is_reported_and_retry_succeeds(driver, appliance,
-                                                                       volume):
+def test_delete_volume_appliance_failure_is_reported_and_retry_succeeds(
+        driver, appliance, volume):
     vol = volume()
     appliance.add_fault(method='DELETE', path='/shares/.*', action='fail', status=500)
     with pytest.raises(exception.VolumeBackendAPIException, match='delete_volume'):
@@ -462,8 +462,8 @@ def test_extend_volume_quota_and_sparse_file(driver, appliance, volume):
     assert_clean(driver, appliance, shares=1)
 
 
-def test_create_and_extend_thick_volume_are_fully_allocated(make_driver, appliance,
-                                                           new_volume):
+def test_create_and_extend_thick_volume_are_fully_allocated(
+        make_driver, appliance, new_volume):
     drv = make_driver(nfs_sparsed_volumes=False)
     vol = new_volume()
     vol.update(drv.create_volume(vol))
@@ -474,8 +474,8 @@ def test_create_and_extend_thick_volume_are_fully_allocated(make_driver, applian
     assert info.st_size == 2 * GIB and info.st_blocks * 512 >= 2 * GIB
 
 
-def test_extend_attached_volume_is_refused_like_cinder_nfs_bug_1870367(driver, appliance,
-                                                                     volume):
+def test_extend_attached_volume_is_refused_like_cinder_nfs_bug_1870367(
+        driver, appliance, volume):
     vol = volume()
     vol.attach_status = fields.VolumeAttachStatus.ATTACHED
     appliance.calls.clear()
