@@ -49,7 +49,7 @@ SETUP_HEADER = 'X-Acme-Test-Setup'  # arranging calls carry it and are not recor
 
 def free_ports(count: int) -> list[int]:
     """``count`` distinct free TCP ports on loopback."""
-    sockets = [socket.socket() for _ in range(count)]
+    sockets = [socket.socket() for _index in range(count)]
     for sock in sockets:
         sock.bind(('127.0.0.1', 0))
     ports = [sock.getsockname()[1] for sock in sockets]

@@ -104,7 +104,7 @@ def test_driver_role_rebuilds_and_reinstalls_when_the_source_changes(driver_runn
 
 def test_driver_role_argument_specs_reject_bad_input(driver_runner):
     result = driver_runner.playbook(scenario('driver') / 'converge.yml',
-                                '-e', '{"acme_driver_break_system_packages": "perhaps"}')
+                                    '-e', '{"acme_driver_break_system_packages": "perhaps"}')
     assert result.rc != 0
     assert 'acme_driver_break_system_packages' in result.output
 
@@ -177,7 +177,7 @@ def test_cinder_backend_invalid_config_is_not_installed(backend_runner):
 ])
 def test_cinder_backend_rejects_bad_input(backend_runner, extra, message):
     result = backend_runner.playbook(scenario('cinder_backend') / 'converge.yml', '-e',
-                                 json.dumps(extra))
+                                     json.dumps(extra))
     assert result.rc != 0
     assert message in result.output
     assert not backend_runner.conf.exists()
