@@ -67,10 +67,10 @@ def system_ca_bundle_in_environment(monkeypatch):
 
 
 @pytest.fixture
-def bind_mounts(monkeypatch, simulator):
+def bind_mounts(monkeypatch, appliance):
     """Replace only os-brick's NFS mount command by a bind mount of the share's directory."""
     from os_brick.remotefs import remotefs
-    client = simulator.client()
+    client = appliance.client()
     done = []
 
     def do_mount(self, mount_type, share, mount_path, mount_options=None, flags=None):
@@ -82,7 +82,7 @@ def bind_mounts(monkeypatch, simulator):
         if CONF.my_ip not in {rule['clients'] for rule in rules}:
             raise processutils.ProcessExecutionError(
                 stderr='mount.nfs: access denied by server while mounting')
-        subprocess.run(['mount', '--bind', str(simulator.share_dir(found['id'])), mount_path],
+        subprocess.run(['mount', '--bind', str(appliance.share_dir(found['id'])), mount_path],
                        check=True, capture_output=True)
         done.append((share, mount_path, mount_options, flags))
 
@@ -99,15 +99,15 @@ def base(tmp_path):
 
 
 @pytest.fixture
-def make_driver(simulator, base, bind_mounts):
+def make_driver(appliance, base, bind_mounts):
     from acme_cinder import nfs, options
     made = []
 
     def build(setup=True, **overrides):
         conf = configuration.Configuration(cinder_driver.volume_opts, config_group=GROUP)
         conf.append_config_values(options.ACME_OPTS)
-        values = {'acme_url': simulator.url, 'acme_pool': 'pool1', 'nas_user': 'admin',
-                  'nas_password': simulator.password, 'acme_ca_file': simulator.ca_path,
+        values = {'acme_url': appliance.url, 'acme_pool': 'pool1', 'nas_user': 'admin',
+                  'nas_password': appliance.password, 'acme_ca_file': appliance.ca_path,
                   'acme_retries': 1, 'acme_backoff': 0.1, 'nfs_mount_point_base': str(base),
                   'nas_secure_file_permissions': 'true', 'nas_secure_file_operations': 'false',
                   'volume_backend_name': GROUP, 'acme_file_wait_timeout': 5}

@@ -20,12 +20,12 @@ from cinder import exception
 GIB = 1024**3
 
 
-def share_file(simulator, vol):
-    return simulator.share_dir(vol.provider_id) / vol.name
+def share_file(appliance, vol):
+    return appliance.share_dir(vol.provider_id) / vol.name
 
 
-def appliance_is_empty(simulator):
-    client = simulator.client()
+def appliance_is_empty(appliance):
+    client = appliance.client()
     shares = client.shares.list()
     snapshots = [s for share in shares for s in client.snapshots.list(share['id'])]
     return shares == [] and snapshots == []
@@ -45,14 +45,14 @@ def count_calls(driver):
     return calls
 
 
-def test_create_volume_sparse_660_and_nothing_mounted_bindmount(driver, simulator, base,
+def test_create_volume_sparse_660_and_nothing_mounted_bindmount(driver, appliance, base,
                                                                 new_volume, bind_mounts):
     calls = count_calls(driver)
     vol = new_volume(size=2)
     vol.update(driver.create_volume(vol))
     assert calls == [('POST', '/shares')]
     assert vol.provider_location == f'127.0.0.1:/pool1/cinder-{vol.name}'
-    info = os.stat(share_file(simulator, vol))
+    info = os.stat(share_file(appliance, vol))
     assert info.st_size == 2 * GIB and info.st_blocks == 0
     assert stat.S_IMODE(info.st_mode) == 0o660
     # the mount point os-brick computes for the export, mounted only during the call
@@ -60,84 +60,84 @@ def test_create_volume_sparse_660_and_nothing_mounted_bindmount(driver, simulato
     assert export == vol.provider_location
     assert mount_path == driver._remotefsclient.get_mount_point(vol.provider_location)
     assert mount_path.startswith(str(base)) and mounts_under(base) == []
-    share = simulator.client().shares.get(vol.provider_id)
+    share = appliance.client().shares.get(vol.provider_id)
     assert share['quota_bytes'] == 2 * GIB
     assert share['nfs']['rules'] == [{'clients': MY_IP, 'access': 'rw', 'root_squash': False}]
 
 
-def test_thick_volume_is_allocated_bindmount(make_driver, simulator, base, new_volume):
+def test_thick_volume_is_allocated_bindmount(make_driver, appliance, base, new_volume):
     drv = make_driver(nfs_sparsed_volumes=False, nas_secure_file_permissions='false')
     vol = new_volume()
     vol.update(drv.create_volume(vol))
-    info = os.stat(share_file(simulator, vol))
+    info = os.stat(share_file(appliance, vol))
     assert info.st_blocks * 512 >= GIB
     assert stat.S_IMODE(info.st_mode) == 0o666
     assert mounts_under(base) == []
 
 
-def test_clone_of_snapshot_has_snapshot_data_and_new_name_bindmount(driver, simulator, base,
+def test_clone_of_snapshot_has_snapshot_data_and_new_name_bindmount(driver, appliance, base,
                                                                     volume, snapshot,
                                                                     new_volume):
     src = volume()
-    with open(share_file(simulator, src), 'r+b') as f:
+    with open(share_file(appliance, src), 'r+b') as f:
         f.write(b'snapshot data')
     snap = snapshot(src)
-    with open(share_file(simulator, src), 'r+b') as f:
+    with open(share_file(appliance, src), 'r+b') as f:
         f.write(b'changed later')
     vol = new_volume(size=2)
     calls = count_calls(driver)
     vol.update(driver.create_volume_from_snapshot(vol, snap))
     assert calls == [('POST', '/shares')]
-    assert os.listdir(simulator.share_dir(vol.provider_id)) == [vol.name]
-    with open(share_file(simulator, vol), 'rb') as f:
+    assert os.listdir(appliance.share_dir(vol.provider_id)) == [vol.name]
+    with open(share_file(appliance, vol), 'rb') as f:
         assert f.read(13) == b'snapshot data'
-    assert os.stat(share_file(simulator, vol)).st_size == 2 * GIB
+    assert os.stat(share_file(appliance, vol)).st_size == 2 * GIB
     assert mounts_under(base) == []
 
 
 @pytest.mark.parametrize('order', [(0, 1, 2), (2, 1, 0), (1, 0, 2), (1, 2, 0)])
-def test_clone_chain_any_delete_order_leaves_nothing_bindmount(driver, simulator, base,
+def test_clone_chain_any_delete_order_leaves_nothing_bindmount(driver, appliance, base,
                                                                volume, new_volume, order):
     vols = [volume()]
-    with open(share_file(simulator, vols[0]), 'r+b') as f:
+    with open(share_file(appliance, vols[0]), 'r+b') as f:
         f.write(b'origin')
     for _clone in range(2):
         vol = new_volume()
         vol.update(driver.create_cloned_volume(vol, vols[-1]))
         vols.append(vol)
-    with open(share_file(simulator, vols[2]), 'rb') as f:
+    with open(share_file(appliance, vols[2]), 'rb') as f:
         assert f.read(6) == b'origin'
     for index in order:
         driver.delete_volume(vols[index])
-    assert appliance_is_empty(simulator)
+    assert appliance_is_empty(appliance)
     assert mounts_under(base) == []
 
 
-def test_extend_and_revert_bindmount(driver, simulator, base, volume, snapshot, ctx):
+def test_extend_and_revert_bindmount(driver, appliance, base, volume, snapshot, ctx):
     vol = volume()
-    with open(share_file(simulator, vol), 'r+b') as f:
+    with open(share_file(appliance, vol), 'r+b') as f:
         f.write(b'v1')
     first = snapshot(vol)
-    with open(share_file(simulator, vol), 'r+b') as f:
+    with open(share_file(appliance, vol), 'r+b') as f:
         f.write(b'v2')
     driver.revert_to_snapshot(ctx, vol, first)  # appliance rollback
-    with open(share_file(simulator, vol), 'rb') as f:
+    with open(share_file(appliance, vol), 'rb') as f:
         assert f.read(2) == b'v1'
-    with open(share_file(simulator, vol), 'r+b') as f:
+    with open(share_file(appliance, vol), 'r+b') as f:
         f.write(b'v3')
     snapshot(vol)
     driver.revert_to_snapshot(ctx, vol, first)  # newer snapshot exists: file-level
-    with open(share_file(simulator, vol), 'rb') as f:
+    with open(share_file(appliance, vol), 'rb') as f:
         assert f.read(2) == b'v1'
-    assert len(simulator.client().snapshots.list(vol.provider_id)) == 2
+    assert len(appliance.client().snapshots.list(vol.provider_id)) == 2
     driver.extend_volume(vol, 3)
-    assert os.stat(share_file(simulator, vol)).st_size == 3 * GIB
-    assert simulator.client().shares.get(vol.provider_id)['quota_bytes'] == 3 * GIB
-    assert len(simulator.client().shares.list()) == 1
+    assert os.stat(share_file(appliance, vol)).st_size == 3 * GIB
+    assert appliance.client().shares.get(vol.provider_id)['quota_bytes'] == 3 * GIB
+    assert len(appliance.client().shares.list()) == 1
     assert mounts_under(base) == []
 
 
-def test_generic_attach_path_reuses_the_mount_point_bindmount(driver, simulator, base, volume,
+def test_generic_attach_path_reuses_the_mount_point_bindmount(driver, appliance, base, volume,
                                                               ctx):
     """Cinder's own os-brick attach (image copy, backup, host-assisted migration/retype)."""
     vol = volume()
@@ -154,11 +154,11 @@ def test_generic_attach_path_reuses_the_mount_point_bindmount(driver, simulator,
         f.write(b'via os-brick')
     driver._detach_volume(ctx, attach_info, vol, properties, force=True)
     assert mounts_under(base) == []
-    with open(share_file(simulator, vol), 'rb') as f:
+    with open(share_file(appliance, vol), 'rb') as f:
         assert f.read(12) == b'via os-brick'
 
 
-def test_export_to_compute_host_and_back_bindmount(driver, simulator, base, volume, ctx):
+def test_export_to_compute_host_and_back_bindmount(driver, appliance, base, volume, ctx):
     vol = volume()
     connector = {'ip': '127.0.0.2', 'host': 'compute1'}
     driver.create_export(ctx, vol, connector)
@@ -166,27 +166,27 @@ def test_export_to_compute_host_and_back_bindmount(driver, simulator, base, volu
     assert info['mount_point_base'] == str(base)
     assert info['data'] == {'export': vol.provider_location, 'name': vol.name,
                             'options': '-o vers=3,proto=tcp'}
-    rules = simulator.client().shares.get_nfs(vol.provider_id)['rules']
+    rules = appliance.client().shares.get_nfs(vol.provider_id)['rules']
     assert {r['clients'] for r in rules} == {MY_IP, '127.0.0.2'}
     assert mounts_under(base) == []  # the compute host mounts the share itself
     assert driver.terminate_connection(vol, connector) is False
     driver.remove_export(ctx, vol)
-    rules = simulator.client().shares.get_nfs(vol.provider_id)['rules']
+    rules = appliance.client().shares.get_nfs(vol.provider_id)['rules']
     assert [r['clients'] for r in rules] == [MY_IP]
     assert mounts_under(base) == []
 
 
-def test_manage_and_unmanage_bindmount(driver, simulator, base, new_volume):
-    client = simulator.client()
+def test_manage_and_unmanage_bindmount(driver, appliance, base, new_volume):
+    client = appliance.client()
     share = client.shares.create('legacy-disk', 'pool1')
-    with open(simulator.share_dir(share['id']) / 'disk.raw', 'wb') as f:
+    with open(appliance.share_dir(share['id']) / 'disk.raw', 'wb') as f:
         f.truncate(GIB + 1)
     vol = new_volume(size=None)
     ref = {'source-name': 'legacy-disk'}
     assert driver.manage_existing_get_size(vol, ref) == 2
     vol.size = 2
     vol.update(driver.manage_existing(vol, ref))
-    assert os.listdir(simulator.share_dir(share['id'])) == [vol.name]
+    assert os.listdir(appliance.share_dir(share['id'])) == [vol.name]
     managed = client.shares.get(share['id'])
     assert managed['name'] == 'cinder-' + vol.name and managed['quota_bytes'] == 2 * GIB
     assert [r['clients'] for r in managed['nfs']['rules']] == [MY_IP]  # granted on refusal
@@ -194,7 +194,7 @@ def test_manage_and_unmanage_bindmount(driver, simulator, base, new_volume):
     assert mounts_under(base) == []
 
 
-def test_mount_failure_cleans_up_bindmount(driver, simulator, base, new_volume, monkeypatch):
+def test_mount_failure_cleans_up_bindmount(driver, appliance, base, new_volume, monkeypatch):
     from os_brick.remotefs import remotefs
 
     def refuse(self, *args, **kwargs):
@@ -204,17 +204,17 @@ def test_mount_failure_cleans_up_bindmount(driver, simulator, base, new_volume, 
     monkeypatch.setattr('acme_cinder.mounts.time.sleep', lambda s: None)
     with pytest.raises(exception.VolumeBackendAPIException, match='access denied'):
         driver.create_volume(new_volume())
-    assert appliance_is_empty(simulator) and mounts_under(base) == []
+    assert appliance_is_empty(appliance) and mounts_under(base) == []
 
 
-def test_appliance_fault_during_clone_cleans_up_bindmount(driver, simulator, base, volume,
+def test_appliance_fault_during_clone_cleans_up_bindmount(driver, appliance, base, volume,
                                                           new_volume):
     src = volume()
-    simulator.add_fault(method='POST', path='/shares', nth=1, times=1, action='fail',
+    appliance.add_fault(method='POST', path='/shares', nth=1, times=1, action='fail',
                         status=500, code='INTERNAL', message='injected')
     with pytest.raises(exception.VolumeBackendAPIException):
         driver.create_cloned_volume(new_volume(), src)
-    client = simulator.client()
+    client = appliance.client()
     assert [s['id'] for s in client.shares.list()] == [src.provider_id]
     assert client.snapshots.list(src.provider_id) == []
     assert mounts_under(base) == []
@@ -244,7 +244,7 @@ def test_setup_fails_with_one_clear_line(make_driver, ctx, caplog, overrides, me
 
 
 def test_setup_wrong_url_fails_with_one_clear_line(make_driver, ctx, caplog):
-    from tests.support.simulator import free_port
+    from tests.support.appliance import free_port
     drv = make_driver(setup=False, acme_retries=0, acme_url=f'https://127.0.0.1:{free_port()}')
     drv.do_setup(ctx)
     with caplog.at_level(logging.ERROR), pytest.raises(exception.VolumeBackendAPIException):
@@ -253,7 +253,7 @@ def test_setup_wrong_url_fails_with_one_clear_line(make_driver, ctx, caplog):
     assert len(errors) == 1 and 'cannot reach the appliance' in errors[0]
 
 
-def test_password_not_in_any_log(driver, simulator, volume, snapshot, new_volume, caplog):
+def test_password_not_in_any_log(driver, appliance, volume, snapshot, new_volume, caplog):
     with caplog.at_level(logging.DEBUG):
         vol = volume()
         snap = snapshot(vol)
@@ -263,11 +263,11 @@ def test_password_not_in_any_log(driver, simulator, volume, snapshot, new_volume
         driver.delete_snapshot(snap)
         driver.delete_volume(vol)
     assert caplog.records
-    assert simulator.password not in caplog.text
-    assert simulator.password not in simulator.log_path.read_text(errors='replace')
+    assert appliance.password not in caplog.text
+    assert appliance.password not in appliance.log_path.read_text(errors='replace')
 
 
-def test_cinder_volume_manager_loads_the_driver(simulator, tmp_path):
+def test_cinder_volume_manager_loads_the_driver(appliance, tmp_path):
     """Cinder's own loading: VolumeManager imports volume_driver from a cinder.conf section."""
     state = tmp_path / 'state'
     state.mkdir()
@@ -285,11 +285,11 @@ def test_cinder_volume_manager_loads_the_driver(simulator, tmp_path):
         [acme-1]
         volume_driver = acme_cinder.nfs.AcmeNfsDriver
         volume_backend_name = acme-1
-        acme_url = {simulator.url}
-        acme_ca_file = {simulator.ca_path}
+        acme_url = {appliance.url}
+        acme_ca_file = {appliance.ca_path}
         acme_pool = pool1
         nas_user = admin
-        nas_password = {simulator.password}
+        nas_password = {appliance.password}
         nfs_mount_point_base = {state}/mnt
         """))
     bin_dir = os.path.dirname(sys.executable)
@@ -319,4 +319,4 @@ def test_cinder_volume_manager_loads_the_driver(simulator, tmp_path):
     assert result.stdout.split() == ['acme_cinder.nfs.AcmeNfsDriver', 'acme-1',
                                      'ACME', 'STORAGE,', 'Inc', 'acme-1',
                                      f'{state}/mnt', 'True']
-    assert simulator.password not in result.stdout + result.stderr
+    assert appliance.password not in result.stdout + result.stderr
