@@ -1,0 +1,42 @@
+"""The in-process simulator served a second time, under a certificate of a fresh CA for chosen
+names: a name other than the address the client connects to is a hostname mismatch.
+
+``served_as(appliance, tmp_path, '127.0.0.1')`` yields (url, ca_file) of the same simulator (its
+state, its calls) on another loopback port; ``'appliance.example'`` gives a certificate that is
+valid but not for 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import trustme
+from acme_appliance.server import bind_socket, build_server
+
+
+@contextmanager
+def served_as(appliance, tmp_path: Path, *names: str) -> Iterator[tuple[str, str]]:
+    ca = trustme.CA()
+    issued = ca.issue_cert(*names)
+    cert, key, ca_file = tmp_path / 'other.pem', tmp_path / 'other-key.pem', tmp_path / 'ca.pem'
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_file))
+    sock = bind_socket('127.0.0.1', 0)
+    server = build_server(appliance._switch, '127.0.0.1', 0, cert, key)
+    thread = threading.Thread(target=server.run, kwargs={'sockets': [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, 'uvicorn did not start'
+        time.sleep(0.01)
+    try:
+        yield f'https://127.0.0.1:{sock.getsockname()[1]}', str(ca_file)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
