@@ -3,7 +3,7 @@ names: a name other than the address the client connects to is a hostname mismat
 
 ``served_as(appliance, tmp_path, '127.0.0.1')`` yields (url, ca_file) of the same simulator (its
 state, its calls) on another loopback port; ``'appliance.example'`` gives a certificate that is
-valid but not for 127.0.0.1.
+valid but not for 127.0.0.1. ``endpoint`` gives each case of a TLS check (TLS_CASES).
 """
 
 from __future__ import annotations
@@ -40,3 +40,24 @@ def served_as(appliance, tmp_path: Path, *names: str) -> Iterator[tuple[str, str
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+# What the client connects to -> the error it must stop with (None: accepted).
+TLS_CASES = {
+    'untrusted certificate (system trust store)': None,
+    'configured CA': ('127.0.0.1', None),
+    'hostname mismatch': ('appliance.example', 'mismatch'),
+}
+
+
+def endpoint(case_name: str, appliance, tmp_path: Path
+             ) -> Iterator[tuple[str, str | None, str | None]]:
+    """(url, CA file or None, the refusal expected or None); yielded by a fixture
+    parametrized over TLS_CASES."""
+    case = TLS_CASES[case_name]
+    if case is None:  # the simulator's own test CA is in no trust store
+        yield appliance.url, None, 'certificate verify failed'
+        return
+    name, refusal = case
+    with served_as(appliance, tmp_path, name) as (url, ca_file):
+        yield url, ca_file, refusal

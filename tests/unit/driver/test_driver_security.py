@@ -24,31 +24,18 @@ from driver_helpers import MY_IP
 from oslo_config import cfg
 
 from tests.support.appliance import USER
-from tests.support.tls_server import served_as
+from tests.support import tls_server
 
 from acme_cinder import acme_client
 from cinder import context, exception
 
 COMPUTE_A = {'ip': '10.0.0.21', 'host': 'compute-a'}
 COMPUTE_B = {'ip': '10.0.0.22', 'host': 'compute-b'}
-# What the client connects to -> the error it must stop with (None: accepted).
-TLS_CASES = {
-    'untrusted certificate (system trust store)': None,
-    'configured CA': ('127.0.0.1', None),
-    'hostname mismatch': ('appliance.example', 'mismatch'),
-}
 
 
-@pytest.fixture(params=list(TLS_CASES))
+@pytest.fixture(params=list(tls_server.TLS_CASES))
 def endpoint(request, appliance, tmp_path):
-    """(url, CA file or None, the refusal expected or None)."""
-    case = TLS_CASES[request.param]
-    if case is None:  # the simulator's own test CA is in no trust store
-        yield appliance.url, None, 'certificate verify failed'
-        return
-    name, refusal = case
-    with served_as(appliance, tmp_path, name) as (url, ca_file):
-        yield url, ca_file, refusal
+    yield from tls_server.endpoint(request.param, appliance, tmp_path)
 
 
 def test_driver_verifies_tls_by_default(make_driver, endpoint):
