@@ -1,0 +1,96 @@
+"""The appliance password during a real playbook run at -vvv (issue 14, "## Security checks"):
+on no command line of any process while the module runs, in no file Ansible writes that others
+can read, in none of its output or artifacts. Roles never turn TLS verification off.
+
+The -vvv output with a right and a wrong password: test_modules_connection.py; cinder.conf 0640:
+tests/integration/roles/test_roles.py (test_cinder_backend_role_renders_validates_idempotently).
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import command_lines_with
+
+pytestmark = pytest.mark.integration
+ROLES = Path(__file__).resolve().parents[3] / 'roles'
+TLS_OFF = re.compile(r'(acme_tls_verify|validate_certs)\W+(false|no|0)\b', re.IGNORECASE)
+
+
+class Watch(threading.Thread):
+    """Polls command lines and Ansible's remote temp files while a playbook runs."""
+
+    def __init__(self, secret: str, remote_tmp: Path) -> None:
+        super().__init__(daemon=True)
+        self.secret, self.remote_tmp = secret, remote_tmp
+        self.stop = threading.Event()
+        self.command_lines: list[str] = []
+        self.module_seen = False
+        # The module's files (AnsiballZ holds the arguments, password included, zipped):
+        # path -> modes of it and of its directories up to the temp directory.
+        self.files: dict[str, str] = {}
+
+    def run(self) -> None:
+        while not self.stop.wait(0.05):
+            self.command_lines += command_lines_with(self.secret)
+            self.module_seen |= bool(command_lines_with('AnsiballZ_acme_share'))
+            for path in self.remote_tmp.rglob('*'):
+                self._check(path)
+
+    def _check(self, path: Path) -> None:
+        try:
+            if not path.is_file():
+                return
+            chain = [path, *[p for p in path.parents if p == self.remote_tmp
+                             or self.remote_tmp in p.parents]]
+            self.files[str(path)] = ' '.join(oct(stat.S_IMODE(p.stat().st_mode))
+                                                    for p in chain)
+        except OSError:  # removed by Ansible meanwhile
+            pass
+
+
+def _harness_input(path: Path) -> bool:
+    """What the test gave ansible-runner (the environment with the password), kept by it."""
+    return 'env' in path.parts or (path.name == 'command' and 'artifacts' in path.parts)
+
+
+def _readable_by_others(modes: str) -> bool:
+    """By the group or the world: the file readable and every directory on the way searchable."""
+    file, *directories = (int(mode, 8) for mode in modes.split())
+    return any(file & read and all(d & search for d in directories)
+               for read, search in ((0o040, 0o010), (0o004, 0o001)))
+
+
+def test_password_on_no_command_line_and_in_no_readable_file_during_a_run(ansible, appliance):
+    remote_tmp = ansible.workdir / 'remote-tmp'
+    ansible.env['ANSIBLE_REMOTE_TEMP'] = str(remote_tmp)
+    appliance.add_fault(method='GET', path='/shares', action='delay', delay=2)  # module lingers
+    watch = Watch(appliance.password, remote_tmp)
+    watch.start()
+    try:
+        run = ansible.playbook([{'name': 'create', 'acme.nas.acme_share': {
+            'name': 'db01', 'pool': 'pool1', 'size': '1GiB'}}], '-vvv').ok()
+    finally:
+        watch.stop.set()
+        watch.join()
+    assert run['create']['changed'] and watch.module_seen
+    assert watch.command_lines == []
+    assert any('AnsiballZ_acme_share' in p for p in watch.files), watch.files
+    assert {p: m for p, m in watch.files.items() if _readable_by_others(m)} == {}
+    assert appliance.password not in run.output
+    written = [p for p in ansible.workdir.rglob('*') if p.is_file() and not _harness_input(p)]
+    assert written and [p for p in written if appliance.password.encode() in p.read_bytes()] == []
+
+
+def test_roles_never_turn_tls_verification_off():
+    """The driver's and the modules' defaults verify; no role but the lab's overrides them."""
+    files = [p for p in ROLES.rglob('*')
+             if p.is_file() and not p.relative_to(ROLES).parts[0].startswith('lab_')]
+    off = [f'{p}: {line.strip()}' for p in files
+           for line in p.read_text(errors='replace').splitlines() if TLS_OFF.search(line)]
+    assert files and off == []
