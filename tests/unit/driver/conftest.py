@@ -70,22 +70,26 @@ def make_config(appliance, base, **overrides):
     return conf
 
 
+def build_driver(appliance, base, setup=True, my_ip=MY_IP, **overrides):
+    """A driver on ``appliance`` with symlink mounts below ``base`` (also for tests/bench)."""
+    drv = nfs.AcmeNfsDriver(configuration=make_config(appliance, base, **overrides),
+                            execute=Executor(), host=f'{HOST}@{GROUP}')
+    mounts = SymlinkMounts(appliance, drv.base, my_ip, nfs_mount_options=drv.mount_options)
+    drv._remotefsclient = mounts
+    drv._mounts = ShareMounts(mounts, umount=mounts.umount,
+                              attempts=drv.configuration.nfs_mount_attempts, retry_delay=0)
+    if setup:
+        drv.do_setup(context.get_admin_context())
+        drv.check_for_setup_error()
+        appliance.calls.clear()
+    return drv
+
+
 @pytest.fixture
 def make_driver(tmp_path, appliance):
     """Build a driver (a cinder-volume host); ``my_ip``/``base`` make a second host."""
     def build(setup=True, my_ip=MY_IP, base=None, **overrides):
-        base = base or tmp_path / 'mnt'
-        drv = nfs.AcmeNfsDriver(configuration=make_config(appliance, base, **overrides),
-                                execute=Executor(), host=f'{HOST}@{GROUP}')
-        mounts = SymlinkMounts(appliance, drv.base, my_ip, nfs_mount_options=drv.mount_options)
-        drv._remotefsclient = mounts
-        drv._mounts = ShareMounts(mounts, umount=mounts.umount,
-                                  attempts=drv.configuration.nfs_mount_attempts, retry_delay=0)
-        if setup:
-            drv.do_setup(context.get_admin_context())
-            drv.check_for_setup_error()
-            appliance.calls.clear()
-        return drv
+        return build_driver(appliance, base or tmp_path / 'mnt', setup, my_ip, **overrides)
 
     yield build
     for key in _OVERRIDDEN:
