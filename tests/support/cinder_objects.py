@@ -19,3 +19,13 @@ def make_volume(ctx, group: str, size: int = 1, **updates) -> objects.Volume:
     vol.volume_attachment = objects.VolumeAttachmentList(objects=[])
     vol.obj_reset_changes()
     return vol
+
+
+def make_snapshot(ctx, vol: objects.Volume, **updates) -> objects.Snapshot:
+    """A Snapshot of ``vol`` being created (no provider id yet)."""
+    values = dict(id=str(uuid.uuid4()), volume_id=vol.id, volume_size=vol.size,
+                  provider_id=None, status=fields.SnapshotStatus.CREATING)
+    values.update(updates)
+    snap = objects.Snapshot(context=ctx, **values)
+    snap.volume = vol
+    return snap

@@ -10,19 +10,17 @@ for this host.
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 from driver_helpers import GROUP, HOST, MY_IP, Executor, SymlinkMounts
 from oslo_config import cfg
 
 from tests.support import cinder_runtime as cinder_runtime_support
-from tests.support.cinder_objects import make_volume
+from tests.support.cinder_objects import make_snapshot, make_volume
 
 from acme_cinder import nfs, options
 from acme_cinder.mounts import ShareMounts
-from cinder import context, objects
-from cinder.objects import fields
+from cinder import context
 from cinder.volume import configuration
 from cinder.volume import driver as cinder_driver
 
@@ -122,11 +120,7 @@ def volume(driver, new_volume):
 @pytest.fixture
 def new_snapshot(ctx):
     def build(vol):
-        snap = objects.Snapshot(context=ctx, id=str(uuid.uuid4()), volume_id=vol.id,
-                                volume_size=vol.size, provider_id=None,
-                                status=fields.SnapshotStatus.CREATING)
-        snap.volume = vol
-        return snap
+        return make_snapshot(ctx, vol)
     return build
 
 
