@@ -72,6 +72,7 @@ test: deps venv collection-link lint sanity publish-checks
 
 bench: deps venv collection-link
 	@$(PY) tests/bench/lookup_bench.py
+	@$(PY) tests/bench/driver_bench.py
 	@if [ -x tests/bench/modules_bench.sh ]; then tests/bench/modules_bench.sh; fi
 
 lab: venv collection-link  ## the whole lab (lab/README.md); root, Debian 12
