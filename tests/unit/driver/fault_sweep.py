@@ -279,11 +279,19 @@ def sweep(f: Factories, op: str, fault: str) -> Cell:
     return cell
 
 
+LEGEND = ('A cell: the REST calls of the operation (each failed once in its own run): '
+          'n ok = succeeded anyway (retried),\n'
+          'n err = a Cinder error naming the operation and the reason, nothing left behind, '
+          'the repeat succeeded,\n'
+          "n tmp = succeeded, leaving a revert's temporary clone the next revert or delete "
+          'removes.\nTimeout and drop hit after the appliance did the work (the answer is lost).')
+
+
 def table(cells: dict[tuple[str, str], Cell]) -> str:
-    """operation x fault -> 'calls: n ok, n err' (ok = retried and succeeded)."""
+    """operation x fault -> 'calls: n ok, n err, n tmp', under LEGEND."""
     width = max(len(op) for op in OPERATIONS) + 2
     head = 'operation'.ljust(width) + ''.join(f.ljust(22) for f in FAULTS)
-    lines = [head, '-' * len(head)]
+    lines = [LEGEND, '', head, '-' * len(head)]
     for op in OPERATIONS:
         row = [str(cells[op, f]) if (op, f) in cells else 'not run' for f in FAULTS]
         lines.append(op.ljust(width) + ''.join(c.ljust(22) for c in row))
