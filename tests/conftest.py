@@ -6,4 +6,3 @@ collections_path()  # before any test module imports ansible_collections.acme.na
 alias_driver_client()
 
 pytest_plugins = ['tests.support.appliance']
-
