@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-import statistics
 import sys
 import tempfile
-import time
 import uuid
 import warnings
 from collections.abc import Callable
@@ -36,6 +34,7 @@ import fault_sweep  # noqa: E402
 from driver_helpers import GROUP, HOST, MY_IP  # noqa: E402
 from oslo_config import cfg  # noqa: E402
 
+from tests.bench.lookup_bench import median_ms  # noqa: E402
 from tests.support import cinder_runtime  # noqa: E402
 from tests.support.appliance import GIB, Appliance  # noqa: E402
 from tests.support.cinder_objects import make_snapshot, make_volume  # noqa: E402
@@ -45,15 +44,6 @@ from cinder import context  # noqa: E402
 SIZES = (10, 100, 1000)
 REPEAT = 30
 UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
-
-
-def median_ms(call: Callable, repeat: int = REPEAT) -> float:
-    samples = []
-    for _sample in range(repeat):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def stats_table(sim: Appliance, tmp: Path) -> None:
@@ -70,7 +60,7 @@ def stats_table(sim: Appliance, tmp: Path) -> None:
         sim.calls.clear()
         drv.get_volume_stats(refresh=True)
         calls = len(sim.calls)
-        print(f'{size:>8} {median_ms(lambda: drv.get_volume_stats(refresh=True)):>10.2f} '
+        print(f'{size:>8} {median_ms(lambda: drv.get_volume_stats(refresh=True), REPEAT):>10.2f} '
               f'{calls:>11}')
 
 
