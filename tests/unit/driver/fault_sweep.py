@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,15 +25,30 @@ from cinder import exception
 
 REMOTE = {'ip': '10.0.0.9', 'host': 'compute1'}
 # The driver's settings in the matrix: quick retries, a short read timeout.
+READ_TIMEOUT = 0.2
 SETTINGS = dict(acme_retries=2, acme_backoff=0.0, acme_retry_after_max=0.01,
-                acme_read_timeout=0.5)
-# The faults, and what a Cinder error they cause must say. A timeout and a drop hit after
-# the appliance did the work (the answer is lost): the hard case for leaks.
-FAULTS: dict[str, tuple[dict, str]] = {
-    '503 busy': ({'action': 'fail', 'status': 503, 'retry_after': 1}, 'BUSY'),
-    'timeout': ({'action': 'delay', 'when': 'after', 'delay': 1.5}, 'cannot reach the appliance'),
-    'drop': ({'action': 'drop', 'when': 'after'}, 'cannot reach the appliance'),
-    '500': ({'action': 'fail', 'status': 500}, 'injected fault: INTERNAL'),
+                acme_read_timeout=READ_TIMEOUT)
+LATE = 2 * READ_TIMEOUT  # how late a late request or answer comes
+
+
+@dataclass(frozen=True)
+class Fault:
+    spec: dict      # the simulator's fault plan entry
+    reason: str     # what the Cinder error it causes must say
+    settle: float = 0.0  # seconds until a late request has run on the appliance
+
+
+# A late answer and a drop hit after the appliance did the work (the answer is lost); a late
+# request runs on the appliance after the driver gave up on it (or retried it).
+UNREACHABLE = 'cannot reach the appliance'
+FAULTS: dict[str, Fault] = {
+    '503 busy': Fault({'action': 'fail', 'status': 503, 'retry_after': 1}, 'BUSY'),
+    'timeout, late answer': Fault({'action': 'delay', 'when': 'after', 'delay': LATE},
+                                  UNREACHABLE),
+    'timeout, late request': Fault({'action': 'delay', 'delay': LATE}, UNREACHABLE,
+                                   settle=LATE - READ_TIMEOUT + 0.1),
+    'drop': Fault({'action': 'drop', 'when': 'after'}, UNREACHABLE),
+    '500': Fault({'action': 'fail', 'status': 500}, 'injected fault: INTERNAL'),
 }
 RAW = (acme_client.AcmeError, MountError, OSError)
 TEMPORARY = 'cinder-revert-'  # a revert's clone whose delete failed; the next revert reaps it
@@ -222,30 +238,45 @@ class Cell:
         return f"{self.calls}: " + ', '.join(parts)
 
 
-def reference(f: Factories, op: str, ids: Ids) -> tuple[tuple, tuple, int]:
-    """The state before and after the operation without a fault, and its REST calls."""
-    step = new_step(f, ids)
-    act = OPERATIONS[op](step)
-    before = state(step)
-    f.appliance.calls.clear()
-    act()
-    return before, state(step), len(f.appliance.calls)
+@dataclass(frozen=True)
+class Reference:
+    """An operation without a fault: the Cinder ids, the state after it, its REST calls."""
+
+    ids: Ids
+    expected: tuple
+    calls: int
+
+
+_REFERENCES: dict[str, Reference] = {}
+
+
+def reference(f: Factories, op: str) -> Reference:
+    """Run once per operation (the faults of one operation share it: the ids stay)."""
+    if op not in _REFERENCES:
+        ids = Ids()
+        step = new_step(f, ids)
+        act = OPERATIONS[op](step)
+        f.appliance.calls.clear()
+        act()
+        _REFERENCES[op] = Reference(ids, state(step), len(f.appliance.calls))
+    return _REFERENCES[op]
 
 
 def run_step(f: Factories, op: str, ids: Ids, fault: str, nth: int, cell: Cell,
              expected: tuple) -> bool:
     """Fail the nth call of the operation; check it; False once no call was left to fail."""
     arrange = OPERATIONS[op]
-    spec, reason = FAULTS[fault]
+    plan = FAULTS[fault]
     step = new_step(f, ids)
     act = arrange(step)
     before = state(step)
-    f.appliance.add_fault(method='*', path='.*', nth=nth, **spec)
+    f.appliance.add_fault(method='*', path='.*', nth=nth, **plan.spec)
     try:
         act()
     except exception.CinderException as error:
         message = str(error)
-        assert reason in message and not isinstance(error, RAW), (nth, message)
+        assert plan.reason in message and not isinstance(error, RAW), (nth, message)
+        time.sleep(plan.settle)
         f.appliance.clear_faults()
         assert state(step) == before, (nth, message)
         act()  # the same user action again
@@ -255,6 +286,7 @@ def run_step(f: Factories, op: str, ids: Ids, fault: str, nth: int, cell: Cell,
         return True
     if not fault_hits(f.appliance):
         return False
+    time.sleep(plan.settle)
     left = _left_temporary(state(step), expected)
     assert left is not None, (nth, state(step), expected)
     cell.temporary += left
@@ -270,12 +302,12 @@ def _left_temporary(found: tuple, expected: tuple) -> bool | None:
 
 
 def sweep(f: Factories, op: str, fault: str) -> Cell:
-    ids = Ids()
-    _, expected, calls = reference(f, op, ids)
-    cell = Cell(calls=calls)
-    for nth in range(1, calls + 1):
-        assert run_step(f, op, ids, fault, nth, cell, expected), (op, fault, nth, 'not hit')
-    assert cell.retried + cell.errors + cell.temporary == calls
+    ref = reference(f, op)
+    cell = Cell(calls=ref.calls)
+    for nth in range(1, ref.calls + 1):
+        assert run_step(f, op, ref.ids, fault, nth, cell, ref.expected), (op, fault, nth,
+                                                                            'not hit')
+    assert cell.retried + cell.errors + cell.temporary == ref.calls
     return cell
 
 
@@ -284,17 +316,18 @@ LEGEND = ('A cell: the REST calls of the operation (each failed once in its own 
           'n err = a Cinder error naming the operation and the reason, nothing left behind, '
           'the repeat succeeded,\n'
           "n tmp = succeeded, leaving a revert's temporary clone the next revert or delete "
-          'removes.\nTimeout and drop hit after the appliance did the work (the answer is lost).')
+          'removes.\nA late answer and a drop come after the appliance did the work; '
+          'a late request runs after the driver gave up on it.')
 
 
 def table(cells: dict[tuple[str, str], Cell]) -> str:
     """operation x fault -> 'calls: n ok, n err, n tmp', under LEGEND."""
     width = max(len(op) for op in OPERATIONS) + 2
-    head = 'operation'.ljust(width) + ''.join(f.ljust(22) for f in FAULTS)
+    head = 'operation'.ljust(width) + ''.join(f.ljust(24) for f in FAULTS)
     lines = [LEGEND, '', head, '-' * len(head)]
     for op in OPERATIONS:
         row = [str(cells[op, f]) if (op, f) in cells else 'not run' for f in FAULTS]
-        lines.append(op.ljust(width) + ''.join(c.ljust(22) for c in row))
+        lines.append(op.ljust(width) + ''.join(c.ljust(24) for c in row))
     return '\n'.join(lines)
 
 
