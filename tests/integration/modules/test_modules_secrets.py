@@ -48,8 +48,8 @@ class Watch(threading.Thread):
                 return
             chain = [path, *[p for p in path.parents if p == self.remote_tmp
                              or self.remote_tmp in p.parents]]
-            self.files[str(path)] = ' '.join(oct(stat.S_IMODE(p.stat().st_mode))
-                                                    for p in chain)
+            modes = (oct(stat.S_IMODE(p.stat().st_mode)) for p in chain)
+            self.files[str(path)] = ' '.join(modes)
         except OSError:  # removed by Ansible meanwhile
             pass
 

@@ -305,8 +305,8 @@ def sweep(f: Factories, op: str, fault: str) -> Cell:
     ref = reference(f, op)
     cell = Cell(calls=ref.calls)
     for nth in range(1, ref.calls + 1):
-        assert run_step(f, op, ref.ids, fault, nth, cell, ref.expected), (op, fault, nth,
-                                                                            'not hit')
+        hit = run_step(f, op, ref.ids, fault, nth, cell, ref.expected)
+        assert hit, (op, fault, nth, 'not hit')
     assert cell.retried + cell.errors + cell.temporary == ref.calls
     return cell
 

@@ -147,7 +147,6 @@ def fails_cleanly(run_module, appliance, origin):
     return check
 
 
-
 # Check mode predicts a change the appliance then refuses (422): the module leaves the
 # validation of NFS clients and snapshot names to the appliance. Their real runs fail cleanly.
 MODULES = {'acme_share': (ShareModule, {'name': 'db01', 'pool': 'pool1'}, SHARE_OPTIONS),
@@ -155,7 +154,7 @@ MODULES = {'acme_share': (ShareModule, {'name': 'db01', 'pool': 'pool1'}, SHARE_
                              SNAPSHOT_OPTIONS)}
 CHECK_MODE_MISSES = [('acme_share', 'nfs.rules.clients'),
                      ('acme_share', 'nfs.rules.clients (twice)'), ('acme_snapshot', 'name')]
-CASES = [(module, option) for module, (_, _, options) in MODULES.items()
+CASES = [(module, option) for module, (*_unused, options) in MODULES.items()
          for option in [*options, *CONNECTION_OPTIONS]]
 
 
