@@ -11,14 +11,17 @@ from __future__ import annotations
 import ipaddress
 import re
 import string
+from pathlib import Path
 
 import pytest
 from ansible.module_utils.parsing.convert_bool import BOOLEANS
 from ansible_collections.acme.nas.plugins.modules.acme_share import ShareModule
 from ansible_collections.acme.nas.plugins.modules.acme_snapshot import SnapshotModule
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, configuration, given, settings
 from hypothesis import strategies as st
 
+# Hypothesis's caches go to build/ (make clean), not to a .hypothesis/ in the checkout.
+configuration.set_hypothesis_home_dir(Path(__file__).resolve().parents[4] / 'build' / 'hypothesis')
 # The simulator keeps its state across the examples of a test: an invalid value changes nothing.
 EXAMPLES = settings(max_examples=15, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
