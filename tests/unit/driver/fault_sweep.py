@@ -28,25 +28,25 @@ REMOTE = {'ip': '10.0.0.9', 'host': 'compute1'}
 READ_TIMEOUT = 0.2
 SETTINGS = dict(acme_retries=2, acme_backoff=0.0, acme_retry_after_max=0.01,
                 acme_read_timeout=READ_TIMEOUT)
-LATE = 2 * READ_TIMEOUT  # how late a late request or answer comes
+LATE = READ_TIMEOUT + 0.1  # how late a late request or answer comes
 
 
 @dataclass(frozen=True)
 class Fault:
     spec: dict      # the simulator's fault plan entry
     reason: str     # what the Cinder error it causes must say
-    settle: float = 0.0  # seconds until a late request has run on the appliance
 
 
 # A late answer and a drop hit after the appliance did the work (the answer is lost); a late
-# request runs on the appliance after the driver gave up on it (or retried it).
+# request runs on the appliance after the driver gave up on it (or retried it). The simulator
+# delays a request before reading its body: once the client has gone, a late request with a
+# body (POST, PUT, PATCH) is refused (422); only body-less ones (DELETE, rollback) run late.
 UNREACHABLE = 'cannot reach the appliance'
 FAULTS: dict[str, Fault] = {
     '503 busy': Fault({'action': 'fail', 'status': 503, 'retry_after': 1}, 'BUSY'),
     'timeout, late answer': Fault({'action': 'delay', 'when': 'after', 'delay': LATE},
                                   UNREACHABLE),
-    'timeout, late request': Fault({'action': 'delay', 'delay': LATE}, UNREACHABLE,
-                                   settle=LATE - READ_TIMEOUT + 0.1),
+    'timeout, late request': Fault({'action': 'delay', 'delay': LATE}, UNREACHABLE),
     'drop': Fault({'action': 'drop', 'when': 'after'}, UNREACHABLE),
     '500': Fault({'action': 'fail', 'status': 500}, 'injected fault: INTERNAL'),
 }
@@ -262,6 +262,29 @@ def reference(f: Factories, op: str) -> Reference:
     return _REFERENCES[op]
 
 
+class Answered:
+    """Waits until the appliance has finished every request that arrived since it was made:
+    a late request runs after the driver gave up on it, and may leave something behind."""
+
+    def __init__(self, appliance: Any) -> None:
+        self.appliance = appliance
+        self.calls = len(appliance.calls)
+        self.offset = appliance.log_path.stat().st_size
+
+    def wait(self, timeout: float = 30) -> None:
+        arrived = len(self.appliance.calls) - self.calls
+        deadline = time.monotonic() + timeout
+        while self._finished() < arrived:  # one log line per request, when it ends
+            assert time.monotonic() < deadline, 'the appliance did not finish its requests'
+            time.sleep(0.02)
+
+    def _finished(self) -> int:
+        with open(self.appliance.log_path, 'rb') as log:
+            log.seek(self.offset)
+            # the fault plan's own calls are not the driver's (their lines may come late too)
+            return sum(b' /api/v1/' in line and b'/_admin/' not in line for line in log)
+
+
 def run_step(f: Factories, op: str, ids: Ids, fault: str, nth: int, cell: Cell,
              expected: tuple) -> bool:
     """Fail the nth call of the operation; check it; False once no call was left to fail."""
@@ -271,12 +294,13 @@ def run_step(f: Factories, op: str, ids: Ids, fault: str, nth: int, cell: Cell,
     act = arrange(step)
     before = state(step)
     f.appliance.add_fault(method='*', path='.*', nth=nth, **plan.spec)
+    mark = Answered(f.appliance)
     try:
         act()
     except exception.CinderException as error:
         message = str(error)
         assert plan.reason in message and not isinstance(error, RAW), (nth, message)
-        time.sleep(plan.settle)
+        mark.wait()
         f.appliance.clear_faults()
         assert state(step) == before, (nth, message)
         act()  # the same user action again
@@ -284,9 +308,9 @@ def run_step(f: Factories, op: str, ids: Ids, fault: str, nth: int, cell: Cell,
         cell.errors += 1
         cell.messages.append(_generic(message))
         return True
+    mark.wait()
     if not fault_hits(f.appliance):
         return False
-    time.sleep(plan.settle)
     left = _left_temporary(state(step), expected)
     assert left is not None, (nth, state(step), expected)
     cell.temporary += left
