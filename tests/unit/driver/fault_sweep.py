@@ -37,7 +37,8 @@ class Fault:
     reason: str     # what the Cinder error it causes must say
 
 
-# A late answer and a drop hit after the appliance did the work (the answer is lost); a late
+# A late answer and a dropped answer come after the appliance did the work; a dropped request
+# never reaches it; a late
 # request runs on the appliance after the driver gave up on it (or retried it). The simulator
 # delays a request before reading its body: once the client has gone, a late request with a
 # body (POST, PUT, PATCH) is refused (422); only body-less ones (DELETE, rollback) run late.
@@ -47,7 +48,8 @@ FAULTS: dict[str, Fault] = {
     'timeout, late answer': Fault({'action': 'delay', 'when': 'after', 'delay': LATE},
                                   UNREACHABLE),
     'timeout, late request': Fault({'action': 'delay', 'delay': LATE}, UNREACHABLE),
-    'drop': Fault({'action': 'drop', 'when': 'after'}, UNREACHABLE),
+    'drop, request': Fault({'action': 'drop'}, UNREACHABLE),
+    'drop, answer': Fault({'action': 'drop', 'when': 'after'}, UNREACHABLE),
     '500': Fault({'action': 'fail', 'status': 500}, 'injected fault: INTERNAL'),
 }
 RAW = (acme_client.AcmeError, MountError, OSError)
@@ -340,8 +342,8 @@ LEGEND = ('A cell: the REST calls of the operation (each failed once in its own 
           'n err = a Cinder error naming the operation and the reason, nothing left behind, '
           'the repeat succeeded,\n'
           "n tmp = succeeded, leaving a revert's temporary clone the next revert or delete "
-          'removes.\nA late answer and a drop come after the appliance did the work; '
-          'a late request runs after the driver gave up on it.')
+          'removes.\nA late or dropped answer comes after the appliance did the work; a dropped '
+          'request never reaches it;\na late request runs after the driver gave up on it.')
 
 
 def table(cells: dict[tuple[str, str], Cell]) -> str:
