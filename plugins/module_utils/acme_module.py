@@ -9,6 +9,8 @@ result dict. ``main()`` is ``module = ShareModule(); module()``.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import traceback
 from contextlib import contextmanager
 
@@ -53,6 +55,34 @@ class ModuleFailure(Exception):
         super().__init__(msg)
         self.msg = msg
         self.details = details
+
+
+# The appliance contract's names: 1-64 of [A-Za-z0-9_.-], not starting with '.' or '-'.
+NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$')
+
+
+def check_name(value, option):
+    """Refuse a name the appliance would refuse, before anything is looked up or changed."""
+    if not NAME_RE.match(value or ''):
+        raise ModuleFailure(f'{option}: {value!r} is not a valid name (1 to 64 of A-Z a-z 0-9 '
+                            f'_ . -, not starting with . or -)')
+
+
+def check_clients(rules):
+    """NFS rule clients: one address, a network or '*', each at most once."""
+    seen = set()
+    for rule in rules:
+        clients = rule['clients']
+        if clients in seen:
+            raise ModuleFailure(f'nfs.rules: clients {clients!r} appears more than once')
+        seen.add(clients)
+        if clients == '*':
+            continue
+        try:
+            ipaddress.ip_network(clients, strict=False)
+        except ValueError:
+            raise ModuleFailure(f'nfs.rules: clients {clients!r} is not an address, a network '
+                                f'(CIDR) or *') from None
 
 
 def error_result(error):

@@ -286,6 +286,7 @@ from ansible_collections.acme.nas.plugins.module_utils.acme_client import (  # n
 )
 from ansible_collections.acme.nas.plugins.module_utils.acme_module import (  # noqa: E402
     AcmeModule,
+    check_clients,
     diff_result,
 )
 from ansible_collections.acme.nas.plugins.module_utils.acme_units import (  # noqa: E402
@@ -380,6 +381,7 @@ class ShareModule(AcmeModule):
                 self.fail(f'size: {error}')
         nfs = self.params['nfs']
         if nfs is not None:
+            check_clients(nfs['rules'] or [])
             nfs = dict(enabled=nfs['enabled'], rules=None if nfs['rules'] is None
                        else sorted_rules(nfs['rules']))
         return dict(quota_bytes=quota, nfs=nfs)

@@ -160,6 +160,7 @@ error:
 
 from ansible_collections.acme.nas.plugins.module_utils.acme_module import (  # noqa: E402
     AcmeModule,
+    check_name,
     diff_result,
 )
 
@@ -189,6 +190,7 @@ class SnapshotModule(AcmeModule):
     # get ----------------------------------------------------------------------------------
     def run(self):
         state = self.params['state']
+        check_name(self.params['name'], 'name')
         share = self.find_share()
         if share is None:
             if state == 'absent':

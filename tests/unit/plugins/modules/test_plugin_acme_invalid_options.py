@@ -155,32 +155,18 @@ def fails_cleanly(run_module, appliance, origin):
 MODULES = {'acme_share': (ShareModule, {'name': 'db01', 'pool': 'pool1'}, SHARE_OPTIONS),
            'acme_snapshot': (SnapshotModule, {'share': 'db01', 'pool': 'pool1', 'name': 's2'},
                              SNAPSHOT_OPTIONS)}
-CHECK_MODE_MISSES = [('acme_share', 'nfs.rules.clients'),
-                     ('acme_share', 'nfs.rules.clients (twice)'), ('acme_snapshot', 'name')]
 CASES = [(module, option) for module, (*_unused, options) in MODULES.items()
          for option in [*options, *CONNECTION_OPTIONS]]
 
 
-def _examples(fails_cleanly, module: str, option: str, modes: tuple) -> None:
+@pytest.mark.parametrize('module, option', CASES)
+def test_invalid_values_fail_and_change_nothing_in_check_mode_too(fails_cleanly, module,
+                                                                  option):
     module_class, base, options = MODULES[module]
     strategy, word = {**options, **CONNECTION_OPTIONS}[option]
 
     @EXAMPLES
     @given(args=strategy)
     def run(args):
-        fails_cleanly(module_class, {**base, **args}, word, modes)
+        fails_cleanly(module_class, {**base, **args}, word, (True, False))
     run()
-
-
-@pytest.mark.parametrize('module, option', CASES)
-def test_invalid_values_fail_and_change_nothing(fails_cleanly, module, option):
-    modes = (False,) if (module, option) in CHECK_MODE_MISSES else (True, False)
-    _examples(fails_cleanly, module, option, modes)
-
-
-@pytest.mark.xfail(strict=True, reason='check mode reports changed=true for values the '
-                   'appliance refuses: NFS clients (not an address, a network or *; twice), '
-                   'snapshot names')
-@pytest.mark.parametrize('module, option', CHECK_MODE_MISSES)
-def test_check_mode_fails_for_values_the_appliance_refuses(fails_cleanly, module, option):
-    _examples(fails_cleanly, module, option, (True,))
