@@ -65,10 +65,11 @@ def topology(state, netns):
         where = ('bridge' if host.lstrip('[').removeprefix('::ffff:').startswith('10.123.0.') else
                  'loopback' if host in ('127.0.0.1', '[::1]') else 'all namespace addresses')
         out.append(f'    {f[0]:<4} {local:<22} {proc:<18} {where}')
-    pidfile = state / 'guest' / 'qemu.pid'
-    pid = pidfile.read_text().strip() if pidfile.exists() else ''
-    running = bool(pid) and Path(f'/proc/{pid}').exists()
-    out.append(f'  guest: QEMU pid {pid} ' + ('running' if running else 'not running'))
+    for guest, name in (('guest', 'acme-volume-1'), ('compute', 'acme-compute-1')):
+        pidfile = state / guest / 'qemu.pid'
+        pid = pidfile.read_text().strip() if pidfile.exists() else ''
+        running = bool(pid) and Path(f'/proc/{pid}').exists()
+        out.append(f'  {name}: QEMU pid {pid} ' + ('running' if running else 'not running'))
     conf = state / 'control' / 'etc' / 'supervisord.conf'
     if conf.exists():
         out.append('  control plane (supervisord in the namespace):')
@@ -92,8 +93,40 @@ def smoke(state):
     for key, value in data.items():
         if key == 'checks':
             out += [f'  {check}: {val}' for check, val in value]
+        elif key == 'attaches':
+            out += attaches(value)
         elif key != 'flows':
             out.append(f'  {key}: {value}')
+    return out
+
+
+def crash(state):
+    try:
+        data = json.loads((state / 'crash.json').read_text())
+    except (OSError, ValueError):
+        return ['  (not run: STATE/crash.json not written)']
+    return [f'  NFS mounts under the mount base before the kill: {data["mounts_before_kill"]}, '
+            f'after the restart (do_setup): {data["mounts_after_restart"]} '
+            f'(cinder-volume pid {data.get("pid_before")} -> {data.get("pid_after")})']
+
+
+ATTACH_COLUMNS = (('flow', 'flow', 16), ('volume', 'volume', 10), ('op', 'op', 5),
+                  ('host', 'attach host', 15), ('mounted_on_attach_host', 'mounted there', 13),
+                  ('volume_host_mounts', 'mounts on volume host', 21),
+                  ('rule_while_attached', 'rule attached', 13),
+                  ('rule_after_detach', 'rule after detach', 17),
+                  ('stranger_refused', 'stranger refused', 16))
+
+
+def attaches(rows):
+    """One line per attach: where the share was mounted and what the NFS server allowed."""
+    out = ['  attaches (os-brick on the attach host, as Nova):',
+           '    ' + ' '.join(f'{title:<{width}}' for _, title, width in ATTACH_COLUMNS)]
+    for row in rows:
+        cells = [str(row.get(key, ''))[:8] if key == 'volume' else str(row.get(key, ''))
+                 for key, _, _ in ATTACH_COLUMNS]
+        widths = [width for _, _, width in ATTACH_COLUMNS]
+        out.append('    ' + ' '.join(f'{c:<{w}}' for c, w in zip(cells, widths, strict=True)))
     return out
 
 
@@ -104,6 +137,7 @@ def main():
     ap.add_argument('--final', action='store_true')
     a = ap.parse_args()
     lines = ['ACME NAS lab report', '===================', 'Smoke:'] + smoke(a.state_dir)
+    lines += ['cinder-volume SIGKILLed with a share mounted, restarted:'] + crash(a.state_dir)
     lines += ['Topology:'] + topology(a.state_dir, a.netns)
     lines += ['Phases (wall time):'] + phases(a.state_dir, a.final)
     lines += ['Peak memory:'] + memory(a.state_dir)

@@ -9,7 +9,9 @@
 #                pip used on the host to fill WHEELHOUSE (cached); the guest venv installs from
 #                it with --no-index, in a chroot, at native speed
 #   GUEST_VENV GUEST_USER GUEST_HOSTNAME GUEST_ADDRESS GUEST_GATEWAY DISK_SIZE MASK_UNITS
-#   CINDER_SERVICES  systemd units written for the Cinder services of the volume host
+#   CINDER_SERVICES  systemd units written for the Cinder services of the volume host; empty
+#                (a compute host: os-brick only) writes no /etc/cinder, sudoers entry or unit
+#   IMPORT_CHECK Python statement run in the venv to prove the install (default: Cinder's)
 #   OUTSIDE      command prefix that runs a download in the machine's root network namespace
 #                (the lab namespace has no route out), e.g. "nsenter --net=/proc/1/ns/net"
 # The rootfs is built under OUT.tmp and renamed to OUT only when complete.
@@ -18,7 +20,8 @@ set -euo pipefail
 : "${OUT:?}" "${SUITE:?}" "${MIRROR:?}" "${PACKAGES:?}" "${HOST_PIP:?}" "${PIP_PACKAGES:?}"
 : "${WHEELHOUSE:?}" "${GUEST_VENV:?}" "${GUEST_USER:?}" "${GUEST_HOSTNAME:?}"
 : "${GUEST_ADDRESS:?}" "${GUEST_GATEWAY:?}" "${DISK_SIZE:?}"
-PIP_CONSTRAINTS="${PIP_CONSTRAINTS:-}" CINDER_SERVICES="${CINDER_SERVICES:-cinder-volume cinder-backup}" MASK_UNITS="${MASK_UNITS:-}" OUTSIDE="${OUTSIDE:-}"
+PIP_CONSTRAINTS="${PIP_CONSTRAINTS:-}" CINDER_SERVICES="${CINDER_SERVICES-cinder-volume cinder-backup}" MASK_UNITS="${MASK_UNITS:-}" OUTSIDE="${OUTSIDE:-}"
+IMPORT_CHECK="${IMPORT_CHECK:-from cinder import objects; objects.register_all(); import cinder.volume.manager, os_brick, psycopg2}"
 
 WORK="$OUT.tmp"
 ROOT="$WORK/rootfs"
@@ -31,6 +34,22 @@ cleanup() {
     return 0
 }
 trap cleanup EXIT
+
+# 6. disk: ext4 filled from the directory (no loop device), qcow2 base, kernel + initrd beside it
+finish_disk() {
+    rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/* "$ROOT"/tmp/*
+    cp "$(find "$ROOT"/boot -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -1)" "$WORK/vmlinuz"
+    cp "$(find "$ROOT"/boot -maxdepth 1 -name 'initrd.img-*' | sort -V | tail -1)" "$WORK/initrd.img"
+    mkfs.ext4 -q -F -L acme-root -d "$ROOT" "$WORK/base.raw" "$DISK_SIZE" >&3 2>&1
+    qemu-img convert -O qcow2 "$WORK/base.raw" "$WORK/base.qcow2"
+    rm -f "$WORK/base.raw"
+    rm -rf "$ROOT"
+    log "disk $(du -h "$WORK/base.qcow2" | cut -f1) qcow2 ($DISK_SIZE virtual)"
+    trap - EXIT
+    rm -rf "$OUT"
+    mv "$WORK" "$OUT"
+    echo "guest image ready in $OUT ($((SECONDS - START)) s)"
+}
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
@@ -48,11 +67,20 @@ if [[ ! -d $WHEELHOUSE ]]; then
     log "wheelhouse $(find "$WHEELHOUSE" -maxdepth 1 -name '*.whl' | wc -l) wheels"
 fi
 
-# 2. rootfs
-# shellcheck disable=SC2086
-$OUTSIDE debootstrap --include="$PACKAGES" "$SUITE" "$ROOT" "$MIRROR" >&3 2>&1 \
-    || { tail -20 "$WORK/build.log"; exit 1; }
-log "debootstrap $SUITE"
+# 2. rootfs: debootstrap once per suite, mirror and package list (the slow, download-bound
+#    step; both lab guests share it), kept as a tarball beside the images
+ROOTFS_TAR="$(dirname "$OUT")/rootfs-$(printf '%s\n' "$SUITE" "$MIRROR" "$PACKAGES" | sha256sum | cut -c1-16).tar"
+if [[ -f $ROOTFS_TAR ]]; then
+    mkdir -p "$ROOT"
+    tar -C "$ROOT" --numeric-owner -xf "$ROOTFS_TAR"
+    log "rootfs from $(basename "$ROOTFS_TAR")"
+else
+    # shellcheck disable=SC2086
+    $OUTSIDE debootstrap --include="$PACKAGES" "$SUITE" "$ROOT" "$MIRROR" >&3 2>&1 \
+        || { tail -20 "$WORK/build.log"; exit 1; }
+    tar -C "$ROOT" --numeric-owner -cf "$ROOTFS_TAR.tmp" . && mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
+    log "debootstrap $SUITE"
+fi
 
 # 3. configuration baked into the image
 echo "$GUEST_HOSTNAME" > "$ROOT/etc/hostname"
@@ -96,8 +124,8 @@ printf 'PasswordAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\
 [[ -f $ROOT/etc/ssh/ssh_host_ed25519_key ]] || chroot "$ROOT" ssh-keygen -A >&3 2>&1
 cp "$ROOT/etc/ssh/ssh_host_ed25519_key.pub" "$WORK/ssh_host_ed25519_key.pub"
 
-# the service user cinder-volume runs as
-chroot "$ROOT" useradd --system --user-group --home-dir /var/lib/cinder --create-home \
+# the service user (cinder-volume runs as it; on a compute host, the hypervisor's user)
+chroot "$ROOT" useradd --system --user-group --home-dir "/var/lib/$GUEST_USER" --create-home \
     --shell /bin/false "$GUEST_USER" >&3 2>&1
 log "configuration"
 
@@ -110,13 +138,21 @@ chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PIP_CONFIG_F
     PIP_DISABLE_PIP_VERSION_CHECK=1 sh -ec "
         python3 -m venv $GUEST_VENV
         $GUEST_VENV/bin/pip install -q --no-index --find-links /tmp/wheels $PIP_PACKAGES
-        $GUEST_VENV/bin/python -W ignore -c 'from cinder import objects; objects.register_all(); import cinder.volume.manager, os_brick, psycopg2'
+        $GUEST_VENV/bin/python -W ignore -c '$IMPORT_CHECK'
     " >&3 2>&1 || { tail -20 "$WORK/build.log"; exit 1; }
 umount "$ROOT/tmp/wheels"
 umount "$ROOT/proc"
 rmdir "$ROOT/tmp/wheels"
 chroot "$ROOT" "$GUEST_VENV/bin/pip" freeze > "$WORK/pip-freeze.txt" 2>&3
-log "venv $GUEST_VENV: $(grep -i '^cinder==' "$WORK/pip-freeze.txt")"
+log "venv $GUEST_VENV: $(grep -iE '^(cinder|os-brick)==' "$WORK/pip-freeze.txt" | tr '\n' ' ')"
+
+# os-brick and oslo.privsep run `sudo privsep-helper ...` when their root helper is plain sudo
+# (e.g. as root): on sudo's secure_path, as distribution packages install it
+ln -sf "$GUEST_VENV/bin/privsep-helper" "$ROOT/usr/local/bin/privsep-helper"
+if [[ -z $CINDER_SERVICES ]]; then
+    finish_disk
+    exit 0
+fi
 
 # 5. what a distribution's Cinder packages would provide: /etc/cinder with the stock files,
 #    rootwrap through sudo, state and log directories, systemd units (enabled, but they only
@@ -124,10 +160,8 @@ log "venv $GUEST_VENV: $(grep -i '^cinder==' "$WORK/pip-freeze.txt")"
 install -d -m 0750 -g "$(chroot "$ROOT" id -g "$GUEST_USER")" "$ROOT/etc/cinder"
 cp -a "$ROOT$GUEST_VENV/etc/cinder/." "$ROOT/etc/cinder/"
 sed -i "s|^exec_dirs=|exec_dirs=$GUEST_VENV/bin,|" "$ROOT/etc/cinder/rootwrap.conf"
-# on sudo's secure_path, as distribution packages install them: os-brick and oslo.privsep
-# run `sudo privsep-helper ...` when their root helper is plain sudo (e.g. as root)
+# on sudo's secure_path, as distribution packages install them
 ln -sf "$GUEST_VENV/bin/cinder-rootwrap" "$ROOT/usr/local/bin/cinder-rootwrap"
-ln -sf "$GUEST_VENV/bin/privsep-helper" "$ROOT/usr/local/bin/privsep-helper"
 cat > "$ROOT/etc/sudoers.d/cinder" <<SUDO
 Defaults:$GUEST_USER !requiretty
 $GUEST_USER ALL = (root) NOPASSWD: /usr/local/bin/cinder-rootwrap /etc/cinder/rootwrap.conf *
@@ -159,17 +193,4 @@ UNIT
 done
 log "cinder host files: /etc/cinder, rootwrap, units ($CINDER_SERVICES)"
 
-# 6. disk: ext4 filled from the directory (no loop device), qcow2 base, kernel + initrd beside it
-rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/* "$ROOT"/tmp/*
-cp "$(find "$ROOT"/boot -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -1)" "$WORK/vmlinuz"
-cp "$(find "$ROOT"/boot -maxdepth 1 -name 'initrd.img-*' | sort -V | tail -1)" "$WORK/initrd.img"
-mkfs.ext4 -q -F -L acme-root -d "$ROOT" "$WORK/base.raw" "$DISK_SIZE" >&3 2>&1
-qemu-img convert -O qcow2 "$WORK/base.raw" "$WORK/base.qcow2"
-rm -f "$WORK/base.raw"
-rm -rf "$ROOT"
-log "disk $(du -h "$WORK/base.qcow2" | cut -f1) qcow2 ($DISK_SIZE virtual)"
-
-trap - EXIT
-rm -rf "$OUT"
-mv "$WORK" "$OUT"
-echo "guest image ready in $OUT ($((SECONDS - START)) s)"
+finish_disk
