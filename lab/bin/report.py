@@ -121,11 +121,11 @@ ATTACH_COLUMNS = (('flow', 'flow', 16), ('volume', 'volume', 10), ('op', 'op', 5
 def attaches(rows):
     """One line per attach: where the share was mounted and what the NFS server allowed."""
     out = ['  attaches (os-brick on the attach host, as Nova):',
-           '    ' + ' '.join(f'{title:<{width}}' for _, title, width in ATTACH_COLUMNS)]
+           '    ' + ' '.join(f'{title:<{width}}' for _key, title, width in ATTACH_COLUMNS)]
     for row in rows:
         cells = [str(row.get(key, ''))[:8] if key == 'volume' else str(row.get(key, ''))
-                 for key, _, _ in ATTACH_COLUMNS]
-        widths = [width for _, _, width in ATTACH_COLUMNS]
+                 for key, _title, _width in ATTACH_COLUMNS]
+        widths = [width for _key, _title, width in ATTACH_COLUMNS]
         out.append('    ' + ' '.join(f'{c:<{w}}' for c, w in zip(cells, widths, strict=True)))
     return out
 
