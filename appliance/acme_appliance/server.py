@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from pathlib import Path
 
@@ -30,7 +31,10 @@ class AbortableH11Protocol(H11Protocol):
         idle = self.cycle is None or self.cycle.response_complete
         super().shutdown()
         if idle:
-            self.transport.abort()
+            # A TLS transport whose connection is already gone has no protocol to abort
+            # (AttributeError in asyncio's sslproto; seen when ganesha's death stopped the API).
+            with contextlib.suppress(AttributeError):
+                self.transport.abort()
 
 
 def build_server(app: FastAPI, host: str, port: int, tls_cert: Path | None = None,
