@@ -203,6 +203,19 @@ def test_deleted_share_export_is_gone(appliance, nfs):
     assert '/pool1/doomed' not in exports_conf.read_text()
 
 
+def test_renamed_share_is_served_under_its_new_path_and_ganesha_survives_its_delete(
+        appliance, nfs):
+    """What manage does (rename), then delete: ganesha must live through both reloads."""
+    share = appliance.create_share('before-manage', [rule()])
+    appliance.call('PATCH', f'/shares/{share["id"]}', expect=200, json={'name': 'after-manage'})
+    assert nfs.names('/pool1/after-manage', 3) == []
+    assert nfs.ls('/pool1/before-manage', 3).returncode != 0
+    appliance.call('DELETE', f'/shares/{share["id"]}', expect=204)
+    pids = json.loads((appliance.state_dir / 'pids.json').read_text())
+    assert procs.pid_alive(pids['ganesha']), 'ganesha died on the reload after a rename'
+    assert appliance.call('GET', '/system', expect=200)
+
+
 def test_rule_for_another_address_denies_loopback(appliance, nfs):
     appliance.create_share('elsewhere', [rule('10.9.9.9', 'rw')])
     for version in VERSIONS:
