@@ -30,22 +30,23 @@ def read(appliance, vol):
         return handle.read(len(DATA))
 
 
-@pytest.fixture
-def from_snapshot(driver, new_volume):
-    def build(snap, size=1):
+def _made_from(new_volume, create):
+    """A factory of volumes made by ``create(volume, source)`` (provider fields set)."""
+    def build(source, size=1):
         vol = new_volume(size=size)
-        vol.update(driver.create_volume_from_snapshot(vol, snap))
+        vol.update(create(vol, source))
         return vol
     return build
+
+
+@pytest.fixture
+def from_snapshot(driver, new_volume):
+    return _made_from(new_volume, driver.create_volume_from_snapshot)
 
 
 @pytest.fixture
 def clone(driver, new_volume):
-    def build(source, size=1):
-        vol = new_volume(size=size)
-        vol.update(driver.create_cloned_volume(vol, source))
-        return vol
-    return build
+    return _made_from(new_volume, driver.create_cloned_volume)
 
 
 # -- snapshots with dependent volumes ---------------------------------------------------
