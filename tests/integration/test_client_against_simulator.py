@@ -219,10 +219,8 @@ def test_fault_delay_hits_read_timeout(appliance):
     client = appliance.client(retries=0, timeout=(2, 0.5))
     client.system.get()
     appliance.add_fault(method='GET', path='/system', nth=1, times=1, action='delay', delay=2)
-    start = time.monotonic()
-    with pytest.raises(ac.ConnectionFailed):
+    with pytest.raises(ac.ConnectionFailed, match='timed out'):  # not the delayed answer
         client.system.get()
-    assert time.monotonic() - start < 2
     assert client.system.get()['api_version'] == '1'
 
 

@@ -32,6 +32,8 @@ timed() { # timed LABEL CMD...: run CMD, then print LABEL, its result and the se
 
 build() {
     rm -rf "$OUT"
+    # The unpacked tarball holds a copy of the client; it must not outlive the checks.
+    trap 'rm -rf "$OUT"' EXIT
     mkdir -p "$UNPACKED"
     ansible-galaxy collection build --force --output-path "$OUT" "$ROOT" >/dev/null
     TARBALL=$(echo "$OUT"/acme-nas-*.tar.gz)
