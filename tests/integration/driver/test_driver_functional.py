@@ -8,9 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import subprocess
-import sys
-import textwrap
 
 import pytest
 from acme_functional import MY_IP, mounts_under
@@ -266,57 +263,3 @@ def test_password_not_in_any_log(driver, appliance, volume, snapshot, new_volume
     assert appliance.password not in caplog.text
     assert appliance.password not in appliance.log_path.read_text(errors='replace')
 
-
-def test_cinder_volume_manager_loads_the_driver(appliance, tmp_path):
-    """Cinder's own loading: VolumeManager imports volume_driver from a cinder.conf section."""
-    state = tmp_path / 'state'
-    state.mkdir()
-    conf = tmp_path / 'cinder.conf'
-    conf.write_text(textwrap.dedent(f"""\
-        [DEFAULT]
-        enabled_backends = acme-1
-        state_path = {state}
-        my_ip = {MY_IP}
-        transport_url = fake:/
-        [database]
-        connection = sqlite:///{state}/cinder.db
-        [coordination]
-        backend_url = file://{state}/locks
-        [acme-1]
-        volume_driver = acme_cinder.nfs.AcmeNfsDriver
-        volume_backend_name = acme-1
-        acme_url = {appliance.url}
-        acme_ca_file = {appliance.ca_path}
-        acme_pool = pool1
-        nas_user = admin
-        nas_password = {appliance.password}
-        nfs_mount_point_base = {state}/mnt
-        """))
-    bin_dir = os.path.dirname(sys.executable)
-    subprocess.run([os.path.join(bin_dir, 'cinder-manage'), '--config-file', str(conf),
-                    'db', 'sync'], check=True, capture_output=True)
-    script = textwrap.dedent("""\
-        import sys
-        from oslo_config import cfg
-        from cinder import context, objects
-        objects.register_all()
-        cfg.CONF(['--config-file', sys.argv[1]], project='cinder')
-        from cinder import rpc
-        rpc.init(cfg.CONF)
-        from cinder.volume import manager
-        mgr = manager.VolumeManager(service_name='acme-1')
-        drv = mgr.driver
-        drv.do_setup(context.get_admin_context())
-        drv.check_for_setup_error()
-        stats = drv.get_volume_stats(refresh=True)
-        print(type(drv).__module__ + '.' + type(drv).__name__, drv.configuration.config_group,
-              stats['vendor_name'], stats['volume_backend_name'],
-              drv.configuration.nfs_mount_point_base, drv.SUPPORTS_ACTIVE_ACTIVE)
-        """)
-    result = subprocess.run([sys.executable, '-c', script, str(conf)], capture_output=True,
-                            text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ['acme_cinder.nfs.AcmeNfsDriver', 'acme-1',
-                                     'ACME', 'STORAGE,', 'Inc', 'acme-1',
-                                     f'{state}/mnt', 'True']
-    assert appliance.password not in result.stdout + result.stderr
