@@ -18,8 +18,6 @@ import secrets
 import shutil
 import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +30,13 @@ from acme_appliance.app import create_app
 from acme_appliance.auth import Authenticator
 from acme_appliance.config import ApplianceConfig
 from acme_appliance.context import open_appliance
-from acme_appliance.server import bind_socket, build_server
 from acme_appliance.store import ShareRow, SnapshotRow
 from acme_appliance.usage import UsageRefresher
 from ansible_collections.acme.nas.plugins.module_utils.acme_client import AcmeClient
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
+
+from tests.support.serving import ThreadServer
 
 
 GIB, MIB = 1 << 30, 1 << 20
@@ -137,30 +136,21 @@ class Appliance:
         self.tls = tls.generate(tls_dir, ['127.0.0.1'])
         self.ca_path = str(self.tls.ca)
         self._switch = _Switch()
-        self._sock = bind_socket('127.0.0.1', 0)
-        self.url = f'https://127.0.0.1:{self._sock.getsockname()[1]}'
-        self._server = build_server(self._switch, '127.0.0.1', 0, self.tls.cert, self.tls.key)
-        self._thread = threading.Thread(target=self._server.run, daemon=True,
-                                        kwargs={'sockets': [self._sock]})
+        self._server = ThreadServer(self._switch, self.tls.cert, self.tls.key)
+        self.url = self._server.url
         self._log: logging.Handler | None = None
         self._setup = requests.Session()
         self.state_dir = self.data_dir = tls_dir
 
     # life cycle ---------------------------------------------------------------------------
     def start(self) -> Appliance:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert self._thread.is_alive() and time.monotonic() < deadline, 'uvicorn did not start'
-            time.sleep(0.01)
+        self._server.start()
         return self
 
     def stop(self) -> None:
         self._close_app()
         self._switch.app = None
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
+        self._server.stop()
 
     def reset(self, state_dir: Path, **config: Any) -> Appliance:
         """A fresh simulator keeping its data and log in ``state_dir`` (ApplianceConfig fields

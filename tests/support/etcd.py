@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import requests
 from etcd3gw.client import Etcd3Client
 
 from tests.support.appliance import free_ports
+from tests.support.polling import wait_until
 
 NAME = 'acme-test'
 
@@ -47,11 +47,9 @@ class Etcd:
                  '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
                  '--initial-cluster', f'{NAME}={peer}', '--log-level', 'warn'],
                 stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while not self.healthy():
-            assert self.process.poll() is None, self.log_path.read_text()[-2000:]
-            assert time.monotonic() < deadline, 'etcd did not become healthy'
-            time.sleep(0.1)
+        wait_until(lambda: self.healthy() or self.process.poll() is not None, timeout,
+                   'etcd health', interval=0.1)
+        assert self.process.poll() is None, self.log_path.read_text()[-2000:]
         return self
 
     def healthy(self) -> bool:

@@ -8,14 +8,13 @@ valid but not for 127.0.0.1. ``endpoint`` gives each case of a TLS check (TLS_CA
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import trustme
-from acme_appliance.server import bind_socket, build_server
+
+from tests.support.serving import ThreadServer
 
 
 @contextmanager
@@ -26,20 +25,8 @@ def served_as(appliance, tmp_path: Path, *names: str) -> Iterator[tuple[str, str
     issued.cert_chain_pems[0].write_to_path(str(cert))
     issued.private_key_pem.write_to_path(str(key))
     ca.cert_pem.write_to_path(str(ca_file))
-    sock = bind_socket('127.0.0.1', 0)
-    server = build_server(appliance._switch, '127.0.0.1', 0, cert, key)
-    thread = threading.Thread(target=server.run, kwargs={'sockets': [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, 'uvicorn did not start'
-        time.sleep(0.01)
-    try:
-        yield f'https://127.0.0.1:{sock.getsockname()[1]}', str(ca_file)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with ThreadServer(appliance._switch, cert, key) as server:
+        yield server.url, str(ca_file)
 
 
 # What the client connects to -> the error it must stop with (None: accepted).

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-import threading
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,9 @@ APPLIANCE = Path(__file__).resolve().parents[3] / "appliance"
 if str(APPLIANCE) not in sys.path:
     sys.path.insert(0, str(APPLIANCE))
 
+import requests  # noqa: E402
+from acme_appliance.app import create_app  # noqa: E402
 from acme_appliance.config import ApplianceConfig  # noqa: E402
-from acme_appliance.server import bind_socket, build_server  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 MIB = 1 << 20
@@ -41,6 +41,14 @@ def login(client: TestClient) -> TestClient:
     assert reply.status_code == 200, reply.text
     client.headers["Authorization"] = f"Bearer {reply.json()['token']}"
     return client
+
+
+def session(url: str) -> requests.Session:
+    """A logged-in HTTP session of a live server."""
+    http = requests.Session()
+    reply = http.post(f"{url}{API}/auth/login", json={"username": USER, "password": PASSWORD})
+    http.headers["Authorization"] = f"Bearer {reply.json()['token']}"
+    return http
 
 
 def share_dir(data_dir: Path, share_id: str) -> Path:
@@ -74,28 +82,17 @@ def assert_error(reply: Any, status: int, code: str) -> dict:
     return body
 
 
-class LiveServer:
-    """uvicorn serving an app on 127.0.0.1 and a free port, in a thread."""
+@contextmanager
+def started(data_dir: Path, token: str | None = None, **overrides: Any) -> Iterator[TestClient]:
+    """The simulator started on ``data_dir`` (its start-up repair runs); a client logged in,
+    or carrying ``token`` (tokens persist)."""
+    with TestClient(create_app(make_config(data_dir, **overrides))) as client:
+        if token:
+            client.headers["Authorization"] = token
+        yield client if token else login(client)
 
-    def __init__(self, app: FastAPI, tls: tuple[Path, Path] | None = None) -> None:
-        self.sock = bind_socket("127.0.0.1", 0)
-        port = self.sock.getsockname()[1]
-        cert, key = tls if tls else (None, None)
-        self.server = build_server(app, "127.0.0.1", port, cert, key)
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{port}"
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       daemon=True)
 
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+def restarted(client: TestClient, data_dir: Path) -> Any:
+    """Stop the simulator behind ``client`` and start it again on the same data."""
+    client.app.state.appliance.store.close()
+    return started(data_dir, token=client.headers["Authorization"])

@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from appliance_helpers import LiveServer, login, make_config
+from appliance_helpers import login, make_config
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from acme_appliance.app import create_app
+
+from tests.support.serving import ThreadServer
 
 
 @pytest.fixture
@@ -38,6 +40,6 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def live(app: FastAPI) -> Iterator[LiveServer]:
-    with LiveServer(app) as server:
+def live(app: FastAPI) -> Iterator[ThreadServer]:
+    with ThreadServer(app) as server:
         yield server

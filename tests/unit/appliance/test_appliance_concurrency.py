@@ -9,16 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from appliance_helpers import API, PASSWORD, USER
+from appliance_helpers import API, session
 
 from acme_appliance.storage import Storage
-
-
-def session(url: str) -> requests.Session:
-    http = requests.Session()
-    reply = http.post(f"{url}{API}/auth/login", json={"username": USER, "password": PASSWORD})
-    http.headers["Authorization"] = f"Bearer {reply.json()['token']}"
-    return http
 
 
 def assert_consistent(http: requests.Session, url: str, data_dir) -> list[dict]:

@@ -8,56 +8,47 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from appliance_helpers import (
-    API,
-    assert_error,
-    create_share,
-    create_snapshot,
-    login,
-    make_config,
-    share_dir,
-    snapshot_dir,
-)
+from appliance_helpers import (API, assert_error, create_share, create_snapshot, restarted,
+                               share_dir, snapshot_dir)
 from fastapi.testclient import TestClient
 
 from acme_appliance import context, storage, trees
-from acme_appliance.app import create_app
 
 LEVELS = 1200
 NAME = "level-dir"  # 1,200 levels of it make a path of 12,000 bytes, three times PATH_MAX
 LEAF = b"at the bottom\n"
 
 
-def build_deep_tree(root: Path, levels: int = LEVELS) -> None:
-    """levels nested directories below root (made relative to descriptors), a file at the end."""
+def _bottom(root: Path, levels: int, make: bool) -> int:
+    """A descriptor of the directory ``levels`` below root (made on the way when ``make``),
+    reached relative to descriptors: the path is longer than PATH_MAX."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for _level in range(levels):
+    for _level in range(levels):
+        if make:
             os.mkdir(NAME, dir_fd=fd)
-            deeper = os.open(NAME, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = deeper
-        leaf = os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
-        os.write(leaf, LEAF)
-        os.close(leaf)
-    finally:
+        deeper = os.open(NAME, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
         os.close(fd)
+        fd = deeper
+    return fd
+
+
+def build_deep_tree(root: Path, levels: int = LEVELS) -> None:
+    """levels nested directories below root, a file at the end."""
+    fd = _bottom(root, levels, make=True)
+    leaf = os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(leaf, LEAF)
+    os.close(leaf)
+    os.close(fd)
 
 
 def read_leaf(root: Path, levels: int = LEVELS) -> bytes:
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    fd = _bottom(root, levels, make=False)
+    leaf = os.open("leaf", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
     try:
-        for _level in range(levels):
-            deeper = os.open(NAME, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = deeper
-        leaf = os.open("leaf", os.O_RDONLY, dir_fd=fd)
-        try:
-            return os.read(leaf, 100)
-        finally:
-            os.close(leaf)
+        return os.read(leaf, 100)
     finally:
-        os.close(fd)
+        os.close(leaf)
 
 
 def assert_nothing_left(data_dir: Path) -> None:
@@ -153,8 +144,7 @@ def test_start_up_purges_a_deep_tree_in_the_trash(client: TestClient, data_dir: 
     doomed.mkdir()
     build_deep_tree(doomed)
     os.chmod(doomed / NAME, 0o555)  # a read-only snapshot directory on the way down
-    with TestClient(create_app(make_config(data_dir))) as again:
-        login(again)
+    with restarted(client, data_dir) as again:
         assert again.get(f"{API}/shares").status_code == 200
     assert list((data_dir / "trash").iterdir()) == []
 
@@ -176,8 +166,7 @@ def test_start_up_repair_logs_a_failed_step_and_carries_on(
         real_purge(trash_fd, name)
 
     monkeypatch.setattr(storage, "purge", purge)
-    with caplog.at_level(logging.WARNING), TestClient(create_app(make_config(data_dir))) as again:
-        login(again)
+    with caplog.at_level(logging.WARNING), restarted(client, data_dir) as again:
         assert [s["id"] for s in again.get(f"{API}/shares").json()["items"]] == [share["id"]]
     assert sorted(p.name for p in (data_dir / "trash").iterdir()) == ["stuck"]
     assert not orphan.exists()

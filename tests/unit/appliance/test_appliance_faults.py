@@ -7,12 +7,10 @@ import threading
 
 import pytest
 import requests
-from appliance_helpers import API, assert_error, create_share, login, make_config
+from appliance_helpers import API, assert_error, create_share, session, started
 from fastapi.testclient import TestClient
-from test_appliance_concurrency import session
 
 from acme_appliance import faults
-from acme_appliance.app import create_app
 from acme_appliance.faults import DroppedConnection
 
 FAULTS = f"{API}/_admin/faults"
@@ -136,8 +134,7 @@ def test_admin_calls_are_never_faulted(client: TestClient) -> None:
 
 
 def test_faults_are_off_unless_enabled(data_dir) -> None:
-    with TestClient(create_app(make_config(data_dir, enable_faults=False))) as client:
-        login(client)
+    with started(data_dir, enable_faults=False) as client:
         assert_error(client.post(FAULTS, json={"path": ".*", "action": "fail"}), 404, "NOT_FOUND")
         assert client.get(f"{API}/system").status_code == 200
 
@@ -148,24 +145,17 @@ def test_drop_in_process_raises(client: TestClient) -> None:
         client.get(f"{API}/system")
 
 
-def test_drop_closes_the_connection(live) -> None:
+@pytest.mark.parametrize("when, left", [("before", []), ("after", ["a"])])
+def test_drop_closes_the_connection(live, when: str, left: list[str]) -> None:
+    """Dropped before the call ran, nothing is made (a repeat succeeds); after, it was made."""
     http = session(live.url)
     http.post(f"{live.url}{FAULTS}", json={"path": "/shares", "method": "POST",
-                                           "action": "drop"}).raise_for_status()
+                                           "action": "drop", "when": when}).raise_for_status()
     with pytest.raises(requests.ConnectionError):
         http.post(f"{live.url}{API}/shares", json={"name": "a", "pool": "pool1"})
-    assert http.get(f"{live.url}{API}/shares").json()["items"] == []
+    assert [s["name"] for s in http.get(f"{live.url}{API}/shares").json()["items"]] == left
     reply = http.post(f"{live.url}{API}/shares", json={"name": "a", "pool": "pool1"})
-    assert reply.status_code == 201
-
-
-def test_drop_after_the_call_ran(live) -> None:
-    http = session(live.url)
-    http.post(f"{live.url}{FAULTS}", json={"path": "/shares", "method": "POST",
-                                           "action": "drop", "when": "after"}).raise_for_status()
-    with pytest.raises(requests.ConnectionError):
-        http.post(f"{live.url}{API}/shares", json={"name": "a", "pool": "pool1"})
-    assert [s["name"] for s in http.get(f"{live.url}{API}/shares").json()["items"]] == ["a"]
+    assert reply.status_code == (409 if left else 201)
 
 
 def test_delay_does_not_block_other_calls(live, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from appliance_helpers import (
-    API,
-    assert_error,
-    create_share,
-    create_snapshot,
-    login,
-    make_config,
-)
+from appliance_helpers import API, assert_error, create_share, create_snapshot, started
 from fastapi.testclient import TestClient
 
 from acme_appliance import context, exports
-from acme_appliance.app import create_app
 from acme_appliance.records import ExportSpec, Rule
 
 RULE = {"clients": "10.0.0.0/24", "access": "rw", "root_squash": False}
@@ -49,10 +41,8 @@ def ganesha(data_dir, tmp_path, monkeypatch: pytest.MonkeyPatch):
         return fakes[-1]
 
     monkeypatch.setattr(context, "load_backend", load_backend)
-    config = make_config(data_dir, ganesha_conf_dir=tmp_path / "ganesha",
-                         ganesha_pidfile=tmp_path / "ganesha.pid")
-    with TestClient(create_app(config)) as client:
-        login(client)
+    with started(data_dir, ganesha_conf_dir=tmp_path / "ganesha",
+                 ganesha_pidfile=tmp_path / "ganesha.pid") as client:
         assert fakes[0].conf_dir == tmp_path / "ganesha"
         yield client, fakes[0]
 
@@ -96,8 +86,7 @@ def test_duplicate_clients_are_422(client: TestClient) -> None:
 
 
 def test_exports_use_the_data_address(data_dir) -> None:
-    with TestClient(create_app(make_config(data_dir, nfs_address="fd00::5"))) as client:
-        login(client)
+    with started(data_dir, nfs_address="fd00::5") as client:
         assert create_share(client, "v6")["exports"] == ["[fd00::5]:/pool1/v6"]
 
 
@@ -169,8 +158,7 @@ def test_real_ganesha_module_writes_the_exports(data_dir, tmp_path) -> None:
     ganesha = pytest.importorskip("acme_appliance.ganesha")
     conf_dir = tmp_path / "ganesha"
     conf_dir.mkdir()
-    with TestClient(create_app(make_config(data_dir, ganesha_conf_dir=conf_dir))) as client:
-        login(client)
+    with started(data_dir, ganesha_conf_dir=conf_dir) as client:
         backend = client.app.state.appliance.exports._backend
         assert isinstance(backend, ganesha.GaneshaExports)
         share = create_share(client, "real", nfs={"enabled": True, "rules": [RULE]})

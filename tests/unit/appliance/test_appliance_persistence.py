@@ -6,20 +6,10 @@ import os
 import uuid
 
 import pytest
-from appliance_helpers import (
-    API,
-    MIB,
-    assert_error,
-    create_share,
-    create_snapshot,
-    login,
-    make_config,
-    share_dir,
-    snapshot_dir,
-)
+from appliance_helpers import (API, MIB, assert_error, create_share, create_snapshot, restarted,
+                               share_dir, snapshot_dir)
 from fastapi.testclient import TestClient
 
-from acme_appliance.app import create_app
 from acme_appliance.storage import Storage
 
 
@@ -27,12 +17,7 @@ class PowerLoss(Exception):
     """Stands for the process dying at this point: no cleanup code runs after it."""
 
 
-def restart(data_dir) -> TestClient:
-    return TestClient(create_app(make_config(data_dir)))
-
-
 def test_everything_survives_a_restart(client: TestClient, data_dir) -> None:
-    token = client.headers["Authorization"]
     share = create_share(client, "keep", quota_bytes=5 * MIB,
                          nfs={"enabled": True, "rules": [{"clients": "*", "access": "ro"}]})
     (share_dir(data_dir, share["id"]) / "f").write_bytes(b"persist")
@@ -42,9 +27,7 @@ def test_everything_survives_a_restart(client: TestClient, data_dir) -> None:
         "shares": client.get(f"{API}/shares").json(),
         "snaps": client.get(f"{API}/shares/{share['id']}/snapshots").json(),
         "pools": client.get(f"{API}/pools").json()}
-    client.app.state.appliance.store.close()
-    with restart(data_dir) as again:
-        again.headers["Authorization"] = token
+    with restarted(client, data_dir) as again:
         assert again.get(f"{API}/shares").json() == before["shares"]
         assert again.get(f"{API}/shares/{share['id']}/snapshots").json() == before["snaps"]
         assert again.get(f"{API}/pools").json() == before["pools"]
@@ -64,8 +47,7 @@ def test_leftovers_are_cleaned_at_start(client: TestClient, data_dir) -> None:
     orphan_snap.mkdir()
     os.chmod(orphan_snap, 0o555)
     (data_dir / "trash" / "junk").mkdir()
-    with restart(data_dir) as again:
-        login(again)
+    with restarted(client, data_dir) as again:
         assert not stray_tmp.exists() and not orphan.exists() and not orphan_snap.exists()
         assert list((data_dir / "trash").iterdir()) == []
         assert [s["id"] for s in again.get(f"{API}/shares").json()["items"]] == [share["id"]]
@@ -85,8 +67,7 @@ def test_crash_before_commit_leaves_no_share(client: TestClient, data_dir,
                  500, "INTERNAL")
     assert len(list((data_dir / "tmp").iterdir())) == 1
     monkeypatch.undo()
-    with restart(data_dir) as again:
-        login(again)
+    with restarted(client, data_dir) as again:
         assert again.get(f"{API}/shares").json()["items"] == []
         assert list((data_dir / "tmp").iterdir()) == []
         assert list((data_dir / "shares").iterdir()) == []
@@ -104,8 +85,7 @@ def test_crash_after_commit_completes_the_share(client: TestClient, data_dir,
     staged = list((data_dir / "tmp").iterdir())
     assert len(staged) == 1 and list((data_dir / "shares").iterdir()) == []
     monkeypatch.undo()
-    with restart(data_dir) as again:
-        login(again)
+    with restarted(client, data_dir) as again:
         items = again.get(f"{API}/shares").json()["items"]
         assert [s["name"] for s in items] == ["committed"]
         assert share_dir(data_dir, items[0]["id"]).is_dir()
@@ -126,8 +106,7 @@ def test_crash_during_snapshot_copy(client: TestClient, data_dir,
     assert_error(client.post(f"{API}/shares/{share['id']}/snapshots", json={"name": "snap"}),
                  500, "INTERNAL")
     monkeypatch.undo()
-    with restart(data_dir) as again:
-        login(again)
+    with restarted(client, data_dir) as again:
         assert again.get(f"{API}/shares/{share['id']}/snapshots").json()["items"] == []
         assert list((data_dir / "tmp").iterdir()) == []
         assert list((data_dir / "snapshots").iterdir()) == []
@@ -154,8 +133,7 @@ def test_crash_in_the_middle_of_rollback_keeps_one_whole_tree(
                  500, "INTERNAL")
     monkeypatch.undo()
     assert not path.exists()
-    with restart(data_dir) as again:
-        login(again)
+    with restarted(client, data_dir) as again:
         assert (path / "f").read_bytes() == b"old"
         assert again.get(f"{API}/shares/{share['id']}").status_code == 200
         assert snapshot_dir(data_dir, snap["id"]).is_dir()

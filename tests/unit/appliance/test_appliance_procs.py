@@ -6,10 +6,11 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from acme_appliance import procs
+
+from tests.support.polling import wait_until
 
 
 def test_pid_alive_checks_the_command_line() -> None:
@@ -26,10 +27,7 @@ SLEEPER = "import time; time.sleep(60)  # acme-procs-test"
 def sleeper() -> subprocess.Popen:
     """A child process whose command line carries a marker, once it is really running."""
     child = subprocess.Popen([sys.executable, "-c", SLEEPER])
-    deadline = time.monotonic() + 30
-    while not procs.pid_alive(child.pid, "acme-procs-test"):
-        assert time.monotonic() < deadline, "the child did not start"
-        time.sleep(0.05)
+    wait_until(lambda: procs.pid_alive(child.pid, "acme-procs-test"), 30, "the child's start")
     return child
 
 

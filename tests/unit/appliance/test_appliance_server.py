@@ -8,18 +8,20 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 import trustme
-from appliance_helpers import API, APPLIANCE, PASSWORD, USER, LiveServer, make_config
+from appliance_helpers import API, APPLIANCE, PASSWORD, USER, make_config
 
 from acme_appliance import cli
 from acme_appliance.app import create_app
 from acme_appliance.config import parse_listen, parse_pool, parse_size
-from acme_appliance.server import bind_socket
+
+from tests.support.appliance import free_port
+from tests.support.polling import wait_until
+from tests.support.serving import ThreadServer
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def failure(url: str) -> type[Exception] | None:
 def test_serves_https(data_dir, certs, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="uvicorn.error")
     cert, key, ca_file = certs
-    server = LiveServer(create_app(make_config(data_dir)), tls=(cert, key))
+    server = ThreadServer(create_app(make_config(data_dir)), cert, key)
     with server, requests.Session() as http:
         assert server.url.startswith("https://")
         reply = http.get(f"{server.url}{API}/health", verify=str(ca_file))
@@ -151,9 +153,7 @@ def test_gen_tls_writes_certificates(tmp_path: Path, capsys) -> None:
 
 
 def test_python_m_serve_end_to_end(tmp_path: Path) -> None:
-    sock = bind_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     log_file = tmp_path / "appliance.log"
     env = {**os.environ, "PYTHONPATH": str(APPLIANCE), "ACME_APPLIANCE_USERS": "admin:pw-xyz"}
     process = subprocess.Popen(
@@ -162,14 +162,9 @@ def test_python_m_serve_end_to_end(tmp_path: Path) -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}{API}"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                assert requests.get(f"{url}/health", timeout=1).status_code == 200
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+        wait_until(lambda: process.poll() is not None or failure(f"{url}/health") is None, 15,
+                   "the simulator's health", interval=0.1)
+        assert requests.get(f"{url}/health", timeout=1).status_code == 200
         reply = requests.post(f"{url}/auth/login", json={"username": "admin",
                                                          "password": "pw-xyz"})
         assert reply.status_code == 200
@@ -185,7 +180,7 @@ def test_keep_alive_connections_have_tcp_nodelay(data_dir, certs, tls: bool) -> 
     """Nagle + delayed ACK once cost ~40 ms per request on a reused connection: asyncio sets
     TCP_NODELAY only on sockets whose proto is IPPROTO_TCP (see bind_socket)."""
     cert, key, ca_file = certs
-    server = LiveServer(create_app(make_config(data_dir)), tls=(cert, key) if tls else None)
+    server = ThreadServer(create_app(make_config(data_dir)), *((cert, key) if tls else ()))
     with server, requests.Session() as http:
         http.get(f"{server.url}{API}/health", verify=str(ca_file)).raise_for_status()
         connections = list(server.server.server_state.connections)

@@ -5,16 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from appliance_helpers import (
-    API,
-    BAD_NAMES,
-    GIB,
-    MIB,
-    assert_error,
-    create_share,
-    create_snapshot,
-    share_dir,
-)
+from appliance_helpers import (API, BAD_NAMES, GIB, MIB, assert_error, create_share,
+                               create_snapshot, share_dir)
 from fastapi.testclient import TestClient
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -83,16 +75,11 @@ def test_invalid_share_names_are_422(client: TestClient, data_dir, name: str) ->
     {"name": "a"}, {"pool": "pool1"}, {"name": "a", "pool": "pool1", "quota_bytes": -1},
     {"name": "a", "pool": "pool1", "quota_bytes": "10"},
     {"name": "a", "pool": "pool1", "quota_bytes": 1.5},
+    {"name": "a", "pool": "pool1", "quota_bytes": 2**63},
     {"name": "a", "pool": "pool1", "colour": "red"}, {"name": 7, "pool": "pool1"},
     {"name": "a", "pool": "../pool1"}, [], "text"])
 def test_invalid_create_bodies_are_422(client: TestClient, body) -> None:
     assert_error(client.post(f"{API}/shares", json=body), 422, "INVALID")
-
-
-def test_malformed_json_is_422(client: TestClient) -> None:
-    reply = client.post(f"{API}/shares", content=b"{nope",
-                        headers={"Content-Type": "application/json"})
-    assert_error(reply, 422, "INVALID")
 
 
 def test_unknown_route_and_method(client: TestClient) -> None:
@@ -150,18 +137,15 @@ def test_pagination_with_cursor(client: TestClient) -> None:
         if cursor is None:
             break
     assert seen == [f"p{i}" for i in range(7)] and pages == 3
-    full = client.get(f"{API}/shares", params={"limit": 7}).json()
-    assert len(full["items"]) == 7 and full["next"] is None
+    for limit in (7, 1000):
+        full = client.get(f"{API}/shares", params={"limit": limit}).json()
+        assert len(full["items"]) == 7 and full["next"] is None
 
 
 @pytest.mark.parametrize("params", [{"limit": 1001}, {"limit": 0}, {"limit": "x"},
                                     {"cursor": "garbage!"}, {"cursor": "c2VxOng"}])
 def test_bad_list_parameters_are_422(client: TestClient, params) -> None:
     assert_error(client.get(f"{API}/shares", params=params), 422, "INVALID")
-
-
-def test_limit_1000_is_allowed(client: TestClient) -> None:
-    assert client.get(f"{API}/shares", params={"limit": 1000}).status_code == 200
 
 
 def test_get_refreshes_used_bytes_from_allocated_blocks(client: TestClient, data_dir) -> None:

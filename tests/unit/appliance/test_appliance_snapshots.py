@@ -6,16 +6,8 @@ import os
 import stat
 
 import pytest
-from appliance_helpers import (
-    API,
-    BAD_NAMES,
-    MIB,
-    assert_error,
-    create_share,
-    create_snapshot,
-    share_dir,
-    snapshot_dir,
-)
+from appliance_helpers import (API, BAD_NAMES, MIB, assert_error, create_share, create_snapshot,
+                               share_dir, snapshot_dir)
 from fastapi.testclient import TestClient
 from test_appliance_shares import RFC3339
 
