@@ -16,13 +16,14 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity publish-checks unit integration test bench lab lab-negative lab-tempest lab-down clean
+.PHONY: help deps venv collection-link lint sanity publish-checks unit integration test bench lab lab-negative lab-tempest lab-bench lab-down clean
 
 help:
 	@echo "make test      every test tier (installs what it needs)"
 	@echo "make lab       bring up the end-to-end lab and print its report"
 	@echo "make lab-negative  after make lab: the wrong-password run (backend down, then up again)"
 	@echo "make lab-tempest  after make lab: tempest volume API tests through Keystone (lab/README.md)"
+	@echo "make lab-bench  after make lab: side by side with Cinder's generic NFS driver (lab/README.md)"
 	@echo "make lab-down  remove everything the lab started"
 	@echo "make bench     benchmarks (appliance lookup, modules)"
 	@echo "make publish-checks  the Galaxy tarball: ansible-lint, galaxy-importer, changelog lint"
@@ -85,6 +86,9 @@ lab-negative: venv collection-link  ## after make lab: wrong password -> backend
 
 lab-tempest: venv collection-link  ## after make lab: tempest + cinder-tempest-plugin volume API tests inside the lab
 	@lab/bin/lab-tempest
+
+lab-bench: venv collection-link  ## after make lab: benchmarks against Cinder's generic NFS driver; LAB_BENCH_ARGS=--help
+	@lab/bin/lab-bench $(LAB_BENCH_ARGS)
 
 lab-down:  ## remove everything the lab started (the image cache in .cache/lab stays)
 	@lab/bin/lab-down

@@ -98,5 +98,6 @@ def main() -> int:
     ok = floor[3] == 0 and first[2:] == (count, 0) and second[2:] == (0, 0)
     return 0 if ok else 1
 
+
 if __name__ == '__main__':
     sys.exit(main())

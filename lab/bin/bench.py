@@ -1,0 +1,557 @@
+"""make lab-bench: the ACME driver side by side with Cinder's generic NFS driver, in the lab.
+
+    lab/bin/lab-bench [--steps setup,clone,burst,scale,restart,nfs-stop,teardown] [options]
+
+Runs inside the lab namespace (lab/bin/lab-bench enters it), through Keystone (clouds.yaml,
+openstacksdk), against the running lab. Each step saves its figures to lab/state/bench/STEP.json;
+the tables of every saved step are printed and written to lab/state/bench-report.txt.
+
+setup     the generic backend: a share of the appliance owned by the cinder user and exported
+          to one volume host, lab/playbooks/bench_backend.yml (the production role
+          acme.nas.cinder_backend writes its cinder.conf), volume types, both pools up
+clone     create_volume_from_snapshot and create_cloned_volume of volumes holding written data
+          (--sizes GiB), on both backends: time, t(big)/t(smallest), bytes through the volume
+          hosts (NIC counters, block I/O), the appliance's own time for its calls
+burst     --burst volumes requested at once on each backend, then --serial one by one
+scale     --scale volumes created and deleted (--scale-window at a time) on the ACME backend;
+          then 0 mounts at rest and nothing new on the appliance
+restart   the appliance container restarted during --restart-burst creates: every volume ends
+          available or error, no share Cinder does not know
+nfs-stop  ganesha stopped (SIGSTOP) once the appliance has made the share of a new volume,
+          before the driver mounts it; resumed once the driver gave up: nfs_mount_attempts
+          honoured, a clear error, nothing left
+teardown  the generic backend removed again (service, files, share, type); the lab is as before
+report    only print the saved tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import benchlib as bl
+from benchlib import GIB, MIB, Lab, log, save
+
+OUT = bl.STATE / 'bench'
+REPORT = bl.STATE / 'bench-report.txt'
+GENERIC = 'generic-nfs'            # section, volume_backend_name and volume type
+GENERIC_SHARE = 'bench-generic-nfs'
+GENERIC_QUOTA = 60 * GIB
+GENERIC_MOUNT_BASE = '/var/lib/cinder/mnt-generic'  # lab/playbooks/bench_backend.yml
+STEPS = ('setup', 'clone', 'burst', 'scale', 'restart', 'nfs-stop', 'teardown')
+LOCK_WORDS = re.compile(r'lock|Lock|coordination|tooz|deadlock', re.I)
+
+
+def generic_host(lab: Lab) -> bl.Guest:
+    return lab.guests[0]
+
+
+# --- setup / teardown ---------------------------------------------------------------------
+
+def playbook(lab: Lab, state: str, **extra: str) -> None:
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(bl.REPO / 'build'), ANSIBLE_NOCOLOR='1',
+               CONTAINERS_CONF=str(bl.STATE / 'containers.conf'))
+    extra_args = [f'acme_bench_state={state}', f'acme_bench_host={generic_host(lab).name}',
+                  f'acme_lab_root={bl.REPO}'] + [f'{k}={v}' for k, v in extra.items()]
+    argv = [str(bl.REPO / '.venv/bin/ansible-playbook'), '-i', str(bl.STATE / 'inventory.yml'),
+            str(bl.REPO / 'lab/playbooks/bench_backend.yml')]
+    for item in extra_args:
+        argv += ['-e', item]
+    out = OUT / f'playbook-{state}.log'
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open('w') as handle:
+        done = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, env=env,
+                              check=False)
+    recap = out.read_text().split('PLAY RECAP')[-1].strip().splitlines()[:1]
+    log(f'bench_backend.yml ({state}): ' + ''.join(recap).split(':', 1)[-1].strip())
+    if done.returncode != 0:
+        raise RuntimeError(f'bench_backend.yml ({state}) failed; see {out}')
+
+
+def generic_share(lab: Lab) -> dict:
+    client, host = lab.appliance.client, generic_host(lab)
+    uid, gid = (int(x) for x in host.ssh('id -u cinder; id -g cinder').split())
+    found = client.shares.find(GENERIC_SHARE, lab.appliance.pool)
+    if found is not None:
+        return found
+    return client.shares.create(
+        GENERIC_SHARE, lab.appliance.pool, quota_bytes=GENERIC_QUOTA,
+        nfs={'enabled': True, 'rules': [{'clients': host.address, 'access': 'rw',
+                                         'root_squash': True}]},
+        root={'uid': uid, 'gid': gid, 'mode': '0755'})
+
+
+def step_setup(lab: Lab, _args: argparse.Namespace) -> dict:
+    share = generic_share(lab)
+    export = share['exports'][0]
+    log(f'generic backend share {GENERIC_SHARE}: {export} (quota {GENERIC_QUOTA // GIB} GiB)')
+    playbook(lab, 'present', acme_bench_export=export)
+    lab.cloud.ensure_type(lab.acme_type, lab.acme_backend)
+    lab.cloud.ensure_type(GENERIC, GENERIC)
+    start = time.monotonic()
+    while not (lab.cloud.backend_up(GENERIC) and lab.cloud.backend_up(lab.acme_backend)):
+        if time.monotonic() - start > 900:
+            raise RuntimeError('the generic backend reported no pool within 900 s')
+        time.sleep(5)
+    log(f'both pools up ({time.monotonic() - start:.0f} s after the playbook)')
+    return dict(export=export, host=generic_host(lab).name,
+                machines=[g.machine() for g in lab.guests], host_machine=host_machine())
+
+
+def step_teardown(lab: Lab, _args: argparse.Namespace) -> dict:
+    left = lab.cloud.statuses('bench-')
+    if left:
+        lab.cloud.delete_all(left, 1800)
+    playbook(lab, 'absent')
+    service = f'{generic_host(lab).name}@{GENERIC}'
+    subprocess.run([f'{lab.controller_venv}/bin/cinder-manage', '--config-file',
+                    lab.controller_conf, 'service', 'remove', 'cinder-volume', service],
+                   capture_output=True, text=True, check=False)
+    share = lab.appliance.client.shares.find(GENERIC_SHARE, lab.appliance.pool)
+    if share is not None:
+        lab.appliance.client.shares.delete(share['id'], recursive=True)
+    lab.cloud.delete_type(GENERIC)
+    log(f'generic backend removed: service {service}, share {GENERIC_SHARE}, type {GENERIC}')
+    return dict(removed=[service, GENERIC_SHARE, GENERIC], volumes_left=len(left))
+
+
+def host_machine() -> str:
+    cpu = next((line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text()
+                .splitlines() if line.startswith('model name')), '?')
+    mem = int(next(line.split()[1] for line in Path('/proc/meminfo').read_text().splitlines()
+                   if line.startswith('MemTotal'))) // 1024 ** 2
+    return (f'{os.cpu_count()} vCPU {cpu}, {mem} GiB RAM, Linux {platform.release()}, '
+            f'load {os.getloadavg()[0]:.1f}')
+
+
+# --- clone cost versus size -------------------------------------------------------------------
+
+def write_data(lab: Lab, backend: str, volume_id: str, size_gib: int) -> float:
+    """Fill the volume's file with non-zero data as the cinder user on a volume host."""
+    mib = size_gib * 1024
+    if backend == GENERIC:
+        host = generic_host(lab)
+        path = f'{host.nfs_mounts(GENERIC_MOUNT_BASE)[0]}/volume-{volume_id}'
+        command = f'runuser -u cinder -- python3 - {path} {mib}'
+    else:
+        share = lab.acme_share(volume_id)
+        clients = {rule['clients'] for rule in share['nfs']['rules']}
+        host = next(g for g in lab.guests if g.address in clients)
+        export = share['exports'][0]
+        command = (f'set -e; d=$(mktemp -d /tmp/acme-bench.XXXXXX); '
+                   f'mount -t nfs -o vers=3,proto=tcp {export} $d; '
+                   f'runuser -u cinder -- python3 - $d/volume-{volume_id} {mib}; '
+                   f'umount $d; rmdir $d')
+    _out, seconds = bl.timed(lambda: host.ssh(command, stdin=bl.WRITER, timeout=7200))
+    return seconds
+
+
+def measured_create(lab: Lab, name: str, volume_type: str, size: int, **source: str
+                    ) -> tuple[str, dict]:
+    for guest in lab.guests:
+        guest.drop_caches()
+    before = bl.all_counters(lab.guests)
+    offset = lab.appliance.log_offset()
+    start = time.monotonic()
+    volume_id = lab.cloud.create(name, volume_type, size, **source)
+    status, _waited = lab.cloud.wait_one(volume_id, timeout=7200)
+    seconds = time.monotonic() - start
+    moved = bl.sum_diff(before, bl.all_counters(lab.guests))
+    calls = lab.appliance.calls_since(offset)
+    copies = [c for c in calls if c[0] == 'POST' and
+              (c[1].endswith('/shares') or c[1].endswith('/snapshots'))]
+    return volume_id, dict(status=status, seconds=seconds, **moved,
+                           appliance_ms=sum(c[3] for c in copies),
+                           appliance_calls=[f'{c[0]} {c[1]} {c[2]} {c[3]:.0f}ms' for c in copies])
+
+
+def clone_one_size(lab: Lab, backend: str, volume_type: str, size: int) -> dict:
+    cloud = lab.cloud
+    source = cloud.create(f'bench-clone-src-{backend}-{size}', volume_type, size)
+    status, seconds = cloud.wait_one(source, 1800)
+    if status != 'available':
+        raise RuntimeError(f'{backend}: source volume of {size} GiB is {status}')
+    written = write_data(lab, backend, source, size)
+    log(f'{backend}: {size} GiB written into {source} in {written:.0f} s '
+        f'({size * 1024 / written:.0f} MiB/s)')
+    snapshot = cloud.snapshot(source, f'bench-clone-snap-{backend}-{size}')
+    made, row = [], dict(size=size, write_s=written)
+    for op, src in (('create_volume_from_snapshot', dict(snapshot_id=snapshot)),
+                    ('create_cloned_volume', dict(source_volume_id=source))):
+        volume_id, row[op] = measured_create(
+            lab, f'bench-clone-{op[:12]}-{backend}-{size}', volume_type, size, **src)
+        made.append(volume_id)
+        log(f'{backend}: {op} {size} GiB: {row[op]["status"]} in {row[op]["seconds"]:.1f} s, '
+            f'host rx {row[op]["rx"] / MIB:.1f} MiB tx {row[op]["tx"] / MIB:.1f} MiB, '
+            f'appliance {row[op]["appliance_ms"]:.0f} ms')
+    cloud.delete_all(made, 1800)
+    cloud.delete_snapshot(snapshot, 1800)
+    cloud.delete_all([source], 1800)
+    return row
+
+
+def idle_rate(lab: Lab, seconds: float = 20) -> dict:
+    before = bl.all_counters(lab.guests)
+    time.sleep(seconds)
+    moved = bl.sum_diff(before, bl.all_counters(lab.guests))
+    return {k: v / seconds for k, v in moved.items()}
+
+
+def step_clone(lab: Lab, args: argparse.Namespace) -> dict:
+    result = dict(sizes=args.sizes, idle_per_s=idle_rate(lab), backends={})
+    for backend, volume_type in ((lab.acme_backend, lab.acme_type), (GENERIC, GENERIC)):
+        rows = [clone_one_size(lab, backend, volume_type, size) for size in args.sizes]
+        result['backends'][backend] = rows
+        save(OUT / 'clone.json', result)  # what is done so far survives an interruption
+    return result
+
+
+# --- concurrency --------------------------------------------------------------------------------
+
+def log_offsets(lab: Lab) -> dict:
+    return {g.name: g.log_sizes(lab.volume_logs()) for g in lab.guests}
+
+
+def log_errors(lab: Lab, offsets: dict) -> tuple[int, int, list[str]]:
+    """ERROR lines in the cinder-volume logs since ``offsets``: all, lock-related, samples."""
+    errors = []
+    for guest in lab.guests:
+        errors += [line for line in guest.log_since(offsets[guest.name]).splitlines()
+                   if ' ERROR ' in line]
+    locks = [line for line in errors if LOCK_WORDS.search(line)]
+    return len(errors), len(locks), (locks or errors)[:3]
+
+
+def burst(lab: Lab, backend: str, volume_type: str, count: int, tag: str) -> dict:
+    offsets = log_offsets(lab)
+    names = [f'bench-{tag}-{backend}-{i:03d}' for i in range(count)]
+    start = time.monotonic()
+    ids = lab.cloud.create_many(names, volume_type)
+    sent = time.monotonic() - start
+    done = lab.cloud.wait(ids, timeout=3600)
+    wall = time.monotonic() - start
+    statuses = [status for status, _t in done.values()]
+    errors, locks, samples = log_errors(lab, offsets)
+    deleted, left = lab.cloud.delete_all(ids, 3600)
+    settled = sent + max((t for _s, t in done.values()), default=wall - sent)
+    return dict(count=count, sent_s=sent, wall_s=settled,
+                available=statuses.count('available'), error=statuses.count('error'),
+                stuck=count - statuses.count('available') - statuses.count('error'),
+                log_errors=errors, lock_errors=locks, samples=samples,
+                delete_s=deleted, not_deleted=len(left))
+
+
+def serial(lab: Lab, backend: str, volume_type: str, count: int) -> dict:
+    times, ids = [], []
+    for index in range(count):
+        start = time.monotonic()
+        volume_id = lab.cloud.create(f'bench-serial-{backend}-{index:03d}', volume_type)
+        status, _t = lab.cloud.wait_one(volume_id, 1800)
+        times.append(time.monotonic() - start)
+        ids.append(volume_id)
+        if status != 'available':
+            log(f'{backend}: serial create {index} ended {status}')
+    lab.cloud.delete_all(ids, 1800)
+    return dict(count=count, total_s=sum(times), mean_s=sum(times) / count)
+
+
+def step_burst(lab: Lab, args: argparse.Namespace) -> dict:
+    result = dict(burst=args.burst, serial=args.serial, backends={})
+    for backend, volume_type in ((lab.acme_backend, lab.acme_type), (GENERIC, GENERIC)):
+        row = dict(burst=burst(lab, backend, volume_type, args.burst, 'burst'))
+        log(f'{backend}: {args.burst} at once: {row["burst"]}')
+        row['serial'] = serial(lab, backend, volume_type, args.serial)
+        log(f'{backend}: {args.serial} one by one: {row["serial"]}')
+        result['backends'][backend] = row
+        save(OUT / 'burst.json', result)
+    return result
+
+
+# --- scale, restart, NFS server stopped ---------------------------------------------------------
+
+def appliance_names(lab: Lab) -> set[str]:
+    return {s['name'] for s in lab.appliance.shares()}
+
+
+def mounts_at_rest(lab: Lab) -> int:
+    return sum(len(g.nfs_mounts(lab.acme_base)) for g in lab.guests)
+
+
+def step_scale(lab: Lab, args: argparse.Namespace) -> dict:
+    shares_before, snaps_before = appliance_names(lab), len(lab.appliance.snapshots())
+    offsets = log_offsets(lab)
+    ids, statuses, start = [], [], time.monotonic()
+    for first in range(0, args.scale, args.scale_window):
+        names = [f'bench-scale-{i:03d}' for i in range(first, min(args.scale,
+                                                                  first + args.scale_window))]
+        wave = lab.cloud.create_many(names, lab.acme_type)
+        statuses += [s for s, _t in lab.cloud.wait(wave, 3600).values()]
+        ids += wave
+        log(f'scale: {len(ids)} created')
+    created = time.monotonic() - start
+    deleted, left = lab.cloud.delete_all(ids, 3600)
+    errors, locks, samples = log_errors(lab, offsets)
+    new = sorted(appliance_names(lab) - shares_before)
+    return dict(count=args.scale, window=args.scale_window, create_s=created,
+                available=statuses.count('available'), error=statuses.count('error'),
+                delete_s=deleted, not_deleted=len(left), mounts_at_rest=mounts_at_rest(lab),
+                new_shares=new, snapshots_delta=len(lab.appliance.snapshots()) - snaps_before,
+                log_errors=errors, lock_errors=locks, samples=samples)
+
+
+def unknown_shares(lab: Lab) -> list[str]:
+    """Shares of the ACME backend whose volume Cinder does not know (any status)."""
+    known = {v.id for v in lab.cloud.bs.volumes(details=False)}
+    volume_share = re.compile(re.escape(lab.prefix) + r'volume-([0-9a-f-]{36})$')
+    unknown = []
+    for share in lab.appliance.shares():
+        match = volume_share.match(share['name'])
+        if match and match[1] not in known:
+            unknown.append(share['name'])
+    return unknown
+
+
+def step_restart(lab: Lab, args: argparse.Namespace) -> dict:
+    offset = lab.appliance.log_offset()
+    stop, restarted = threading.Event(), {}
+
+    def restart_when_busy() -> None:
+        # restart once a few of the burst's shares are being made
+        bl.wait_for_log(lab.appliance, offset, r'^POST /api/v1/shares ', 3, stop, 600)
+        restarted['at'] = time.monotonic()
+        restarted['seconds'] = lab.appliance.restart()
+
+    watcher = threading.Thread(target=restart_when_busy, daemon=True)
+    watcher.start()
+    start = time.monotonic()
+    names = [f'bench-restart-{i:03d}' for i in range(args.restart_burst)]
+    ids = lab.cloud.create_many(names, lab.acme_type)
+    done = lab.cloud.wait(ids, timeout=1800)
+    watcher.join(timeout=600)
+    statuses = [s for s, _t in done.values()]
+    unknown = unknown_shares(lab)
+    errors = [i for i, (s, _t) in done.items() if s == 'error']
+    with_share = [i for i in errors if lab.acme_share(i) is not None]
+    deleted, left = lab.cloud.delete_all(ids, 1800)
+    unknown_after = unknown_shares(lab)
+    return dict(count=args.restart_burst,
+                restart_after_s=restarted.get('at', start) - start,
+                restart_s=restarted.get('seconds'), wall_s=time.monotonic() - start,
+                available=statuses.count('available'), error=statuses.count('error'),
+                stuck=len(ids) - statuses.count('available') - statuses.count('error'),
+                unknown_shares=unknown, error_volumes_with_share=len(with_share),
+                not_deleted=len(left), delete_s=deleted, unknown_after_delete=unknown_after,
+                mounts_at_rest=mounts_at_rest(lab))
+
+
+FAILED_MOUNT = re.compile(r'Mount of (\S+) failed after (\d+) attempts: (.*)')
+
+
+def configured_attempts(lab: Lab) -> int:
+    return int(lab.backend.get('nfs_mount_attempts', 3))
+
+
+def wait_failed_mount(lab: Lab, offsets: dict, timeout: float) -> tuple[str, str] | None:
+    """(host, log line) once a volume host logs the driver's final mount failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for guest in lab.guests:
+            found = FAILED_MOUNT.search(guest.log_since(offsets[guest.name]))
+            if found:
+                return guest.name, found[0]
+        time.sleep(2)
+    return None
+
+
+def step_nfs_stop(lab: Lab, args: argparse.Namespace) -> dict:
+    pid, offset, offsets = lab.appliance.ganesha_pid(), lab.appliance.log_offset(), log_offsets(lab)
+    stop, stopped = threading.Event(), {}
+
+    def stop_after_share() -> None:
+        if bl.wait_for_log(lab.appliance, offset, r'^POST /api/v1/shares 201', 1, stop, 600):
+            os.kill(pid, signal.SIGSTOP)
+            stopped['at'] = time.monotonic()
+
+    watcher = threading.Thread(target=stop_after_share, daemon=True)
+    watcher.start()
+    start = time.monotonic()
+    try:
+        volume_id = lab.cloud.create('bench-nfs-stop', lab.acme_type)
+        failed = wait_failed_mount(lab, offsets, args.nfs_stop_timeout)
+    finally:
+        stop.set()
+        os.kill(pid, signal.SIGCONT)
+    resumed = time.monotonic()
+    status, _t = lab.cloud.wait_one(volume_id, 900)
+    share_left = lab.acme_share(volume_id)
+    result = dict(configured_attempts=configured_attempts(lab), status=status,
+                  stopped_after_s=stopped.get('at', start) - start,
+                  failed_after_s=resumed - stopped.get('at', start),
+                  host=failed and failed[0], line=failed and failed[1],
+                  logged_attempts=int(FAILED_MOUNT.search(failed[1])[2]) if failed else None,
+                  share_left=share_left is not None, mounts_left=mounts_at_rest(lab))
+    _deleted, left = lab.cloud.delete_all([volume_id], 900)
+    check = lab.cloud.create('bench-nfs-after', lab.acme_type)
+    result['after_restart'], _t = lab.cloud.wait_one(check, 900)
+    lab.cloud.delete_all([check], 900)
+    result.update(not_deleted=len(left), share_after_delete=lab.acme_share(volume_id) is not None)
+    return result
+
+
+# --- the report -----------------------------------------------------------------------------
+
+def mib(value: float) -> str:
+    return f'{value / MIB:,.1f}'
+
+
+def clone_table(data: dict) -> list[str]:
+    idle = data['idle_per_s']
+    lines = ['Clone cost versus size (volumes holding written data; time = API request to '
+             'available)',
+             f'  idle traffic of the volume hosts: rx {idle["rx"] / 1024:.1f} KiB/s, '
+             f'tx {idle["tx"] / 1024:.1f} KiB/s, disk written {idle["written"] / 1024:.1f} KiB/s',
+             f'  {"backend":<12} {"operation":<28} {"GiB":>3} {"time s":>7} {"ratio":>6} '
+             f'{"NIC rx MiB":>10} {"NIC tx MiB":>10} {"disk r MiB":>10} {"disk w MiB":>10} '
+             f'{"appliance s":>11}']
+    for backend, rows in data['backends'].items():
+        for op in ('create_volume_from_snapshot', 'create_cloned_volume'):
+            base = rows[0][op]['seconds']
+            for row in rows:
+                cell = row[op]
+                lines.append(
+                    f'  {backend:<12} {op:<28} {row["size"]:>3} {cell["seconds"]:>7.1f} '
+                    f'{cell["seconds"] / base:>6.2f} {mib(cell["rx"]):>10} {mib(cell["tx"]):>10} '
+                    f'{mib(cell["read"]):>10} {mib(cell["written"]):>10} '
+                    f'{cell["appliance_ms"] / 1000:>11.1f}')
+    lines.append('  ratio = t(size) / t(smallest size) of the same backend and operation; '
+                 'appliance s = the appliance\'s own time for the POST /shares and POST '
+                 '.../snapshots of the operation (its request log)')
+    for backend, rows in data['backends'].items():
+        lines.append(f'  data written per source volume ({backend}): ' + ', '.join(
+            f'{r["size"]} GiB in {r["write_s"]:.0f} s' for r in rows))
+    return lines
+
+
+def burst_table(data: dict) -> list[str]:
+    lines = [f'Concurrency: {data["burst"]} volumes requested at once, then {data["serial"]} '
+             'one by one (1 GiB each)',
+             f'  {"backend":<12} {"wall s":>7} {"avail":>5} {"error":>5} {"stuck":>5} '
+             f'{"lock err":>8} {"ERROR lines":>11} {"vol/min":>7} {"serial s/vol":>12} '
+             f'{"serial vol/min":>14} {"speed-up":>8}']
+    for backend, row in data['backends'].items():
+        b, s = row['burst'], row['serial']
+        rate, serial_rate = 60 * b['count'] / b['wall_s'], 60 / s['mean_s']
+        lines.append(f'  {backend:<12} {b["wall_s"]:>7.1f} {b["available"]:>5} {b["error"]:>5} '
+                     f'{b["stuck"]:>5} {b["lock_errors"]:>8} {b["log_errors"]:>11} {rate:>7.1f} '
+                     f'{s["mean_s"]:>12.1f} {serial_rate:>14.1f} {rate / serial_rate:>7.1f}x')
+        lines += [f'    {backend} sample error: {line[:200]}' for line in b['samples']]
+    return lines
+
+
+def scale_table(data: dict) -> list[str]:
+    return [f'Scale: {data["count"]} volumes created ({data["window"]} requested at a time) and '
+            'deleted through the API, ACME backend',
+            f'  created in {data["create_s"]:.0f} s: {data["available"]} available, '
+            f'{data["error"]} error; deleted in {data["delete_s"]:.0f} s, {data["not_deleted"]} '
+            'left',
+            f'  NFS mounts at rest under the mount base: {data["mounts_at_rest"]}; new shares on '
+            f'the appliance: {len(data["new_shares"])}; snapshots: {data["snapshots_delta"]:+d}',
+            f'  cinder-volume ERROR lines: {data["log_errors"]} (lock-related: '
+            f'{data["lock_errors"]})']
+
+
+def restart_table(data: dict) -> list[str]:
+    return [f'Appliance restarted (podman restart) {data["restart_after_s"]:.1f} s into a burst '
+            f'of {data["count"]} creates (API back after {data["restart_s"] or 0:.0f} s)',
+            f'  available {data["available"]}, error {data["error"]}, stuck {data["stuck"]} '
+            f'(all settled {data["wall_s"]:.0f} s after the first request)',
+            f'  shares Cinder does not know: {len(data["unknown_shares"])}; error volumes '
+            f'whose share exists: {data["error_volumes_with_share"]}',
+            f'  after deleting the {data["count"]}: {data["not_deleted"]} volumes left, '
+            f'{len(data["unknown_after_delete"])} unknown shares, '
+            f'{data["mounts_at_rest"]} mounts']
+
+
+def nfs_table(data: dict) -> list[str]:
+    return [f'NFS server stopped (ganesha SIGSTOPped {data["stopped_after_s"]:.1f} s after the '
+            'create request, once the appliance had made the share)',
+            f'  volume: {data["status"]}; nfs_mount_attempts = {data["configured_attempts"]}, '
+            f'attempts logged: {data["logged_attempts"]}; the driver gave up '
+            f'{data["failed_after_s"]:.0f} s after the stop',
+            f'  error ({data["host"]}): {(data["line"] or "none logged")[:240]}',
+            f'  left behind: share {"yes" if data["share_left"] else "no"}, mounts '
+            f'{data["mounts_left"]}; ganesha resumed: a new volume is {data["after_restart"]}']
+
+
+TABLES = (('clone', clone_table), ('burst', burst_table), ('scale', scale_table),
+          ('restart', restart_table), ('nfs-stop', nfs_table))
+
+
+def report() -> str:
+    import json
+    setup = OUT / 'setup.json'
+    lines = [f'make lab-bench report ({time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})']
+    if setup.exists():
+        data = json.loads(setup.read_text())
+        lines += [f'  machine: {data["host_machine"]}'] + [f'  {m}' for m in data['machines']]
+        lines.append(f'  generic backend: cinder.volume.drivers.nfs.NfsDriver on {data["export"]} '
+                     f'({data["host"]}, its own cinder-volume service)')
+    for name, table in TABLES:
+        path = OUT / f'{name}.json'
+        if path.exists():
+            data = json.loads(path.read_text())
+            lines += [''] + table(data) + [f'  (measured {data.get("finished", "?")})']
+    text = '\n'.join(lines) + '\n'
+    REPORT.write_text(text)
+    return text
+
+
+# --- main -----------------------------------------------------------------------------------
+
+RUNNERS = {'setup': step_setup, 'clone': step_clone, 'burst': step_burst, 'scale': step_scale,
+           'restart': step_restart, 'nfs-stop': step_nfs_stop, 'teardown': step_teardown}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split('\n', 2)[2])
+    parser.add_argument('--steps', default=','.join(STEPS))
+    parser.add_argument('--sizes', default='1,4', type=lambda s: [int(x) for x in s.split(',')])
+    parser.add_argument('--burst', type=int, default=50)
+    parser.add_argument('--serial', type=int, default=10)
+    parser.add_argument('--scale', type=int, default=200)
+    parser.add_argument('--scale-window', type=int, default=50)
+    parser.add_argument('--restart-burst', type=int, default=20)
+    parser.add_argument('--nfs-stop-timeout', type=float, default=1800)
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    steps = [s for s in args.steps.split(',') if s and s != 'report']
+    unknown = set(steps) - set(RUNNERS)
+    if unknown:
+        raise SystemExit(f'lab-bench: unknown steps {sorted(unknown)}; known: {", ".join(STEPS)}')
+    lab = Lab() if steps else None
+    for step in steps:
+        log(f'== {step}')
+        start = time.monotonic()
+        result = RUNNERS[step](lab, args)
+        result.update(seconds=time.monotonic() - start,
+                      finished=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+                      load=os.getloadavg()[0])
+        save(OUT / f'{step}.json', result)
+    print(report(), end='')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
