@@ -262,4 +262,3 @@ def test_password_not_in_any_log(driver, appliance, volume, snapshot, new_volume
     assert caplog.records
     assert appliance.password not in caplog.text
     assert appliance.password not in appliance.log_path.read_text(errors='replace')
-

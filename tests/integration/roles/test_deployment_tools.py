@@ -1,0 +1,208 @@
+"""acme.nas next to the deployment tools that own cinder.conf, run for real on localhost.
+
+- drop_in layout: acme.nas.cinder_backend writes only the ACME pieces into a file of its own;
+  oslo.config reads cinder.conf then that directory (--config-dir), as cinder-volume does.
+- kolla-ansible: the same drop-in, as /etc/kolla/config/cinder/cinder-volume.conf, merged
+  into a cinder.conf by kolla-ansible's own merge_configs action plugin (from its release
+  wheel, pinned below, cached under .cache/compat/).
+- openstack-ansible: acme.nas.osa_cinder_backends gives os_cinder's cinder_backends, rendered
+  through os_cinder's backend template (tests/integration/roles/files/).
+Every resulting cinder.conf goes through the role's validator with Cinder's Python.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import grp
+import os
+import pwd
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from oslo_config import cfg
+
+from tests.support.ansible import Ansible
+
+pytestmark = [pytest.mark.integration]
+
+REPO = Path(__file__).resolve().parents[3]
+FILES = Path(__file__).parent / 'files'
+VALIDATOR = REPO / 'roles' / 'cinder_backend' / 'files' / 'acme-cinder-conf-validate'
+KOLLA_ANSIBLE = '22.2.0'
+CACHE = REPO / '.cache' / 'compat' / f'kolla-ansible-{KOLLA_ANSIBLE}'
+PASSWORD = 'Dr0p-in-S3cret'
+
+BACKENDS = {
+    'acme-gold': {'volume_driver': 'acme_cinder.nfs.AcmeNfsDriver',
+                  'acme_url': 'https://192.0.2.10:8443', 'acme_pool': 'gold',
+                  'nas_login': 'cinder', 'nas_password': PASSWORD,
+                  'nfs_sparsed_volumes': True, 'volume_type': 'gold'},
+}
+# What the owning tool already has in cinder.conf.
+OWNER_CONF = """\
+[DEFAULT]
+enabled_backends = lvm-1
+default_volume_type = lvm-1
+transport_url = rabbit://cinder:owner@192.0.2.1:5672/
+
+[lvm-1]
+volume_driver = cinder.volume.drivers.lvm.LVMVolumeDriver
+volume_backend_name = lvm-1
+"""
+
+
+def me() -> tuple[str, str]:
+    return pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+
+
+def role_vars(tmp_path: Path, dest: Path, **extra) -> dict:
+    user, group = me()
+    return {'acme_cinder_conf_layout': 'drop_in', 'acme_cinder_dropin_file': str(dest),
+            'acme_cinder_dropin_other_backends': ['lvm-1'], 'acme_cinder_backends': BACKENDS,
+            'acme_cinder_conf_owner': user, 'acme_cinder_conf_group': group,
+            'acme_cinder_venv': sys.prefix, 'acme_cinder_service_manager': 'none',
+            'acme_cinder_validator_path': str(tmp_path / 'bin' / 'validate'), **extra}
+
+
+def run_role(tmp_path: Path, variables: dict):
+    playbook = tmp_path / 'play.yml'
+    playbook.write_text(yaml.safe_dump([{
+        'hosts': 'localhost', 'gather_facts': False, 'vars': variables,
+        'roles': ['acme.nas.cinder_backend']}]))
+    return Ansible(Path(tempfile.mkdtemp(dir=tmp_path, prefix='ansible-'))).playbook(playbook)
+
+
+def load(*args: str) -> cfg.ConfigOpts:
+    """cinder.conf as oslo.config reads it (the options asked about registered)."""
+    conf = cfg.ConfigOpts()
+    conf.register_opts([cfg.ListOpt('enabled_backends'), cfg.StrOpt('default_volume_type'),
+                        cfg.StrOpt('transport_url')])
+    conf.register_opts([cfg.StrOpt('acme_pool'), cfg.StrOpt('volume_backend_name'),
+                        cfg.BoolOpt('nfs_sparsed_volumes')], group='acme-gold')
+    conf(list(args), project='cinder', default_config_files=[], default_config_dirs=[])
+    return conf
+
+
+def validate(path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, VALIDATOR, *args, path], capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_dropin_adds_the_backends_to_a_cinder_conf_another_tool_owns(tmp_path):
+    owner = tmp_path / 'etc' / 'cinder' / 'cinder.conf'
+    owner.parent.mkdir(parents=True)
+    owner.write_text(OWNER_CONF)
+    dropin = owner.parent / 'cinder.conf.d' / 'acme.conf'
+    variables = role_vars(tmp_path, dropin)
+    run_role(tmp_path, variables).ok()
+    assert run_role(tmp_path, variables).ok().stats['changed'] == 0
+    assert owner.read_text() == OWNER_CONF
+    assert oct(dropin.stat().st_mode & 0o777) == '0o640'
+    text = dropin.read_text()
+    assert '[database]' not in text and 'transport_url' not in text and 'volume_type =' not in text
+    conf = load('--config-file', str(owner), '--config-dir', str(dropin.parent))
+    assert conf.enabled_backends == ['acme-gold', 'lvm-1']
+    assert conf.default_volume_type == 'lvm-1'
+    assert conf.transport_url == 'rabbit://cinder:owner@192.0.2.1:5672/'
+    gold = conf['acme-gold']
+    assert (gold.acme_pool, gold.volume_backend_name, gold.nfs_sparsed_volumes) == (
+        'gold', 'acme-gold', True)
+
+
+def test_dropin_validation_still_refuses_a_broken_acme_backend(tmp_path):
+    dropin = tmp_path / 'conf.d' / 'acme.conf'
+    broken = {'acme-gold': {**BACKENDS['acme-gold'], 'acme_pool': None}}
+    result = run_role(tmp_path, role_vars(tmp_path, dropin, acme_cinder_backends=broken))
+    assert result.rc != 0
+    assert '[acme-gold] acme_pool is required' in result.output
+    assert PASSWORD not in result.output
+    assert not dropin.exists()
+
+
+@pytest.fixture(scope='session')
+def kolla_action_plugins(tmp_path_factory) -> Path:
+    """kolla-ansible's action_plugins/merge_configs.py from its release wheel (cached)."""
+    plugin = CACHE / 'action_plugins' / 'merge_configs.py'
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE.parent / 'kolla-ansible.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not plugin.exists():
+            download = tmp_path_factory.mktemp('kolla')
+            subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps',
+                            f'kolla-ansible=={KOLLA_ANSIBLE}', '-d', download],
+                           check=True, capture_output=True, timeout=300)
+            wheel, = download.glob('kolla_ansible-*.whl')
+            name = (f'kolla_ansible-{KOLLA_ANSIBLE}.data/data/share/kolla-ansible/ansible/'
+                    'action_plugins/merge_configs.py')
+            plugin.parent.mkdir(exist_ok=True)
+            plugin.write_bytes(zipfile.ZipFile(wheel).read(name))
+    return plugin.parent
+
+
+def test_kolla_merge_configs_merges_the_dropin_into_cinder_conf(tmp_path, kolla_action_plugins):
+    user, _group = me()
+    custom = tmp_path / 'etc' / 'kolla' / 'config'
+    snippet = custom / 'cinder' / 'cinder-volume.conf'
+    run_role(tmp_path, role_vars(tmp_path, snippet, acme_cinder_conf_mode='0600',
+                                 acme_cinder_conf_group=user)).ok()
+    base = tmp_path / 'cinder.conf.j2'  # stands in for kolla's templates/cinder.conf.j2
+    base.write_text(OWNER_CONF)
+    merged = tmp_path / 'cinder-volume' / 'cinder.conf'
+    merged.parent.mkdir()
+    playbook = tmp_path / 'kolla.yml'
+    playbook.write_text(yaml.safe_dump([{
+        'hosts': 'localhost', 'gather_facts': False, 'tasks': [{
+            'name': 'Copying over cinder.conf (kolla-ansible roles/cinder/tasks/config.yml)',
+            'merge_configs': {
+                'sources': [str(base), str(custom / 'global.conf'), str(custom / 'cinder.conf'),
+                            str(snippet), str(custom / 'cinder' / 'localhost' / 'cinder.conf')],
+                'dest': str(merged), 'mode': '0660'}}]}]))
+    runner = Ansible(tmp_path / 'ansible',
+                     env={'ANSIBLE_ACTION_PLUGINS': str(kolla_action_plugins)})
+    runner.playbook(playbook).ok()
+    conf = load('--config-file', str(merged))
+    assert conf.enabled_backends == ['acme-gold', 'lvm-1']
+    assert conf.transport_url == 'rabbit://cinder:owner@192.0.2.1:5672/'
+    assert conf['acme-gold'].acme_pool == 'gold'
+    result = validate(merged)
+    assert result.returncode == 0, result.stderr
+
+
+def test_osa_cinder_backends_render_through_os_cinders_template(tmp_path):
+    rendered = tmp_path / 'cinder.conf'
+    variables = tmp_path / 'cinder_backends.yml'
+    playbook = tmp_path / 'osa.yml'
+    playbook.write_text(yaml.safe_dump([{
+        'hosts': 'localhost', 'gather_facts': False,
+        'vars': {'acme_cinder_backends': BACKENDS,
+                 'cinder_backends': "{{ acme_cinder_backends | acme.nas.osa_cinder_backends("
+                                    "ca_file='/etc/cinder/ca.pem') }}"},
+        'tasks': [
+            {'name': 'What user_variables.yml gives os_cinder',
+             'ansible.builtin.copy': {'content': '{{ cinder_backends | to_nice_yaml }}',
+                                      'dest': str(variables), 'mode': '0600'}},
+            {'name': "os_cinder's backend part of cinder.conf.j2",
+             'ansible.builtin.template': {'src': str(FILES / 'os_cinder_backends.conf.j2'),
+                                          'dest': str(rendered), 'mode': '0600'}},
+        ]}]))
+    Ansible(tmp_path / 'ansible').playbook(playbook).ok()
+    backends = yaml.safe_load(variables.read_text())
+    gold = backends['acme-gold']
+    # tasks/cinder_backends.yml: a volume type per section with its volume_backend_name,
+    # plus extra_volume_types; every other key goes into cinder.conf as key=value.
+    assert gold['volume_backend_name'] == 'acme-gold'
+    assert gold['extra_volume_types'] == ['gold']
+    assert all(isinstance(value, str) for key, value in gold.items()
+               if key != 'extra_volume_types')
+    assert gold['nfs_sparsed_volumes'] == 'true' and 'volume_type' not in gold
+    conf = load('--config-file', str(rendered))
+    assert conf.enabled_backends == ['acme-gold']
+    assert conf['acme-gold'].nfs_sparsed_volumes is True
+    result = validate(rendered)
+    assert result.returncode == 0, result.stderr
+    assert 'extra_volume_types' not in rendered.read_text()
