@@ -133,9 +133,12 @@ def host_machine() -> str:
 
 # --- clone cost versus size -------------------------------------------------------------------
 
-def write_data(lab: Lab, backend: str, volume_id: str, size_gib: int) -> float:
-    """Fill the volume's file with non-zero data as the cinder user on a volume host."""
+def write_data(lab: Lab, backend: str, volume_id: str, size_gib: int, where: str) -> float:
+    """Fill the volume's file with non-zero data: as the cinder user on a volume host, through
+    NFS, or (``where='appliance'``) straight into the appliance's storage at native speed."""
     mib = size_gib * 1024
+    if where == 'appliance':
+        return write_on_appliance(lab, backend, volume_id, mib)
     if backend == GENERIC:
         host = generic_host(lab)
         path = f'{host.nfs_mounts(GENERIC_MOUNT_BASE)[0]}/volume-{volume_id}'
@@ -151,6 +154,21 @@ def write_data(lab: Lab, backend: str, volume_id: str, size_gib: int) -> float:
                    f'umount $d; rmdir $d')
     _out, seconds = bl.timed(lambda: host.ssh(command, stdin=bl.WRITER, timeout=7200))
     return seconds
+
+
+def write_on_appliance(lab: Lab, backend: str, volume_id: str, mib: int) -> float:
+    share = (lab.appliance.client.shares.find(GENERIC_SHARE, lab.appliance.pool)
+             if backend == GENERIC else lab.acme_share(volume_id))
+    directory = next(lab.appliance.data.glob(f'**/shares/{share["id"]}'))
+    block = bytearray(os.urandom(MIB))
+    start = time.monotonic()
+    with (directory / f'volume-{volume_id}').open('r+b') as out:
+        for index in range(mib):
+            block[:8] = (index + 1).to_bytes(8, 'little')
+            out.write(block)
+        out.flush()
+        os.fsync(out.fileno())
+    return time.monotonic() - start
 
 
 def measured_create(lab: Lab, name: str, volume_type: str, size: int, **source: str
@@ -172,17 +190,17 @@ def measured_create(lab: Lab, name: str, volume_type: str, size: int, **source: 
                            appliance_calls=[f'{c[0]} {c[1]} {c[2]} {c[3]:.0f}ms' for c in copies])
 
 
-def clone_one_size(lab: Lab, backend: str, volume_type: str, size: int) -> dict:
+def clone_one_size(lab: Lab, backend: str, volume_type: str, size: int, where: str) -> dict:
     cloud = lab.cloud
     source = cloud.create(f'bench-clone-src-{backend}-{size}', volume_type, size)
     status, seconds = cloud.wait_one(source, 1800)
     if status != 'available':
         raise RuntimeError(f'{backend}: source volume of {size} GiB is {status}')
-    written = write_data(lab, backend, source, size)
-    log(f'{backend}: {size} GiB written into {source} in {written:.0f} s '
+    written = write_data(lab, backend, source, size, where)
+    log(f'{backend}: {size} GiB written into {source} ({where}) in {written:.0f} s '
         f'({size * 1024 / written:.0f} MiB/s)')
     snapshot = cloud.snapshot(source, f'bench-clone-snap-{backend}-{size}')
-    made, row = [], dict(size=size, write_s=written)
+    made, row = [], dict(size=size, write_s=written, written_on=where)
     for op, src in (('create_volume_from_snapshot', dict(snapshot_id=snapshot)),
                     ('create_cloned_volume', dict(source_volume_id=source))):
         volume_id, row[op] = measured_create(
@@ -207,7 +225,8 @@ def idle_rate(lab: Lab, seconds: float = 20) -> dict:
 def step_clone(lab: Lab, args: argparse.Namespace) -> dict:
     result = dict(sizes=args.sizes, idle_per_s=idle_rate(lab), backends={})
     for backend, volume_type in ((lab.acme_backend, lab.acme_type), (GENERIC, GENERIC)):
-        rows = [clone_one_size(lab, backend, volume_type, size) for size in args.sizes]
+        rows = [clone_one_size(lab, backend, volume_type, size, args.write_on)
+                for size in args.sizes]
         result['backends'][backend] = rows
         save(OUT / 'clone.json', result)  # what is done so far survives an interruption
     return result
@@ -308,7 +327,7 @@ def step_scale(lab: Lab, args: argparse.Namespace) -> dict:
 
 def unknown_shares(lab: Lab) -> list[str]:
     """Shares of the ACME backend whose volume Cinder does not know (any status)."""
-    known = {v.id for v in lab.cloud.bs.volumes(details=False)}
+    known = {v.id for v in lab.cloud.bs.volumes(details=False, all_projects=True)}
     volume_share = re.compile(re.escape(lab.prefix) + r'volume-([0-9a-f-]{36})$')
     unknown = []
     for share in lab.appliance.shares():
@@ -435,7 +454,8 @@ def clone_table(data: dict) -> list[str]:
                  '.../snapshots of the operation (its request log)')
     for backend, rows in data['backends'].items():
         lines.append(f'  data written per source volume ({backend}): ' + ', '.join(
-            f'{r["size"]} GiB in {r["write_s"]:.0f} s' for r in rows))
+            f'{r["size"]} GiB in {r["write_s"]:.0f} s on the {r.get("written_on", "host")}'
+            for r in rows))
     return lines
 
 
@@ -525,6 +545,9 @@ def parse_args() -> argparse.Namespace:
                                      epilog=__doc__.split('\n', 2)[2])
     parser.add_argument('--steps', default=','.join(STEPS))
     parser.add_argument('--sizes', default='1,4', type=lambda s: [int(x) for x in s.split(',')])
+    parser.add_argument('--write-on', choices=('host', 'appliance'), default='host',
+                        help='where the clone sources get their data: a volume host over NFS '
+                             '(as the cinder user) or the appliance\'s storage directly')
     parser.add_argument('--burst', type=int, default=50)
     parser.add_argument('--serial', type=int, default=10)
     parser.add_argument('--scale', type=int, default=200)

@@ -165,13 +165,19 @@ class Appliance:
             text = handle.read().decode(errors='replace')
         return [(m[1], m[2], m[3], float(m[4])) for m in CALL_LINE.finditer(text)]
 
-    def ganesha_pid(self) -> int:
-        """ganesha.nfsd's PID on this machine (podman top: host PID and command)."""
-        for line in self.podman('top', self.container, 'hpid', 'comm').splitlines()[1:]:
-            pid, _sep, comm = line.strip().partition(' ')
-            if comm.strip().startswith('ganesha'):
-                return int(pid)
-        raise RuntimeError(f'no ganesha process in {self.container}')
+    @staticmethod
+    def ganesha_pid() -> int:
+        """The PID of the ganesha.nfsd in this network namespace: the appliance's (the
+        container joined the lab namespace; any other ganesha on the machine is elsewhere)."""
+        here = os.stat('/proc/self/ns/net').st_ino
+        for proc in Path('/proc').iterdir():
+            try:
+                if (proc.name.isdigit() and (proc / 'comm').read_text().strip() == 'ganesha.nfsd'
+                        and os.stat(proc / 'ns' / 'net').st_ino == here):
+                    return int(proc.name)
+            except OSError:
+                continue
+        raise RuntimeError('no ganesha.nfsd in this network namespace')
 
     def restart(self) -> float:
         """podman restart; seconds until the API answers again."""
