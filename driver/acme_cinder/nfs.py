@@ -13,9 +13,10 @@ keeps set-up, volumes, snapshots, revert, images and stats.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -210,9 +211,22 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     def _share_lock_name(self, share_id: str) -> str:
         return f'{self.driver_prefix}-share-{share_id}'
 
-    def _share_lock(self, share_id: str) -> Any:
-        """Changes of one share that must not interleave (rules, hide, collect)."""
-        return coordination.COORDINATOR.get_lock(self._share_lock_name(share_id))
+    @contextlib.contextmanager
+    def _share_lock(self, share_id: str) -> Iterator[None]:
+        """Changes of one share that must not interleave (rules, hide, collect).
+
+        The wait and the hold are logged at debug level, as Cinder logs its own
+        locks': in a cluster they show one host waiting for another.
+        """
+        name = self._share_lock_name(share_id)
+        asked = time.monotonic()
+        with coordination.COORDINATOR.get_lock(name):
+            got = time.monotonic()
+            LOG.debug('Lock "%s" acquired :: waited %.3fs', name, got - asked)
+            try:
+                yield
+            finally:
+                LOG.debug('Lock "%s" released :: held %.3fs', name, time.monotonic() - got)
 
     def _pool(self) -> str:
         return self.configuration.acme_pool

@@ -14,7 +14,7 @@ import threading
 import pytest
 from driver_helpers import HOST, MY_IP, assert_clean
 
-from cinder import objects
+from cinder import coordination, objects
 from cinder.db import api as db
 from cinder.objects import fields
 
@@ -134,6 +134,24 @@ def test_concurrent_attaches_of_one_share_lose_no_rule(driver, appliance, volume
     for thread in threads:
         thread.join()
     assert set(rules(appliance, vol)) == {MY_IP, *ips}
+
+
+def test_an_attach_waits_for_the_share_lock_and_logs_the_wait(driver, appliance, volume,
+                                                             caplog):
+    """Another holder of the share's lock (another host of a cluster) makes the attach wait."""
+    vol = volume()
+    name = f'acme-share-{vol.provider_id}'
+    attach = threading.Thread(target=driver.initialize_connection, args=(vol, COMPUTE))
+    with caplog.at_level(logging.DEBUG, logger='acme_cinder'):
+        with coordination.COORDINATOR.get_lock(name):
+            attach.start()
+            attach.join(timeout=1)
+            assert attach.is_alive() and COMPUTE['ip'] not in rules(appliance, vol)
+        attach.join()
+    assert COMPUTE['ip'] in rules(appliance, vol)
+    waits = [r.getMessage() for r in caplog.records if f'Lock "{name}" acquired' in r.getMessage()]
+    assert len(waits) == 1 and ':: waited ' in waits[0]
+    assert any(f'Lock "{name}" released :: held ' in r.getMessage() for r in caplog.records)
 
 
 # -- local attaches: os-brick mounts, remove_export unmounts ----------------------------------
