@@ -16,7 +16,7 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity publish-checks unit integration test bench lab lab-negative lab-tempest lab-bench lab-down clean
+.PHONY: help deps venv collection-link lint sanity publish-checks unit integration test bench lab lab-negative lab-tempest lab-bench lab-down clean molecule
 
 help:
 	@echo "make test      every test tier (installs what it needs)"
@@ -26,6 +26,7 @@ help:
 	@echo "make lab-bench  after make lab: side by side with Cinder's generic NFS driver (lab/README.md)"
 	@echo "make lab-down  remove everything the lab started"
 	@echo "make bench     benchmarks (appliance lookup, modules)"
+	@echo "make molecule  molecule test of the scenarios appliance, cinder_backend, driver"
 	@echo "make publish-checks  the Galaxy tarball: ansible-lint, galaxy-importer, changelog lint"
 
 deps:  ## Debian packages and container runtime configuration
@@ -67,7 +68,17 @@ unit: venv
 integration: deps venv collection-link
 	@$(PY) -m pytest -q tests/integration
 
-test: deps venv collection-link lint sanity publish-checks
+MOLECULE_SCENARIOS := appliance cinder_backend driver
+
+molecule: deps venv collection-link  ## molecule test of the cheap scenarios (log: build/molecule/NAME.log)
+	@echo "== molecule test"
+	@mkdir -p build/molecule
+	@for s in $(MOLECULE_SCENARIOS); do start=$$(date +%s); \
+	  if PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$s --no-command-borders >build/molecule/$$s.log 2>&1; \
+	  then echo "molecule test -s $$s: passed in $$(( $$(date +%s) - start ))s"; \
+	  else tail -60 build/molecule/$$s.log; echo "molecule test -s $$s: FAILED (build/molecule/$$s.log)"; exit 1; fi; done
+
+test: deps venv collection-link lint sanity publish-checks molecule
 	@echo "== pytest: unit + integration"
 	@$(PY) -m pytest -p no:cacheprovider tests/unit tests/integration
 
