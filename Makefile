@@ -16,7 +16,7 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity publish-checks unit integration test bench lab lab-negative lab-tempest lab-bench lab-down clean molecule
+.PHONY: help deps venv collection-link lint sanity publish-checks unit integration test bench lab lab-negative lab-tempest lab-bench lab-down clean molecule ansible-test
 
 help:
 	@echo "make test      every test tier (installs what it needs)"
@@ -27,6 +27,7 @@ help:
 	@echo "make lab-down  remove everything the lab started"
 	@echo "make bench     benchmarks (appliance lookup, modules)"
 	@echo "make molecule  molecule test of the scenarios appliance, cinder_backend, driver"
+	@echo "make ansible-test  ansible-test units and integration (the modules; --local, offline)"
 	@echo "make publish-checks  the Galaxy tarball: ansible-lint, galaxy-importer, changelog lint"
 
 deps:  ## Debian packages and container runtime configuration
@@ -63,7 +64,7 @@ publish-checks: venv  ## the Galaxy tarball: ansible-lint production, galaxy-imp
 	@tests/publish/run.sh
 
 unit: venv
-	@$(PY) -m pytest -q tests/unit
+	@$(PY) -m pytest -q --ignore=tests/unit/plugins tests/unit
 
 integration: deps venv collection-link
 	@$(PY) -m pytest -q tests/integration
@@ -78,9 +79,15 @@ molecule: deps venv collection-link  ## molecule test of the cheap scenarios (lo
 	  then echo "molecule test -s $$s: passed in $$(( $$(date +%s) - start ))s"; \
 	  else tail -60 build/molecule/$$s.log; echo "molecule test -s $$s: FAILED (build/molecule/$$s.log)"; exit 1; fi; done
 
-test: deps venv collection-link lint sanity publish-checks molecule
+ansible-test: deps venv collection-link  ## ansible-test units (tests/unit/plugins) and integration (tests/integration/targets)
+	@echo "== ansible-test units"
+	@tests/ansible-test/run.sh units
+	@echo "== ansible-test integration (the modules against the simulator)"
+	@tests/ansible-test/run.sh integration
+
+test: deps venv collection-link lint sanity publish-checks molecule ansible-test
 	@echo "== pytest: unit + integration"
-	@$(PY) -m pytest -p no:cacheprovider tests/unit tests/integration
+	@$(PY) -m pytest -p no:cacheprovider --ignore=tests/unit/plugins tests/unit tests/integration
 
 bench: deps venv collection-link
 	@$(PY) tests/bench/lookup_bench.py

@@ -1,4 +1,6 @@
-"""Real ansible-playbook against the real simulator: fixtures of the module integration tests.
+"""Real ansible-playbook against the real simulator: fixtures of the module tests that look at
+what an operator sees (output, secrets, README examples, connection errors); the modules'
+results are tested by the ansible-test targets in tests/integration/targets.
 
 Each test gets a fresh simulator (the ``appliance`` fixture). Playbooks run through
 ansible-runner (tests/support/ansible.py): a test reads each task's result by task name, and
@@ -7,7 +9,6 @@ ansible-runner (tests/support/ansible.py): a test reads each task's result by ta
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
@@ -65,18 +66,3 @@ def ansible(appliance, tmp_path):
 def client(appliance):
     """The one client, for arranging and checking appliance state around the playbooks."""
     return appliance.client()
-
-
-@pytest.fixture
-def appliance_state(client):
-    """Every share and snapshot, to compare before and after a run that must change nothing."""
-    def snapshot():
-        shares = client.shares.list()
-        return {
-            'shares': sorted((s['pool'], s['name'], s['quota_bytes'],
-                              json.dumps(s['nfs'], sort_keys=True), s['origin_snapshot_id'])
-                             for s in shares),
-            'snapshots': sorted((s['id'], snap['name']) for s in shares
-                                for snap in client.snapshots.list(s['id'])),
-        }
-    return snapshot

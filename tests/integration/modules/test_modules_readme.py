@@ -76,3 +76,19 @@ def test_json_query_example(ansible, client):
     assert report['msg']['big_exported'] == [{'name': 'big1', 'pool': 'pool1',
                                               'path': '/pool1/big1'}]
     assert report['msg']['with_snapshots'] == ['pool1/small1']
+
+
+def test_diff_output_is_rendered(ansible, client):
+    """What an operator sees with --diff (the results are in tests/integration/targets)."""
+    gib = 1024 ** 3
+    client.shares.create('shown', 'pool1', quota_bytes=gib)
+    run = ansible.playbook([{'name': 'shown', 'acme.nas.acme_share': {
+        'name': 'shown', 'pool': 'pool1', 'size': '2GiB',
+        'nfs': {'rules': [{'clients': '10.0.0.0/24', 'access': 'rw', 'root_squash': False}]}}}],
+        '--diff')
+    assert run.rc == 0, run.output
+    assert f'-    "quota_bytes": {gib}' in run.output
+    assert f'+    "quota_bytes": {2 * gib}' in run.output
+    assert '+                "clients": "10.0.0.0/24",' in run.output
+    assert 'changed: [localhost]' in run.output
+    client.shares.delete(client.shares.find('shown', 'pool1')['id'])
