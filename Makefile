@@ -16,7 +16,7 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity publish-checks unit integration test bench lab lab-negative lab-tempest lab-bench lab-down clean molecule ansible-test
+.PHONY: help deps venv collection-link lint sanity publish-checks unit integration test bench lab lab-negative lab-tempest lab-bench lab-down clean molecule ansible-test lab-molecule lab-verify
 
 help:
 	@echo "make test      every test tier (installs what it needs)"
@@ -24,6 +24,7 @@ help:
 	@echo "make lab-negative  after make lab: the wrong-password run (backend down, then up again)"
 	@echo "make lab-tempest  after make lab: tempest volume API tests through Keystone (lab/README.md)"
 	@echo "make lab-bench  after make lab: side by side with Cinder's generic NFS driver (lab/README.md)"
+	@echo "make lab-verify  after make lab: molecule verify of the lab (testinfra)"
 	@echo "make lab-down  remove everything the lab started"
 	@echo "make bench     benchmarks (appliance lookup, modules)"
 	@echo "make molecule  molecule test of the scenarios appliance, cinder_backend, driver"
@@ -107,6 +108,13 @@ lab-tempest: venv collection-link  ## after make lab: tempest + cinder-tempest-p
 
 lab-bench: venv collection-link  ## after make lab: benchmarks against Cinder's generic NFS driver; LAB_BENCH_ARGS=--help
 	@lab/bin/lab-bench $(LAB_BENCH_ARGS)
+
+lab-molecule: venv collection-link  ## the lab as molecule/default (create = lab-up infrastructure, converge = site.yml, idempotence, side_effect = smoke.yml, verify = testinfra); the lab stays up
+	@PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s default --destroy never --no-command-borders
+
+lab-verify: venv collection-link  ## after make lab: molecule verify -s default (testinfra on the volume hosts, compute host, controller)
+	@test -s lab/state/inventory.yml || { echo "lab-verify: no lab (run make lab first)" >&2; exit 2; }
+	@PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule verify -s default --no-command-borders
 
 lab-down:  ## remove everything the lab started (the image cache in .cache/lab stays)
 	@lab/bin/lab-down
