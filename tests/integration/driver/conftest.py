@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 
 import pytest
 from oslo_concurrency import processutils
 from oslo_config import cfg
 
 from tests.support import cinder_runtime as cinder_runtime_support
-from tests.support.cinder_objects import make_volume
+from tests.support.cinder_driver import (configure, ctx, new_snapshot,  # noqa: F401
+                                         new_volume, snapshot, volume)
 
 from acme_functional import GROUP, MY_IP, mounts_under
 
-from cinder import context, objects
-from cinder.objects import fields
-from cinder.volume import configuration
-from cinder.volume import driver as cinder_driver
+from cinder import context
 
 CONF = cfg.CONF
 
@@ -99,22 +96,20 @@ def base(tmp_path):
 
 
 @pytest.fixture
+def backend_group():
+    return GROUP
+
+
+@pytest.fixture
 def make_driver(appliance, base, bind_mounts):
-    from acme_cinder import nfs, options
+    from acme_cinder import nfs
     made = []
 
     def build(setup=True, **overrides):
-        conf = configuration.Configuration(cinder_driver.volume_opts, config_group=GROUP)
-        conf.append_config_values(options.ACME_OPTS)
-        values = {'acme_url': appliance.url, 'acme_pool': 'pool1', 'nas_user': 'admin',
-                  'nas_password': appliance.password, 'acme_ca_file': appliance.ca_path,
-                  'acme_retries': 1, 'acme_backoff': 0.1, 'nfs_mount_point_base': str(base),
-                  'nas_secure_file_permissions': 'true', 'nas_secure_file_operations': 'false',
-                  'volume_backend_name': GROUP, 'acme_file_wait_timeout': 5}
-        values.update(overrides)
-        for key, value in values.items():
-            CONF.set_override(key, value, group=GROUP)
-        made.extend(values)
+        conf, names = configure(appliance, base, GROUP, {
+            'nas_user': 'admin', 'acme_retries': 1, 'acme_backoff': 0.1,
+            'acme_file_wait_timeout': 5, **overrides})
+        made.extend(names)
         drv = nfs.AcmeNfsDriver(configuration=conf)
         if setup:
             drv.do_setup(context.get_admin_context())
@@ -129,34 +124,3 @@ def make_driver(appliance, base, bind_mounts):
 @pytest.fixture
 def driver(make_driver):
     return make_driver()
-
-
-@pytest.fixture
-def ctx():
-    return context.get_admin_context()
-
-
-@pytest.fixture
-def new_volume(ctx):
-    return lambda size=1, **updates: make_volume(ctx, GROUP, size=size, **updates)
-
-
-@pytest.fixture
-def volume(driver, new_volume):
-    def build(size=1):
-        vol = new_volume(size=size)
-        vol.update(driver.create_volume(vol))
-        return vol
-    return build
-
-
-@pytest.fixture
-def snapshot(driver, ctx):
-    def build(vol):
-        snap = objects.Snapshot(context=ctx, id=str(uuid.uuid4()), volume_id=vol.id,
-                                volume_size=vol.size, provider_id=None,
-                                status=fields.SnapshotStatus.CREATING)
-        snap.volume = vol
-        snap.update(driver.create_snapshot(snap))
-        return snap
-    return build

@@ -12,13 +12,12 @@ import stat
 import pytest
 from acme_functional import MY_IP, mounts_under
 
+from tests.support.appliance import free_port
+from tests.support.cinder_driver import read, volume_file, write
+
 from cinder import exception
 
 GIB = 1024**3
-
-
-def share_file(appliance, vol):
-    return appliance.share_dir(vol.provider_id) / vol.name
 
 
 def appliance_is_empty(appliance):
@@ -49,7 +48,7 @@ def test_create_volume_sparse_660_and_nothing_mounted_bindmount(driver, applianc
     vol.update(driver.create_volume(vol))
     assert calls == [('POST', '/shares')]
     assert vol.provider_location == f'127.0.0.1:/pool1/cinder-{vol.name}'
-    info = os.stat(share_file(appliance, vol))
+    info = os.stat(volume_file(appliance, vol))
     assert info.st_size == 2 * GIB and info.st_blocks == 0
     assert stat.S_IMODE(info.st_mode) == 0o660
     # the mount point os-brick computes for the export, mounted only during the call
@@ -66,7 +65,7 @@ def test_thick_volume_is_allocated_bindmount(make_driver, appliance, base, new_v
     drv = make_driver(nfs_sparsed_volumes=False, nas_secure_file_permissions='false')
     vol = new_volume()
     vol.update(drv.create_volume(vol))
-    info = os.stat(share_file(appliance, vol))
+    info = os.stat(volume_file(appliance, vol))
     assert info.st_blocks * 512 >= GIB
     assert stat.S_IMODE(info.st_mode) == 0o666
     assert mounts_under(base) == []
@@ -76,19 +75,16 @@ def test_clone_of_snapshot_has_snapshot_data_and_new_name_bindmount(driver, appl
                                                                     volume, snapshot,
                                                                     new_volume):
     src = volume()
-    with open(share_file(appliance, src), 'r+b') as f:
-        f.write(b'snapshot data')
+    write(appliance, src, b'snapshot data')
     snap = snapshot(src)
-    with open(share_file(appliance, src), 'r+b') as f:
-        f.write(b'changed later')
+    write(appliance, src, b'changed later')
     vol = new_volume(size=2)
     calls = count_calls(driver)
     vol.update(driver.create_volume_from_snapshot(vol, snap))
     assert calls == [('POST', '/shares')]
     assert os.listdir(appliance.share_dir(vol.provider_id)) == [vol.name]
-    with open(share_file(appliance, vol), 'rb') as f:
-        assert f.read(13) == b'snapshot data'
-    assert os.stat(share_file(appliance, vol)).st_size == 2 * GIB
+    assert read(appliance, vol, 13) == b'snapshot data'
+    assert os.stat(volume_file(appliance, vol)).st_size == 2 * GIB
     assert mounts_under(base) == []
 
 
@@ -96,14 +92,12 @@ def test_clone_of_snapshot_has_snapshot_data_and_new_name_bindmount(driver, appl
 def test_clone_chain_any_delete_order_leaves_nothing_bindmount(driver, appliance, base,
                                                                volume, new_volume, order):
     vols = [volume()]
-    with open(share_file(appliance, vols[0]), 'r+b') as f:
-        f.write(b'origin')
+    write(appliance, vols[0], b'origin')
     for _clone in range(2):
         vol = new_volume()
         vol.update(driver.create_cloned_volume(vol, vols[-1]))
         vols.append(vol)
-    with open(share_file(appliance, vols[2]), 'rb') as f:
-        assert f.read(6) == b'origin'
+    assert read(appliance, vols[2], 6) == b'origin'
     for index in order:
         driver.delete_volume(vols[index])
     assert appliance_is_empty(appliance)
@@ -112,23 +106,18 @@ def test_clone_chain_any_delete_order_leaves_nothing_bindmount(driver, appliance
 
 def test_extend_and_revert_bindmount(driver, appliance, base, volume, snapshot, ctx):
     vol = volume()
-    with open(share_file(appliance, vol), 'r+b') as f:
-        f.write(b'v1')
+    write(appliance, vol, b'v1')
     first = snapshot(vol)
-    with open(share_file(appliance, vol), 'r+b') as f:
-        f.write(b'v2')
+    write(appliance, vol, b'v2')
     driver.revert_to_snapshot(ctx, vol, first)  # appliance rollback
-    with open(share_file(appliance, vol), 'rb') as f:
-        assert f.read(2) == b'v1'
-    with open(share_file(appliance, vol), 'r+b') as f:
-        f.write(b'v3')
+    assert read(appliance, vol, 2) == b'v1'
+    write(appliance, vol, b'v3')
     snapshot(vol)
     driver.revert_to_snapshot(ctx, vol, first)  # newer snapshot exists: file-level
-    with open(share_file(appliance, vol), 'rb') as f:
-        assert f.read(2) == b'v1'
+    assert read(appliance, vol, 2) == b'v1'
     assert len(appliance.client().snapshots.list(vol.provider_id)) == 2
     driver.extend_volume(vol, 3)
-    assert os.stat(share_file(appliance, vol)).st_size == 3 * GIB
+    assert os.stat(volume_file(appliance, vol)).st_size == 3 * GIB
     assert appliance.client().shares.get(vol.provider_id)['quota_bytes'] == 3 * GIB
     assert len(appliance.client().shares.list()) == 1
     assert mounts_under(base) == []
@@ -151,8 +140,7 @@ def test_generic_attach_path_reuses_the_mount_point_bindmount(driver, appliance,
         f.write(b'via os-brick')
     driver._detach_volume(ctx, attach_info, vol, properties, force=True)
     assert mounts_under(base) == []
-    with open(share_file(appliance, vol), 'rb') as f:
-        assert f.read(12) == b'via os-brick'
+    assert read(appliance, vol, 12) == b'via os-brick'
 
 
 def test_export_to_compute_host_and_back_bindmount(driver, appliance, base, volume, ctx):
@@ -217,37 +205,21 @@ def test_appliance_fault_during_clone_cleans_up_bindmount(driver, appliance, bas
     assert mounts_under(base) == []
 
 
-def test_stats_from_one_pool_request(driver, volume):
-    volume(size=3)
-    calls = count_calls(driver)
-    stats = driver.get_volume_stats(refresh=True)
-    assert calls == [('GET', '/pools/pool1')]
-    assert stats['vendor_name'] == 'ACME STORAGE, Inc'
-    assert stats['provisioned_capacity_gb'] == 3.0 and stats['total_capacity_gb'] == 100.0
-
-
 @pytest.mark.parametrize('overrides, message', [
     ({'nas_password': 'wrong-password'}, "refused user 'admin'"),
     ({'acme_pool': 'missing'}, "pool 'missing' does not exist"),
     ({'acme_ca_file': None}, 'CERTIFICATE_VERIFY_FAILED'),
+    ({'acme_url': 'a closed port'}, 'cannot reach the appliance'),
 ])
 def test_setup_fails_with_one_clear_line(make_driver, ctx, caplog, overrides, message):
+    if 'acme_url' in overrides:
+        overrides = {'acme_url': f'https://127.0.0.1:{free_port()}'}
     drv = make_driver(setup=False, acme_retries=0, **overrides)
     drv.do_setup(ctx)
     with caplog.at_level(logging.ERROR), pytest.raises(exception.VolumeBackendAPIException):
         drv.check_for_setup_error()
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and message in errors[0], errors
-
-
-def test_setup_wrong_url_fails_with_one_clear_line(make_driver, ctx, caplog):
-    from tests.support.appliance import free_port
-    drv = make_driver(setup=False, acme_retries=0, acme_url=f'https://127.0.0.1:{free_port()}')
-    drv.do_setup(ctx)
-    with caplog.at_level(logging.ERROR), pytest.raises(exception.VolumeBackendAPIException):
-        drv.check_for_setup_error()
-    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and 'cannot reach the appliance' in errors[0]
 
 
 def test_password_not_in_any_log(driver, appliance, volume, snapshot, new_volume, caplog):

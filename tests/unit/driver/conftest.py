@@ -10,19 +10,17 @@ for this host.
 
 from __future__ import annotations
 
-
 import pytest
 from driver_helpers import GROUP, HOST, MY_IP, Executor, SymlinkMounts
 from oslo_config import cfg
 
 from tests.support import cinder_runtime as cinder_runtime_support
-from tests.support.cinder_objects import make_snapshot, make_volume
+from tests.support.cinder_driver import (configure, ctx, new_snapshot,  # noqa: F401
+                                         new_volume, snapshot, volume)
 
-from acme_cinder import nfs, options
+from acme_cinder import nfs
 from acme_cinder.mounts import ShareMounts
 from cinder import context
-from cinder.volume import configuration
-from cinder.volume import driver as cinder_driver
 
 CONF = cfg.CONF
 _OVERRIDDEN: set[str] = set()
@@ -48,30 +46,16 @@ def this_host():
 
 
 @pytest.fixture
-def ctx():
-    return context.get_admin_context()
-
-
-def make_config(appliance, base, **overrides):
-    conf = configuration.Configuration(cinder_driver.volume_opts, config_group=GROUP)
-    conf.append_config_values(options.ACME_OPTS)
-    values = {'acme_url': appliance.url, 'acme_ca_file': appliance.ca_path,
-              'acme_pool': 'pool1', 'nas_login': 'admin',
-              'nas_password': appliance.password, 'acme_retries': 0,
-              'nfs_mount_point_base': str(base),
-              'nas_secure_file_permissions': 'true', 'nas_secure_file_operations': 'false',
-              'acme_file_wait_timeout': 1, 'volume_backend_name': 'acme-unit'}
-    values.update(overrides)
-    for key, value in values.items():
-        CONF.set_override(key, value, group=GROUP)
-        _OVERRIDDEN.add(key)
-    return conf
+def backend_group():
+    return GROUP
 
 
 def build_driver(appliance, base, setup=True, my_ip=MY_IP, **overrides):
     """A driver on ``appliance`` with symlink mounts below ``base`` (also for tests/bench)."""
-    drv = nfs.AcmeNfsDriver(configuration=make_config(appliance, base, **overrides),
-                            execute=Executor(), host=f'{HOST}@{GROUP}')
+    conf, names = configure(appliance, base, GROUP, {
+        'nas_login': 'admin', 'acme_retries': 0, 'acme_file_wait_timeout': 1, **overrides})
+    _OVERRIDDEN.update(names)
+    drv = nfs.AcmeNfsDriver(configuration=conf, execute=Executor(), host=f'{HOST}@{GROUP}')
     mounts = SymlinkMounts(appliance, drv.base, my_ip, nfs_mount_options=drv.mount_options)
     drv._remotefsclient = mounts
     drv._mounts = ShareMounts(mounts, umount=mounts.umount,
@@ -98,36 +82,3 @@ def make_driver(tmp_path, appliance):
 @pytest.fixture
 def driver(make_driver):
     return make_driver()
-
-
-@pytest.fixture
-def new_volume(ctx):
-    def build(size=1, **updates):
-        return make_volume(ctx, GROUP, size=size, **updates)
-    return build
-
-
-@pytest.fixture
-def volume(driver, new_volume):
-    """A volume created through the driver (provider fields set)."""
-    def build(size=1, **updates):
-        vol = new_volume(size=size, **updates)
-        vol.update(driver.create_volume(vol))
-        return vol
-    return build
-
-
-@pytest.fixture
-def new_snapshot(ctx):
-    def build(vol):
-        return make_snapshot(ctx, vol)
-    return build
-
-
-@pytest.fixture
-def snapshot(driver, new_snapshot):
-    def build(vol):
-        snap = new_snapshot(vol)
-        snap.update(driver.create_snapshot(snap))
-        return snap
-    return build

@@ -71,10 +71,6 @@ class Executor:
         return processutils.execute(*cmd, **kwargs)
 
 
-def volume_file(appliance, vol):
-    return appliance.share_dir(vol.provider_id) / vol.name
-
-
 def assert_clean(driver, appliance, shares=0, snapshots=0):
     """Nothing mounted on this host; the appliance holds only what is expected."""
     assert driver._remotefsclient.table == {}

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.support.polling import wait_until
 
 from acme_cinder import acme_client
 from acme_cinder.mounts import MountError
@@ -275,10 +276,8 @@ class Answered:
 
     def wait(self, timeout: float = 30) -> None:
         arrived = len(self.appliance.calls) - self.calls
-        deadline = time.monotonic() + timeout
-        while self._finished() < arrived:  # one log line per request, when it ends
-            assert time.monotonic() < deadline, 'the appliance did not finish its requests'
-            time.sleep(0.02)
+        # one log line per request, when it ends
+        wait_until(lambda: self._finished() >= arrived, timeout, 'the appliance finishing')
 
     def _finished(self) -> int:
         with open(self.appliance.log_path, 'rb') as log:

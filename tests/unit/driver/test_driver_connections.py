@@ -75,14 +75,6 @@ def test_attach_from_a_compute_host_mounts_nothing_on_the_volume_host(driver, ap
     assert_clean(driver, appliance, shares=1)
 
 
-def test_create_export_and_ensure_export_make_no_appliance_call(driver, appliance, volume):
-    vol = volume()
-    appliance.calls.clear()
-    driver.create_export(None, vol, COMPUTE)
-    driver.ensure_export(None, vol)
-    assert appliance.calls == []
-
-
 def test_ensure_export_at_start_mounts_nothing_and_never_fails(driver, appliance, volume):
     vol = volume()
     appliance.add_fault(path='.*', action='fail', status=500, times=100)
@@ -90,19 +82,13 @@ def test_ensure_export_at_start_mounts_nothing_and_never_fails(driver, appliance
     assert driver._remotefsclient.table == {}
 
 
-def test_rules_follow_secure_mode_root_squash(make_driver, appliance, new_volume):
-    secure = make_driver(nas_secure_file_operations='true')
-    vol = new_volume()
-    vol.update(secure.create_volume(vol))
-    secure.initialize_connection(vol, COMPUTE)
+@pytest.mark.parametrize('secure', [True, False])
+def test_rules_follow_secure_mode_root_squash(make_driver, appliance, volume, secure):
+    drv = make_driver(nas_secure_file_operations=str(secure).lower())
+    vol = volume(drv=drv)
+    drv.initialize_connection(vol, COMPUTE)
     assert {ip: r.root_squash for ip, r in rules(appliance, vol).items()} == {
-        MY_IP: True, COMPUTE['ip']: True}
-
-
-def test_insecure_mode_rules_do_not_squash_root(driver, appliance, volume):
-    vol = volume()
-    driver.initialize_connection(vol, COMPUTE)
-    assert not any(r.root_squash for r in rules(appliance, vol).values())
+        MY_IP: secure, COMPUTE['ip']: secure}
 
 
 def test_terminate_keeps_the_rule_while_another_attachment_of_that_host_remains(
@@ -215,11 +201,10 @@ def test_restart_removes_every_mount_no_local_user_needs_and_says_so(
 
 
 def test_detach_handled_by_another_cluster_host_leaves_no_mount_on_the_attaching_host(
-        make_driver, appliance, tmp_path, new_volume, ctx):
+        make_driver, appliance, tmp_path, volume, ctx):
     host1 = make_driver()
     host2 = make_driver(my_ip='10.0.0.6', base=tmp_path / 'mnt2')
-    vol = new_volume()
-    vol.update(host1.create_volume(vol))
+    vol = volume(drv=host1)
     attachment = attach(ctx, vol, LOCAL)
     host1.initialize_connection(vol, LOCAL)
     os_brick_mounts(host1, vol)

@@ -124,10 +124,12 @@ def test_managed_file_not_a_whole_mib_is_extended_to_exactly_whole_gib(
     assert os.path.getsize(appliance.share_dir(foreign_share['id']) / vol.name) == GIB
 
 
+@pytest.mark.parametrize('migrated', [False, True], ids=['volume', 'migrated-volume'])
 def test_managing_a_share_that_backs_a_cinder_volume_is_refused(driver, appliance, db_volume,
-                                                                new_volume):
-    """Cinder's check_already_managed_volume: the share's name names a volume in the DB."""
-    owner = db_volume()
+                                                                new_volume, migrated):
+    """Cinder's check_already_managed_volume: the share's name names a volume in the DB (for
+    a migrated volume, the name of the migration's deleted temporary volume)."""
+    owner = db_volume(**({'_name_id': str(uuid.uuid4())} if migrated else {}))
     owner.update(driver.create_volume(owner))
     before = state(appliance)
     appliance.calls.clear()
@@ -137,14 +139,6 @@ def test_managing_a_share_that_backs_a_cinder_volume_is_refused(driver, applianc
         with pytest.raises(exception.ManageExistingAlreadyManaged):
             driver.manage_existing(new_volume(), ref)
     assert appliance.writes == [] and state(appliance) == before
-
-
-def test_managing_the_share_of_a_migrated_volume_is_refused(driver, appliance, db_volume,
-                                                            new_volume):
-    owner = db_volume(_name_id=str(uuid.uuid4()))  # the migration's deleted temporary volume
-    owner.update(driver.create_volume(owner))
-    with pytest.raises(exception.ManageExistingAlreadyManaged):
-        driver.manage_existing(new_volume(size=1), {'source-id': owner.provider_id})
 
 
 def test_failed_manage_then_delete_of_the_error_managing_volume_keeps_the_data(
@@ -209,26 +203,22 @@ def test_internal_shares_are_refused(driver, appliance, new_volume, internal):
     assert appliance.writes == [] and state(appliance) == before
 
 
-@pytest.mark.parametrize('ref', [
-    {'source-name': 'nope'}, {'source-id': 'nope'}, {}, {'source-name': 'other-pool'}],
-    ids=['unknown-name', 'unknown-id', 'empty', 'other-pool'])
+@pytest.mark.parametrize('ref, reason', [
+    ({'source-name': 'nope'}, None), ({'source-id': 'nope'}, None), ({}, None),
+    ({'source-name': 'other-pool'}, None), ({'source-id': 'other-pool'}, 'pool1')],
+    ids=['unknown-name', 'unknown-id', 'empty', 'other-pool', 'other-pool-by-id'])
 def test_bad_reference_is_invalid_and_changes_nothing(driver, appliance, foreign_share,
-                                                      new_volume, ref):
-    appliance.create_share('other-pool', pool='pool2')
+                                                      new_volume, ref, reason):
+    other = appliance.create_share('other-pool', pool='pool2')
+    ref = {key: other['id'] if key == 'source-id' and value == 'other-pool' else value
+           for key, value in ref.items()}
     before = state(appliance)
-    with pytest.raises(exception.ManageExistingInvalidReference):
+    with pytest.raises(exception.ManageExistingInvalidReference, match=reason):
         driver.manage_existing_get_size(new_volume(), ref)
-    with pytest.raises(exception.ManageExistingInvalidReference):
+    with pytest.raises(exception.ManageExistingInvalidReference, match=reason):
         driver.manage_existing(new_volume(), ref)
     assert appliance.writes == [] and state(appliance) == before
     assert_clean(driver, appliance, shares=2)
-
-
-def test_share_of_another_pool_by_id_is_invalid(driver, appliance, new_volume):
-    share = appliance.create_share('elsewhere', pool='pool2')
-    with pytest.raises(exception.ManageExistingInvalidReference, match='pool1'):
-        driver.manage_existing(new_volume(), {'source-id': share['id']})
-    assert appliance.writes == []
 
 
 @pytest.mark.parametrize('content', [['disk.img', 'other'], []], ids=['two-files', 'empty'])

@@ -8,9 +8,10 @@ import stat
 
 import certifi
 import pytest
-from driver_helpers import MY_IP, Executor, assert_clean, volume_file
+from driver_helpers import MY_IP, Executor, assert_clean
 
 from tests.support.appliance import free_port
+from tests.support.cinder_driver import read, volume_file, write
 
 from cinder import context, exception
 from cinder.objects import fields
@@ -40,16 +41,6 @@ def setup(drv) -> None:
     drv.check_for_setup_error()
 
 
-def write(appliance, vol, data: bytes) -> None:
-    with open(volume_file(appliance, vol), 'r+b') as f:
-        f.write(data)
-
-
-def read(appliance, vol, count: int) -> bytes:
-    with open(volume_file(appliance, vol), 'rb') as f:
-        return f.read(count)
-
-
 class RootRecorder(Executor):
     """The test executor, also noting whether each command asked for root."""
 
@@ -70,42 +61,36 @@ def test_setup_reaches_appliance_with_login_and_two_calls(make_driver, appliance
     assert calls(appliance) == ['POST /auth/login', 'GET /system', 'GET /pools/pool1']
 
 
-@pytest.mark.parametrize('overrides, message', [
-    ({'nas_password': SECRET}, "refused user 'admin'"),
-    ({'acme_pool': 'nope'}, "pool 'nope' does not exist"),
-    ({'acme_url': 'closed-port'}, 'cannot reach the appliance at https://127.0.0.1:'),
-    ({'acme_ca_file': certifi.where()}, 'certificate verify failed'),
-], ids=['password', 'pool', 'unreachable', 'other-ca'])
-def test_setup_errors_give_one_clear_line(make_driver, caplog, overrides, message):
-    if overrides.get('acme_url') == 'closed-port':  # nothing listens there: refused at once
+SETUP_ERRORS = {
+    'password': ({'nas_password': SECRET}, "refused user 'admin'"),
+    'pool': ({'acme_pool': 'nope'}, "pool 'nope' does not exist"),
+    'unreachable': ({}, 'cannot reach the appliance at https://127.0.0.1:'),
+    'other-ca': ({'acme_ca_file': certifi.where()}, 'certificate verify failed'),
+}
+AUTO = {'nas_secure_file_operations': 'auto', 'nas_secure_file_permissions': 'auto'}
+
+
+@pytest.mark.parametrize('case, auto', [*((case, False) for case in SETUP_ERRORS),
+                                        ('password', True), ('unreachable', True)])
+def test_setup_errors_give_one_clear_line(make_driver, caplog, case, auto):
+    """With Cinder's 'auto' defaults on an existing install, do_setup already asks the
+    appliance (to keep the backend's secure mode); otherwise check_for_setup_error does."""
+    overrides, message = SETUP_ERRORS[case]
+    if case == 'unreachable':  # nothing listens there: refused at once
         overrides = {'acme_url': f'https://127.0.0.1:{free_port()}'}
-    drv = make_driver(setup=False, **overrides)
-    drv.do_setup(context.get_admin_context())
+    drv = make_driver(setup=False, **overrides, **(AUTO if auto else {}))
+    drv._is_voldb_empty_at_startup = False
+    if not auto:
+        drv.do_setup(context.get_admin_context())
     with caplog.at_level(logging.ERROR), pytest.raises(
             exception.VolumeBackendAPIException, match=message) as info:
+        if auto:
+            drv.do_setup(context.get_admin_context())
         drv.check_for_setup_error()
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and message in errors[0].getMessage()
     assert info.value.__cause__ is None and info.value.__suppress_context__
     assert SECRET not in caplog.text
-
-
-@pytest.mark.parametrize('overrides, message', [
-    ({'nas_password': SECRET}, "refused user 'admin'"),
-    ({'acme_url': 'closed-port'}, 'cannot reach the appliance at https://127.0.0.1:'),
-], ids=['password', 'unreachable'])
-def test_setup_errors_give_one_clear_line_with_cinders_auto_defaults_on_an_existing_install(
-        make_driver, caplog, overrides, message):
-    if overrides.get('acme_url') == 'closed-port':
-        overrides = {'acme_url': f'https://127.0.0.1:{free_port()}'}
-    drv = make_driver(setup=False, nas_secure_file_operations='auto',
-                      nas_secure_file_permissions='auto', **overrides)
-    drv._is_voldb_empty_at_startup = False
-    with caplog.at_level(logging.ERROR), pytest.raises(
-            exception.VolumeBackendAPIException, match=message):
-        setup(drv)
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and message in errors[0].getMessage()
 
 
 def test_setup_error_is_logged_once_across_cinder_retries(make_driver, caplog):
@@ -121,22 +106,13 @@ def test_setup_error_is_logged_once_across_cinder_retries(make_driver, caplog):
     assert SECRET not in caplog.text
 
 
-@pytest.mark.parametrize('missing', ['acme_url', 'acme_pool', 'nas_password'])
-def test_missing_required_option_is_invalid_configuration(make_driver, missing):
-    drv = make_driver(setup=False, **{missing: '' if missing == 'nas_password' else None})
-    with pytest.raises(exception.InvalidConfigurationValue, match=missing):
-        drv.do_setup(context.get_admin_context())
-
-
-def test_invalid_nas_secure_value_is_rejected(make_driver):
-    drv = make_driver(setup=False, nas_secure_file_operations='maybe')
-    with pytest.raises(exception.InvalidConfigurationValue):
-        drv.do_setup(context.get_admin_context())
-
-
-def test_missing_ca_file_is_invalid_configuration(make_driver, tmp_path):
-    drv = make_driver(setup=False, acme_ca_file=str(tmp_path / 'none.pem'))
-    with pytest.raises(exception.InvalidConfigurationValue, match='acme_ca_file'):
+@pytest.mark.parametrize('overrides, option', [
+    ({'acme_url': None}, 'acme_url'), ({'acme_pool': None}, 'acme_pool'),
+    ({'nas_password': ''}, 'nas_password'), ({'nas_secure_file_operations': 'maybe'}, None),
+    ({'acme_ca_file': '/nonexistent/ca.pem'}, 'acme_ca_file')])
+def test_bad_configuration_is_invalid_configuration_value(make_driver, overrides, option):
+    drv = make_driver(setup=False, **overrides)
+    with pytest.raises(exception.InvalidConfigurationValue, match=option):
         drv.do_setup(context.get_admin_context())
 
 
@@ -202,7 +178,7 @@ def test_acme_retry_after_max_reaches_the_client(make_driver, appliance):
 
 # -- secure NAS mode (issue 9: the default) -------------------------------------------------
 def test_secure_nas_mode_cinder_defaults_new_install_share_root_is_cinder_user(
-        make_driver, appliance, new_volume):
+        make_driver, appliance, volume):
     drv = make_driver(setup=False, nas_secure_file_operations='auto',
                       nas_secure_file_permissions='auto')
     drv._is_voldb_empty_at_startup = True  # what the volume manager passes on a new install
@@ -211,8 +187,7 @@ def test_secure_nas_mode_cinder_defaults_new_install_share_root_is_cinder_user(
     assert drv.configuration.nas_secure_file_permissions == 'true'
     drv._execute = recorder = RootRecorder()
     appliance.calls.clear()
-    vol = new_volume()
-    vol.update(drv.create_volume(vol))
+    vol = volume(drv=drv)
     drv.extend_volume(vol, 2)
     root = {'uid': os.getuid(), 'gid': os.getgid(), 'mode': '0775'}
     assert posted_share(appliance)['root'] == root
@@ -225,14 +200,11 @@ def test_secure_nas_mode_cinder_defaults_new_install_share_root_is_cinder_user(
 
 
 def test_secure_nas_mode_clone_and_revert_copy_run_no_command_as_root(
-        make_driver, appliance, new_volume, new_snapshot, ctx):
+        make_driver, appliance, new_volume, volume, snapshot, ctx):
     drv = make_driver(nas_secure_file_operations='true')
-    vol = new_volume()
-    vol.update(drv.create_volume(vol))
-    snap = new_snapshot(vol)
-    snap.update(drv.create_snapshot(snap))
-    clone = new_volume()
-    clone.update(drv.create_cloned_volume(clone, vol))  # a newer (hidden) snapshot
+    vol = volume(drv=drv)
+    snap = snapshot(vol, drv=drv)
+    drv.create_cloned_volume(new_volume(), vol)  # a newer (hidden) snapshot
     drv._execute = recorder = RootRecorder()
     drv.create_volume_from_snapshot(new_volume(size=2), snap)
     drv.revert_to_snapshot(ctx, vol, snap)  # by copy
@@ -243,11 +215,10 @@ def test_secure_nas_mode_clone_and_revert_copy_run_no_command_as_root(
     assert all(r.root_squash for s in shares for r in s.nfs_rules)
 
 
-def test_secure_nas_mode_share_root_options(make_driver, appliance, new_volume):
+def test_secure_nas_mode_share_root_options(make_driver, appliance, volume):
     drv = make_driver(nas_secure_file_operations='true', acme_share_root_uid=4242,
                       acme_share_root_gid=4343, acme_share_root_mode='770')
-    vol = new_volume()
-    vol.update(drv.create_volume(vol))
+    vol = volume(drv=drv)
     assert posted_share(appliance)['root'] == {'uid': 4242, 'gid': 4343, 'mode': '0770'}
     info = os.stat(appliance.share_dir(vol.provider_id))
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (4242, 4343, 0o770)
@@ -286,14 +257,13 @@ def test_secure_backend_stays_secure_after_a_failure_at_start(make_driver, appli
 @pytest.mark.parametrize('option, is_new', [('false', True), ('auto', False)],
                          ids=['false', 'auto-existing-install'])
 def test_insecure_nas_mode_sends_no_root_and_no_root_squash(make_driver, appliance,
-                                                            new_volume, option, is_new):
+                                                            volume, option, is_new):
     appliance.create_share('cinder-volume-made-before')  # root-owned: an insecure backend
     drv = make_driver(setup=False, nas_secure_file_operations=option)
     drv._is_voldb_empty_at_startup = is_new
     setup(drv)
     drv._execute = recorder = RootRecorder()
-    vol = new_volume()
-    vol.update(drv.create_volume(vol))
+    vol = volume(drv=drv)
     assert 'root' not in posted_share(appliance)
     assert [r.root_squash for r in appliance.share_named('cinder-' + vol.name).nfs_rules] == [False]
     assert recorder.as_root and all(as_root for _cmd, as_root in recorder.as_root)
@@ -317,32 +287,29 @@ def test_create_volume_one_call_sparse_file_660_and_unmounted(driver, appliance,
     assert mount_dirs(driver) == []
 
 
-def test_create_volume_open_permissions_when_not_secure(make_driver, appliance, new_volume):
+def test_create_volume_open_permissions_when_not_secure(make_driver, appliance, volume):
     drv = make_driver(nas_secure_file_permissions='false')
-    vol = new_volume()
-    vol.update(drv.create_volume(vol))
+    vol = volume(drv=drv)
     assert stat.S_IMODE(os.stat(volume_file(appliance, vol)).st_mode) == 0o666
 
 
 @pytest.mark.parametrize('address, expected', [
     ('198.51.100.7', '198.51.100.7'), ('fd00::5', '[fd00::5]')], ids=['ipv4', 'ipv6'])
 def test_provider_location_uses_acme_nfs_address_ipv6_in_brackets(make_driver, appliance,
-                                                                  new_volume, address,
+                                                                  volume, address,
                                                                   expected):
     drv = make_driver(acme_nfs_address=address)
-    vol = new_volume()
-    vol.update(drv.create_volume(vol))
+    vol = volume(drv=drv)
     assert vol.provider_location == f'{expected}:/pool1/cinder-{vol.name}'
     drv.extend_volume(vol, 2)  # the location mounts
     assert os.stat(volume_file(appliance, vol)).st_size == 2 * GIB
 
 
 def test_provider_location_of_an_appliance_exporting_over_ipv6(
-        make_driver, appliance, tmp_path, new_volume):
+        make_driver, appliance, tmp_path, volume):
     appliance.reset(tmp_path / 'appliance-v6', nfs_address='fd00::7')
     drv = make_driver()
-    vol = new_volume()
-    vol.update(drv.create_volume(vol))
+    vol = volume(drv=drv)
     assert vol.provider_location == f'[fd00::7]:/pool1/cinder-{vol.name}'
 
 
@@ -353,19 +320,22 @@ def test_create_volume_custom_prefix(make_driver, appliance, new_volume):
     assert [s.name for s in appliance.shares()] == ['os-' + vol.name]
 
 
-def _fail_create_step(driver, appliance, step: str) -> None:
-    if step == 'POST /shares':
-        appliance.add_fault(method='POST', path='/shares', action='fail', code='NO_SPACE')
-    elif step == 'mount':  # NFS refuses a host without a rule
+def fail_step(driver, appliance, step: str) -> None:
+    """Make one step of an operation fail: a REST call ('METHOD path-regex ERROR_CODE'), the
+    NFS mount (refused to a host without a rule) or a file command."""
+    if ' ' in step:
+        method, path, code = step.split()
+        appliance.add_fault(method=method, path=path, action='fail', code=code)
+    elif step == 'mount':
         driver._remotefsclient.my_ip = '192.0.2.99'
     else:
         driver._execute.fail(step)
 
 
-@pytest.mark.parametrize('step', ['POST /shares', 'mount', 'truncate', 'chmod'])
+@pytest.mark.parametrize('step', ['POST /shares NO_SPACE', 'mount', 'truncate', 'chmod'])
 def test_create_volume_failure_leaves_no_share_and_no_mount(driver, appliance, new_volume,
                                                             step):
-    _fail_create_step(driver, appliance, step)
+    fail_step(driver, appliance, step)
     with pytest.raises(exception.VolumeBackendAPIException, match='cannot create volume'):
         driver.create_volume(new_volume())
     assert_clean(driver, appliance)
@@ -432,16 +402,6 @@ def test_delete_volume_with_leftover_snapshots(driver, appliance, volume, snapsh
     assert_clean(driver, appliance)
 
 
-def test_delete_volume_busy_when_this_host_cannot_unmount_it(driver, appliance, volume):
-    """VolumeIsBusy where Cinder expects it: the share stays, Cinder keeps the volume."""
-    vol = volume()
-    driver._remotefsclient.mount(vol.provider_location)
-    driver._remotefsclient.fail_umounts = 99
-    with pytest.raises(exception.VolumeIsBusy):
-        driver.delete_volume(vol)
-    assert [s.id for s in appliance.shares()] == [vol.provider_id]
-
-
 def test_delete_volume_appliance_failure_is_reported_and_retry_succeeds(
         driver, appliance, volume):
     vol = volume()
@@ -463,10 +423,9 @@ def test_extend_volume_quota_and_sparse_file(driver, appliance, volume):
 
 
 def test_create_and_extend_thick_volume_are_fully_allocated(
-        make_driver, appliance, new_volume):
+        make_driver, appliance, volume):
     drv = make_driver(nfs_sparsed_volumes=False)
-    vol = new_volume()
-    vol.update(drv.create_volume(vol))
+    vol = volume(drv=drv)
     info = os.stat(volume_file(appliance, vol))
     assert info.st_size == GIB and info.st_blocks * 512 >= GIB
     drv.extend_volume(vol, 2)
@@ -486,15 +445,10 @@ def test_extend_attached_volume_is_refused_like_cinder_nfs_bug_1870367(
     assert driver.get_volume_stats(refresh=True)['online_extend_support'] is False
 
 
-@pytest.mark.parametrize('step', ['PATCH', 'mount', 'truncate'])
+@pytest.mark.parametrize('step', ['PATCH /shares/.* INTERNAL', 'mount', 'truncate'])
 def test_extend_failure_keeps_size_and_unmounts(driver, appliance, volume, step):
     vol = volume()
-    if step == 'PATCH':
-        appliance.add_fault(method='PATCH', path='/shares/.*', action='fail', status=500)
-    elif step == 'mount':
-        driver._remotefsclient.my_ip = '192.0.2.99'
-    else:
-        driver._execute.fail('truncate')
+    fail_step(driver, appliance, step)
     with pytest.raises(exception.VolumeBackendAPIException, match='extend_volume'):
         driver.extend_volume(vol, 2)
     assert appliance.shares()[0].quota_bytes == GIB
@@ -549,8 +503,7 @@ def test_revert_copy_keeps_a_thick_volume_fully_allocated(make_driver, appliance
                                                           snapshot, ctx):
     """Allocated zeros stay allocated (1 MiB of them here: a whole thick GiB costs seconds)."""
     vol = volume()
-    with open(volume_file(appliance, vol), 'r+b') as f:
-        f.write(bytes(MIB))
+    write(appliance, vol, bytes(MIB))
     snap = snapshot(vol)
     kept = appliance.data_dir / 'snapshots' / snap.provider_id / vol.name
     assert os.stat(kept).st_blocks * 512 >= MIB  # the appliance kept them allocated
@@ -587,25 +540,22 @@ def test_snapshot_revert_needs_no_temp_snapshot(driver):
 
 
 # -- stats -------------------------------------------------------------------------------
+EXPECTED_STATS = {
+    'vendor_name': 'ACME STORAGE, Inc', 'storage_protocol': 'NFS', 'driver_version': '1.0.0',
+    'volume_backend_name': 'acme-unit', 'total_capacity_gb': 100.0,
+    'provisioned_capacity_gb': 6.0, 'free_capacity_gb': 100.0, 'reserved_percentage': 0,
+    'thin_provisioning_support': True, 'thick_provisioning_support': False,
+    'max_over_subscription_ratio': 20.0, 'sparse_copy_volume': True, 'multiattach': True,
+    'online_extend_support': False, 'QoS_support': False}
+
+
 def test_volume_stats_one_call_whatever_the_volume_count(driver, appliance, volume):
     for _volume in range(3):
         volume(size=2)
     appliance.calls.clear()
     stats = driver.get_volume_stats(refresh=True)
     assert calls(appliance) == ['GET /pools/pool1']
-    assert stats['vendor_name'] == 'ACME STORAGE, Inc'
-    assert stats['storage_protocol'] == 'NFS'
-    assert stats['volume_backend_name'] == 'acme-unit'
-    assert stats['driver_version'] == '1.0.0'
-    assert stats['total_capacity_gb'] == 100.0
-    assert stats['provisioned_capacity_gb'] == 6.0
-    assert stats['free_capacity_gb'] == 100.0
-    assert stats['thin_provisioning_support'] is True
-    assert stats['thick_provisioning_support'] is False
-    assert stats['max_over_subscription_ratio'] == 20.0
-    assert stats['reserved_percentage'] == 0
-    assert stats['sparse_copy_volume'] is True and stats['multiattach'] is True
-    assert stats['online_extend_support'] is False and stats['QoS_support'] is False
+    assert {key: stats[key] for key in EXPECTED_STATS} == EXPECTED_STATS
 
 
 def test_volume_stats_thick(make_driver):
@@ -631,11 +581,10 @@ def test_migrate_volume_uses_generic_path(driver, volume, ctx):
     assert driver.migrate_volume(ctx, volume(), {'host': 'cv2@other#p'}) == (False, None)
 
 
-def test_password_never_logged(make_driver, appliance, new_volume, caplog):
+def test_password_never_logged(make_driver, appliance, volume, caplog):
     with caplog.at_level(logging.DEBUG):
         drv = make_driver()
-        vol = new_volume()
-        vol.update(drv.create_volume(vol))
+        vol = volume(drv=drv)
         drv.delete_volume(vol)
     assert caplog.text and appliance.password not in caplog.text
     assert appliance.password not in repr(drv.client)

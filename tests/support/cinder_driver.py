@@ -1,0 +1,88 @@
+"""What both driver rooms share (unit: symlink mounts; integration: bind mounts): the
+driver's configuration on the session appliance, a context, the volume and snapshot
+factories. Each room's conftest imports these fixtures and defines ``backend_group`` and
+``driver``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from oslo_config import cfg
+
+from tests.support.cinder_objects import make_snapshot, make_volume
+
+from cinder import context
+from cinder.volume import configuration
+from cinder.volume import driver as cinder_driver
+
+CONF = cfg.CONF
+
+
+def volume_file(appliance: Any, vol: Any) -> Path:
+    """The volume's file in its share's directory on the appliance."""
+    return appliance.share_dir(vol.provider_id) / vol.name
+
+
+def write(appliance: Any, vol: Any, data: bytes) -> None:
+    """Overwrite the start of the volume's file (its size and holes stay)."""
+    with open(volume_file(appliance, vol), 'r+b') as handle:
+        handle.write(data)
+
+
+def read(appliance: Any, vol: Any, count: int) -> bytes:
+    """The first ``count`` bytes of the volume's file."""
+    with open(volume_file(appliance, vol), 'rb') as handle:
+        return handle.read(count)
+
+
+def configure(appliance: Any, base: Path, group: str, overrides: dict[str, Any]
+              ) -> tuple[configuration.Configuration, list[str]]:
+    """The backend section ``group`` for ``appliance``; the option names it set."""
+    from acme_cinder import options
+    conf = configuration.Configuration(cinder_driver.volume_opts, config_group=group)
+    conf.append_config_values(options.ACME_OPTS)
+    values = {'acme_url': appliance.url, 'acme_ca_file': appliance.ca_path,
+              'acme_pool': 'pool1', 'nas_password': appliance.password,
+              'nfs_mount_point_base': str(base), 'volume_backend_name': group,
+              'nas_secure_file_permissions': 'true', 'nas_secure_file_operations': 'false',
+              **overrides}
+    for key, value in values.items():
+        CONF.set_override(key, value, group=group)
+    return conf, list(values)
+
+
+@pytest.fixture
+def ctx():
+    return context.get_admin_context()
+
+
+@pytest.fixture
+def new_volume(ctx, backend_group):
+    return lambda size=1, **updates: make_volume(ctx, backend_group, size=size, **updates)
+
+
+@pytest.fixture
+def volume(request, new_volume):
+    """A volume created through ``drv`` (default: the ``driver`` fixture); provider fields set."""
+    def build(size=1, drv=None, **updates):
+        vol = new_volume(size=size, **updates)
+        vol.update((drv or request.getfixturevalue('driver')).create_volume(vol))
+        return vol
+    return build
+
+
+@pytest.fixture
+def new_snapshot(ctx):
+    return lambda vol: make_snapshot(ctx, vol)
+
+
+@pytest.fixture
+def snapshot(request, new_snapshot):
+    """A snapshot created through ``drv`` (default: the ``driver`` fixture)."""
+    def build(vol, drv=None):
+        snap = new_snapshot(vol)
+        snap.update((drv or request.getfixturevalue('driver')).create_snapshot(snap))
+        return snap
+    return build
