@@ -9,6 +9,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.support.appliance import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = REPO / 'appliance' / 'run'
+GALAXY = Path(sys.executable).parent / 'ansible-galaxy'
 USER = 'admin'
 
 
@@ -56,8 +58,11 @@ class NfsClient:
     def cat(self, path: str, version: int) -> subprocess.CompletedProcess:
         return self._run('nfs-cat', self.url(path, version))
 
-    def put(self, local: Path, path: str, version: int) -> subprocess.CompletedProcess:
-        return self._run('nfs-cp', str(local), self.url(path, version))
+    def put(self, local: Path, path: str, version: int, uid: int | None = None
+            ) -> subprocess.CompletedProcess:
+        """nfs-cp, as root or with AUTH_SYS credentials uid:gid = uid:uid."""
+        credentials = f'&uid={uid}&gid={uid}' if uid is not None else ''
+        return self._run('nfs-cp', str(local), self.url(path, version) + credentials)
 
     def get(self, path: str, local: Path, version: int) -> subprocess.CompletedProcess:
         return self._run('nfs-cp', self.url(path, version), str(local))
@@ -170,3 +175,14 @@ def appliance_factory(tmp_path_factory):
     yield factory
     for appliance in started:
         appliance.stop()
+
+
+@pytest.fixture(scope='session')
+def collection_tarball(tmp_path_factory) -> Path:
+    """The collection built once from the checkout with ansible-galaxy (galaxy.yml decides)."""
+    out = tmp_path_factory.mktemp('galaxy')
+    result = subprocess.run([str(GALAXY), 'collection', 'build', '--force', '--output-path',
+                             str(out), str(REPO)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (path,) = out.glob('acme-nas-*.tar.gz')
+    return path

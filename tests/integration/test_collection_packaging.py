@@ -22,14 +22,11 @@ def run(*cmd, **kwargs):
 
 
 @pytest.fixture(scope='module')
-def installed(tmp_path_factory):
-    out = tmp_path_factory.mktemp('galaxy')
-    run(str(BIN / 'ansible-galaxy'), 'collection', 'build', '--force', '--output-path', str(out),
-        cwd=REPO)
-    (tarball,) = out.glob('acme-nas-*.tar.gz')
+def installed(collection_tarball, tmp_path_factory):
+    out = tmp_path_factory.mktemp('collections')
     run(str(BIN / 'ansible-galaxy'), 'collection', 'install', '--force', '--no-deps',
-        '-p', str(out / 'collections'), str(tarball))
-    return out / 'collections' / 'ansible_collections' / 'acme' / 'nas'
+        '-p', str(out), str(collection_tarball))
+    return out / 'ansible_collections' / 'acme' / 'nas'
 
 
 def test_tarball_installs_with_metadata(installed):

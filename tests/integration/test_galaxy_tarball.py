@@ -10,7 +10,6 @@ import fnmatch
 import json
 import re
 import subprocess
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,6 @@ import yaml
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-GALAXY = Path(sys.executable).parent / 'ansible-galaxy'
 
 SHIPPED_ROLES = ('appliance', 'cinder_backend', 'driver', 'smoke')
 DOCUMENTED_ROLES = SHIPPED_ROLES
@@ -48,13 +46,8 @@ FQCN_TASK = re.compile(r'^\s*(?:- )?([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+:', re
 
 
 @pytest.fixture(scope='module')
-def tarball(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tarfile.TarFile]:
-    out = tmp_path_factory.mktemp('galaxy-tarball')
-    result = subprocess.run([str(GALAXY), 'collection', 'build', '--force', '--output-path',
-                             str(out), str(REPO)], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    (path,) = out.glob('acme-nas-*.tar.gz')
-    with tarfile.open(path) as tar:
+def tarball(collection_tarball: Path) -> Iterator[tarfile.TarFile]:
+    with tarfile.open(collection_tarball) as tar:
         yield tar
 
 

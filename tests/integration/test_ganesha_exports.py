@@ -10,7 +10,6 @@ default ports.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -138,13 +137,6 @@ def test_allowed_client_writes_and_reads_v3_and_v4(appliance, nfs, tmp_path):
     assert (share_dir(appliance, share) / 'v4.txt').read_text() == 'written over NFSv4\n'
 
 
-def put_as(nfs: NfsClient, local: Path, path: str, version: int, uid: int) -> int:
-    """nfs-cp with AUTH_SYS credentials uid:gid = uid:uid (libnfs URL arguments)."""
-    url = f'{nfs.url(path, version)}&uid={uid}&gid={uid}'
-    return subprocess.run(('nfs-cp', str(local), url), capture_output=True, timeout=60,
-                          check=False).returncode
-
-
 def test_root_ownership_is_what_nfs_clients_get(appliance, nfs, tmp_path):
     """v1.1 `root`: a non-root NFS user can write to a share whose root it owns (0770), not to
     one with the default root-owned 0755 top directory."""
@@ -157,9 +149,9 @@ def test_root_ownership_is_what_nfs_clients_get(appliance, nfs, tmp_path):
     local = tmp_path / 'volume'
     local.write_text('written as uid 165\n')
     for version in VERSIONS:
-        assert put_as(nfs, local, f'/pool1/owned/v{version}', version, 165) == 0
-        assert put_as(nfs, local, f'/pool1/root-owned/v{version}', version, 165) != 0
-        assert put_as(nfs, local, f'/pool1/owned/other-v{version}', version, 166) != 0
+        assert nfs.put(local, f'/pool1/owned/v{version}', version, 165).returncode == 0
+        assert nfs.put(local, f'/pool1/root-owned/v{version}', version, 165).returncode != 0
+        assert nfs.put(local, f'/pool1/owned/other-v{version}', version, 166).returncode != 0
     written = share_dir(appliance, owned) / 'v4'
     assert (written.stat().st_uid, written.stat().st_gid) == (165, 165)
     assert not list(share_dir(appliance, plain).iterdir())

@@ -254,6 +254,11 @@ class Appliance:
     def calls(self) -> list[Call]:
         return self._switch.calls
 
+    def sent(self, method: str, path: str = '', exact: bool = False) -> int:
+        """How many calls the code under test made with ``method`` to ``path`` (or below it)."""
+        return sum(c.method == method and (c.path == path if exact else c.path.startswith(path))
+                   for c in self.calls)
+
     @property
     def writes(self) -> list[str]:
         """The state-changing calls, as 'METHOD /path[?query]' (logins left out)."""
