@@ -164,23 +164,21 @@ def test_create_after_dropped_connection_adopts_its_first_attempt(api, client):
     assert client.shares.create('vol1', 'pool1', quota_bytes=1000)['id'] == 's-1'
 
 
-def test_create_adopts_existing_share_with_same_parameters(api, client):
-    error(api, responses.POST, '/shares', 409, 'ALREADY_EXISTS', details={'id': 's-1'})
-    api.add(responses.GET, API + '/shares/s-1', json=SHARE)
-    nfs = {'enabled': False, 'rules': []}
-    assert client.shares.create('vol1', 'pool1', quota_bytes=1048576, nfs=nfs) == SHARE
-
-
 @pytest.mark.parametrize('kwargs', [
+    {},  # the same parameters: adopted
     {'pool': 'pool2'},
     {'quota_bytes': 5 * 1048576},
     {'origin_snapshot_id': 'snap-1'},
     {'nfs': {'enabled': True, 'rules': [{'clients': '10.0.0.1'}]}},
 ])
-def test_create_refuses_to_adopt_a_different_share(api, client, kwargs):
+def test_create_adopts_only_an_existing_share_with_the_same_parameters(api, client, kwargs):
     error(api, responses.POST, '/shares', 409, 'ALREADY_EXISTS', details={'id': 's-1'})
     api.add(responses.GET, API + '/shares/s-1', json=SHARE)
-    args = {'pool': 'pool1', 'quota_bytes': 1048576, **kwargs}
+    args = {'pool': 'pool1', 'quota_bytes': 1048576, 'nfs': {'enabled': False, 'rules': []},
+            **kwargs}
+    if not kwargs:
+        assert client.shares.create('vol1', **args) == SHARE
+        return
     with pytest.raises(ac.AlreadyExists):
         client.shares.create('vol1', **args)
 
@@ -208,14 +206,11 @@ def test_delete_in_use_is_raised(api, client):
     assert raised.value.details == {'clones': ['s-2']}
 
 
-def test_find_by_name_is_one_request(api, client):
+def test_find_by_name_is_one_request_and_none_when_absent(api, client):
     api.add(responses.GET, API + '/shares', json={'items': [SHARE], 'next': None})
     assert client.shares.find('vol1', pool='pool1') == SHARE
     (call,) = calls(api, 'GET', '/shares')
     assert 'name=vol1' in call.request.url and 'pool=pool1' in call.request.url
-
-
-def test_find_returns_none_when_absent(api, client):
     api.add(responses.GET, API + '/shares/s-1/snapshots', json={'items': [], 'next': None})
     assert client.snapshots.find('s-1', 'nope') is None
 
