@@ -16,7 +16,7 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity publish-checks unit integration test bench lab lab-negative lab-tempest lab-bench lab-down clean molecule ansible-test lab-molecule lab-verify
+.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks unit integration test bench lab lab-negative lab-tempest lab-bench lab-down clean molecule ansible-test lab-molecule lab-verify
 
 help:
 	@echo "make test      every test tier (installs what it needs)"
@@ -60,6 +60,12 @@ sanity: venv collection-link
 	@echo "== ansible-test sanity"
 	@PATH=$(VENV)/bin:$$PATH tests/sanity/run.sh
 
+sanity-matrix: venv collection-link  ## ansible-test sanity with the older supported ansible-core releases (own venvs in .cache/compat)
+	@tests/sanity/matrix.sh
+
+units-matrix: venv collection-link  ## unit tests of the modules and client with the older supported ansible-core releases
+	@tests/compat/units-matrix.sh
+
 publish-checks: venv  ## the Galaxy tarball: ansible-lint production, galaxy-importer, antsibull-changelog lint
 	@echo "== publish checks"
 	@tests/publish/run.sh
@@ -86,7 +92,7 @@ ansible-test: deps venv collection-link  ## ansible-test units (tests/unit/plugi
 	@echo "== ansible-test integration (the modules against the simulator)"
 	@tests/ansible-test/run.sh integration
 
-test: deps venv collection-link lint sanity publish-checks molecule ansible-test
+test: deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks molecule ansible-test
 	@echo "== pytest: unit + integration"
 	@$(PY) -m pytest -p no:cacheprovider --ignore=tests/unit/plugins tests/unit tests/integration
 

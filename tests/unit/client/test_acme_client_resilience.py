@@ -302,7 +302,7 @@ def probe_module():
 @pytest.mark.parametrize(('args', 'env', 'expected'), [
     ({}, None, 60.0), ({}, '7.5', 7.5), ({'retry_after_max': 3}, '7.5', 3.0)])
 def test_module_option_retry_after_max_reaches_the_client(monkeypatch, args, env, expected):
-    from ansible.module_utils.testing import patch_module_args
+    from tests.support.module_args import patch_module_args
     if env is None:
         monkeypatch.delenv('ACME_RETRY_AFTER_MAX', raising=False)
     else:
@@ -313,7 +313,7 @@ def test_module_option_retry_after_max_reaches_the_client(monkeypatch, args, env
 
 
 def test_module_with_too_old_libraries_fails_with_one_message(monkeypatch, capsys):
-    from ansible.module_utils.testing import patch_module_args
+    from tests.support.module_args import patch_module_args
     from ansible_collections.acme.nas.plugins.module_utils import acme_module
     message = 'the ACME client needs requests >= 2.25.1 and urllib3 >= 1.26.5; x has ...'
     monkeypatch.setattr(acme_module, 'REQUIREMENTS_ERROR', message)

@@ -147,7 +147,7 @@ def test_client_is_built_from_the_connection_options(monkeypatch):
     seen = {}
     monkeypatch.setattr(acme_module.AcmeClient, 'from_params',
                         classmethod(lambda cls, params: seen.update(params) or 'client'))
-    from ansible.module_utils.testing import patch_module_args
+    from tests.support.module_args import patch_module_args
     with patch_module_args(dict(appliance_url='https://a:8443', username='u', password='p',
                                 ca_path='/ca.pem', validate_certs=False, timeout=5)):
         module = Probe()
