@@ -8,7 +8,7 @@ name: osa_cinder_backends
 short_description: ACME backends as openstack-ansible's cinder_backends
 version_added: 0.1.0
 description:
-  - Turns the backends dict of M(acme.nas.cinder_backend) (its C(acme_cinder_backends)
+  - Turns the backends dict of the role C(acme.nas.cinder_backend) (its C(acme_cinder_backends)
     variable) into the C(cinder_backends) variable of openstack-ansible's os_cinder role.
   - "Every value becomes the text the role would write (C(true)/C(false) for booleans, lists
     joined with commas, C(null) left out), because os_cinder's template writes each key as
