@@ -50,12 +50,15 @@ def backend_group():
     return GROUP
 
 
-def build_driver(appliance, base, setup=True, my_ip=MY_IP, **overrides):
-    """A driver on ``appliance`` with symlink mounts below ``base`` (also for tests/bench)."""
+def build_driver(appliance, base, setup=True, my_ip=MY_IP, new_install=None, **overrides):
+    """A driver on ``appliance`` with symlink mounts below ``base`` (also for tests/bench);
+    ``new_install``: what the volume manager tells it (Cinder's database empty at start)."""
     conf, names = configure(appliance, base, GROUP, {
         'nas_login': 'admin', 'acme_retries': 0, 'acme_file_wait_timeout': 1, **overrides})
     _OVERRIDDEN.update(names)
     drv = nfs.AcmeNfsDriver(configuration=conf, execute=Executor(), host=f'{HOST}@{GROUP}')
+    if new_install is not None:
+        drv._is_voldb_empty_at_startup = new_install
     mounts = SymlinkMounts(appliance, drv.base, my_ip, nfs_mount_options=drv.mount_options)
     drv._remotefsclient = mounts
     drv._mounts = ShareMounts(mounts, umount=mounts.umount,
@@ -70,8 +73,9 @@ def build_driver(appliance, base, setup=True, my_ip=MY_IP, **overrides):
 @pytest.fixture
 def make_driver(tmp_path, appliance):
     """Build a driver (a cinder-volume host); ``my_ip``/``base`` make a second host."""
-    def build(setup=True, my_ip=MY_IP, base=None, **overrides):
-        return build_driver(appliance, base or tmp_path / 'mnt', setup, my_ip, **overrides)
+    def build(setup=True, my_ip=MY_IP, base=None, new_install=None, **overrides):
+        return build_driver(appliance, base or tmp_path / 'mnt', setup, my_ip, new_install,
+                            **overrides)
 
     yield build
     for key in _OVERRIDDEN:

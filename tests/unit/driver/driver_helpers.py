@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 from oslo_concurrency import processutils
 from os_brick.remotefs import remotefs as remotefs_brick
@@ -76,3 +77,14 @@ def assert_clean(driver, appliance, shares=0, snapshots=0):
     assert driver._remotefsclient.table == {}
     assert len(appliance.shares()) == shares, [s.name for s in appliance.shares()]
     assert len(appliance.snapshots()) == snapshots, [s.name for s in appliance.snapshots()]
+
+
+def copy_image_to_volume(driver, ctx, vol, virtual_size=None, fetch=None) -> None:
+    """Cinder's image copy into ``vol`` with Glance and qemu-img replaced: ``fetch`` is what
+    downloading does (default: nothing), qemu-img reports ``virtual_size`` (default: the
+    volume's size)."""
+    info = mock.Mock(virtual_size=virtual_size or vol.size * 1024**3)
+    with mock.patch('cinder.image.image_utils.fetch_to_raw', side_effect=fetch), \
+            mock.patch('cinder.image.image_utils.resize_image'), \
+            mock.patch('cinder.image.image_utils.qemu_img_info', return_value=info):
+        driver.copy_image_to_volume(ctx, vol, mock.Mock(), 'image-1')

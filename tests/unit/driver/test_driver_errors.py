@@ -12,13 +12,13 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from driver_helpers import copy_image_to_volume
 from oslo_concurrency import processutils
 
 from acme_cinder import acme_client
 from acme_cinder.mounts import MountError
 from cinder import exception
 
-GIB = 1024**3
 REMOTE = {'ip': '10.0.0.9', 'host': 'compute1'}
 RAW = (acme_client.AcmeError, MountError, processutils.ProcessExecutionError, OSError)
 
@@ -61,14 +61,6 @@ def _copy_volume_to_image(w: World) -> None:
         w.driver.copy_volume_to_image(w.ctx, w.vol, mock.Mock(), {'id': 'image-1'})
 
 
-def _copy_image_to_volume(w: World) -> None:
-    info = mock.Mock(virtual_size=w.vol.size * GIB)
-    with mock.patch('cinder.image.image_utils.fetch_to_raw'), \
-            mock.patch('cinder.image.image_utils.resize_image'), \
-            mock.patch('cinder.image.image_utils.qemu_img_info', return_value=info):
-        w.driver.copy_image_to_volume(w.ctx, w.vol, mock.Mock(), 'image-1')
-
-
 CALLS: dict[str, Callable[[World], Any]] = {
     'create_volume': lambda w: w.driver.create_volume(w.new_volume()),
     'delete_volume': lambda w: w.driver.delete_volume(w.vol),
@@ -99,7 +91,7 @@ CALLS: dict[str, Callable[[World], Any]] = {
         lambda w: w.driver.get_manageable_snapshots([], None, 10, 0, ['size'], ['asc']),
     'get_volume_stats': lambda w: w.driver.get_volume_stats(refresh=True),
     'copy_volume_to_image': _copy_volume_to_image,
-    'copy_image_to_volume': _copy_image_to_volume,
+    'copy_image_to_volume': lambda w: copy_image_to_volume(w.driver, w.ctx, w.vol),
 }
 IMAGES = ['copy_volume_to_image', 'copy_image_to_volume']  # no appliance call
 # The methods that mount on this host, and those that also run file commands there.

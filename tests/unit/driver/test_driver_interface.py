@@ -12,7 +12,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from driver_helpers import MY_IP, assert_clean
+from driver_helpers import MY_IP, assert_clean, copy_image_to_volume
 
 from acme_cinder import nfs, options, opts
 from cinder import exception, interface
@@ -186,11 +186,7 @@ def test_copy_image_to_volume_mounts_only_during_the_copy(driver, appliance, vol
         with open(dest, 'r+b') as f:
             f.write(b'image')
 
-    info = mock.Mock(virtual_size=vol.size * 1024**3)
-    with mock.patch('cinder.image.image_utils.fetch_to_raw', side_effect=fetch), \
-            mock.patch('cinder.image.image_utils.resize_image'), \
-            mock.patch('cinder.image.image_utils.qemu_img_info', return_value=info):
-        driver.copy_image_to_volume(ctx, vol, mock.Mock(), 'image-1')
+    copy_image_to_volume(driver, ctx, vol, fetch=fetch)
     assert seen['dest'] == driver.local_path(vol) and seen['mounted']
     assert (appliance.share_dir(vol.provider_id) / vol.name).read_bytes()[:5] == b'image'
     assert_clean(driver, appliance, shares=1)
@@ -199,21 +195,16 @@ def test_copy_image_to_volume_mounts_only_during_the_copy(driver, appliance, vol
 def test_copy_image_to_volume_failure_unmounts_and_is_a_cinder_error(driver, appliance,
                                                                      volume, ctx):
     vol = volume()
-    with mock.patch('cinder.image.image_utils.fetch_to_raw', side_effect=OSError('glance')), \
-            pytest.raises(exception.VolumeBackendAPIException, match='glance'):
-        driver.copy_image_to_volume(ctx, vol, mock.Mock(), 'image-1')
+    with pytest.raises(exception.VolumeBackendAPIException, match='glance'):
+        copy_image_to_volume(driver, ctx, vol, fetch=OSError('glance'))
     assert_clean(driver, appliance, shares=1)
 
 
 def test_copy_image_to_volume_wrong_size_stays_image_unacceptable(driver, appliance, volume,
                                                                   ctx):
     vol = volume()
-    info = mock.Mock(virtual_size=2 * vol.size * 1024**3)
-    with mock.patch('cinder.image.image_utils.fetch_to_raw'), \
-            mock.patch('cinder.image.image_utils.resize_image'), \
-            mock.patch('cinder.image.image_utils.qemu_img_info', return_value=info), \
-            pytest.raises(exception.ImageUnacceptable):
-        driver.copy_image_to_volume(ctx, vol, mock.Mock(), 'image-1')
+    with pytest.raises(exception.ImageUnacceptable):
+        copy_image_to_volume(driver, ctx, vol, virtual_size=2 * vol.size * 1024**3)
     assert_clean(driver, appliance, shares=1)
 
 

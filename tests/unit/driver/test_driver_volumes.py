@@ -78,8 +78,7 @@ def test_setup_errors_give_one_clear_line(make_driver, caplog, case, auto):
     overrides, message = SETUP_ERRORS[case]
     if case == 'unreachable':  # nothing listens there: refused at once
         overrides = {'acme_url': f'https://127.0.0.1:{free_port()}'}
-    drv = make_driver(setup=False, **overrides, **(AUTO if auto else {}))
-    drv._is_voldb_empty_at_startup = False
+    drv = make_driver(setup=False, new_install=False, **overrides, **(AUTO if auto else {}))
     if not auto:
         drv.do_setup(context.get_admin_context())
     with caplog.at_level(logging.ERROR), pytest.raises(
@@ -179,14 +178,10 @@ def test_acme_retry_after_max_reaches_the_client(make_driver, appliance):
 # -- secure NAS mode (issue 9: the default) -------------------------------------------------
 def test_secure_nas_mode_cinder_defaults_new_install_share_root_is_cinder_user(
         make_driver, appliance, volume):
-    drv = make_driver(setup=False, nas_secure_file_operations='auto',
-                      nas_secure_file_permissions='auto')
-    drv._is_voldb_empty_at_startup = True  # what the volume manager passes on a new install
-    setup(drv)
+    drv = make_driver(new_install=True, **AUTO)
     assert drv.configuration.nas_secure_file_operations == 'true'
     assert drv.configuration.nas_secure_file_permissions == 'true'
     drv._execute = recorder = RootRecorder()
-    appliance.calls.clear()
     vol = volume(drv=drv)
     drv.extend_volume(vol, 2)
     root = {'uid': os.getuid(), 'gid': os.getgid(), 'mode': '0775'}
@@ -225,13 +220,9 @@ def test_secure_nas_mode_share_root_options(make_driver, appliance, volume):
 
 
 def test_secure_nas_mode_is_the_same_on_every_host_of_the_cluster(make_driver, tmp_path):
-    auto = {'nas_secure_file_operations': 'auto', 'nas_secure_file_permissions': 'auto'}
-    first = make_driver(setup=False, **auto)
-    first._is_voldb_empty_at_startup = True
-    setup(first)
-    second = make_driver(setup=False, my_ip='10.0.0.6', base=tmp_path / 'mnt2', **auto)
-    second._is_voldb_empty_at_startup = False  # it joins once volumes exist
-    setup(second)
+    first = make_driver(new_install=True, **AUTO)
+    # the second joins once volumes exist
+    second = make_driver(new_install=False, my_ip='10.0.0.6', base=tmp_path / 'mnt2', **AUTO)
     assert first.configuration.nas_secure_file_operations == 'true'
     assert second.configuration.nas_secure_file_operations == 'true'
 
@@ -242,9 +233,7 @@ def test_secure_nas_mode_is_the_same_on_every_host_of_the_cluster(make_driver, t
 def test_secure_backend_stays_secure_after_a_failure_at_start(make_driver, appliance, fault):
     appliance.create_share('cinder-volume-made-secure',
                            root={'uid': 4242, 'gid': 4242, 'mode': '0775'})
-    drv = make_driver(setup=False, nas_secure_file_operations='auto',
-                      nas_secure_file_permissions='auto')
-    drv._is_voldb_empty_at_startup = False  # an existing installation, a new host
+    drv = make_driver(setup=False, new_install=False, **AUTO)  # an existing install, a new host
     appliance.add_fault(action='fail', status=500, **fault)
     try:
         setup(drv)
@@ -259,9 +248,7 @@ def test_secure_backend_stays_secure_after_a_failure_at_start(make_driver, appli
 def test_insecure_nas_mode_sends_no_root_and_no_root_squash(make_driver, appliance,
                                                             volume, option, is_new):
     appliance.create_share('cinder-volume-made-before')  # root-owned: an insecure backend
-    drv = make_driver(setup=False, nas_secure_file_operations=option)
-    drv._is_voldb_empty_at_startup = is_new
-    setup(drv)
+    drv = make_driver(nas_secure_file_operations=option, new_install=is_new)
     drv._execute = recorder = RootRecorder()
     vol = volume(drv=drv)
     assert 'root' not in posted_share(appliance)
