@@ -77,14 +77,17 @@ def run_role(tmp_path: Path, variables: dict):
     return Ansible(Path(tempfile.mkdtemp(dir=tmp_path, prefix='ansible-'))).playbook(playbook)
 
 
-def load(*args: str) -> cfg.ConfigOpts:
-    """cinder.conf as oslo.config reads it (the options asked about registered)."""
+def load(*args: str, files: tuple[Path, ...] = (), dirs: tuple[Path, ...] = ()
+         ) -> cfg.ConfigOpts:
+    """cinder.conf as oslo.config reads it (the options asked about registered); ``files`` and
+    ``dirs`` stand in for its defaults (/etc/cinder/cinder.conf, /etc/cinder/cinder.conf.d)."""
     conf = cfg.ConfigOpts()
     conf.register_opts([cfg.ListOpt('enabled_backends'), cfg.StrOpt('default_volume_type'),
                         cfg.StrOpt('transport_url')])
     conf.register_opts([cfg.StrOpt('acme_pool'), cfg.StrOpt('volume_backend_name'),
                         cfg.BoolOpt('nfs_sparsed_volumes')], group='acme-gold')
-    conf(list(args), project='cinder', default_config_files=[], default_config_dirs=[])
+    conf(list(args), project='cinder', default_config_files=[str(f) for f in files],
+         default_config_dirs=[str(d) for d in dirs])
     return conf
 
 
@@ -105,13 +108,18 @@ def test_dropin_adds_the_backends_to_a_cinder_conf_another_tool_owns(tmp_path):
     assert oct(dropin.stat().st_mode & 0o777) == '0o640'
     text = dropin.read_text()
     assert '[database]' not in text and 'transport_url' not in text and 'volume_type =' not in text
-    conf = load('--config-file', str(owner), '--config-dir', str(dropin.parent))
-    assert conf.enabled_backends == ['acme-gold', 'lvm-1']
-    assert conf.default_volume_type == 'lvm-1'
-    assert conf.transport_url == 'rabbit://cinder:owner@192.0.2.1:5672/'
-    gold = conf['acme-gold']
-    assert (gold.acme_pool, gold.volume_backend_name, gold.nfs_sparsed_volumes) == (
-        'gold', 'acme-gold', True)
+    # cinder-volume without --config-file (defaults), or --config-dir after --config-file
+    for conf in (load(files=(owner,), dirs=(dropin.parent,)),
+                 load('--config-file', str(owner), '--config-dir', str(dropin.parent))):
+        assert conf.enabled_backends == ['acme-gold', 'lvm-1']
+        assert conf.default_volume_type == 'lvm-1'
+        assert conf.transport_url == 'rabbit://cinder:owner@192.0.2.1:5672/'
+        gold = conf['acme-gold']
+        assert (gold.acme_pool, gold.volume_backend_name, gold.nfs_sparsed_volumes) == (
+            'gold', 'acme-gold', True)
+    # --config-file alone: the default directory is read first and cinder.conf wins (the
+    # documented case for a unit drop-in adding --config-dir)
+    assert load('--config-file', str(owner), dirs=(dropin.parent,)).enabled_backends == ['lvm-1']
 
 
 def test_dropin_validation_still_refuses_a_broken_acme_backend(tmp_path):
