@@ -5,10 +5,13 @@ factories. Each room's conftest imports these fixtures and defines ``backend_gro
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from oslo_concurrency import processutils
 from oslo_config import cfg
 
 from tests.support.cinder_objects import make_snapshot, make_volume
@@ -51,6 +54,25 @@ def configure(appliance: Any, base: Path, group: str, overrides: dict[str, Any]
     for key, value in values.items():
         CONF.set_override(key, value, group=group)
     return conf, list(values)
+
+
+def bind_mount_for(client: Any, share_dir: Callable[[str], Any], record: list | None = None
+                   ) -> Callable[..., None]:
+    """os-brick's ``mount -t nfs`` (RemoteFsClient._do_mount) as a bind mount of the share's
+    directory on the simulator, refused like NFS when the share has no rule for my_ip."""
+    def do_mount(self, mount_type, share, mount_path, mount_options=None, flags=None):
+        assert mount_type == 'nfs'
+        pool, name = share.split(':', 1)[1].strip('/').split('/', 1)
+        found = client.shares.find(name, pool)
+        rules = found['nfs']['rules'] if found['nfs']['enabled'] else []
+        if CONF.my_ip not in {rule['clients'] for rule in rules}:
+            raise processutils.ProcessExecutionError(
+                stderr='mount.nfs: access denied by server while mounting')
+        subprocess.run(['mount', '--bind', str(share_dir(found['id'])), mount_path],
+                       check=True, capture_output=True)
+        if record is not None:
+            record.append((share, mount_path, mount_options, flags))
+    return do_mount
 
 
 @pytest.fixture

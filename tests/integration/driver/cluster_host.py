@@ -20,32 +20,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # tests.support, from the checkout
 
 GROUP = 'acme-cluster'
 LOCK_EVENTS: list[list] = []
-CLIENT: Any = None  # the appliance, for the mount access check
-
-
-def configure(spec: dict) -> None:
-    from oslo_config import cfg
-
-    from cinder import objects
-    objects.register_all()
-    conf = cfg.CONF
-    conf([], project='cinder', default_config_files=[])
-    conf.set_override('my_ip', spec['my_ip'])
-    conf.set_override('host', spec['host'])
-    conf.set_override('backend_url', spec['backend_url'], group='coordination')
-    conf.set_override('connection', f"sqlite:///{spec['db']}", group='database')
-    if spec.get('db_sync'):
-        from cinder.db import migration
-        migration.db_sync()
 
 
 def trace_locks() -> None:
@@ -74,52 +60,32 @@ def trace_locks() -> None:
     coordination.COORDINATOR.get_lock = traced
 
 
-def bind_mounts(share_dir: Callable[[str], str]) -> None:
-    """os-brick's NFS mount becomes a bind mount; the server's access check by my_ip."""
-    from oslo_concurrency import processutils
-    from oslo_config import cfg
-    from os_brick.remotefs import remotefs
-
-    def do_mount(self, mount_type, share, mount_path, mount_options=None, flags=None):
-        pool, name = share.split(':', 1)[1].strip('/').split('/', 1)
-        found = CLIENT.shares.find(name, pool)
-        rules = found['nfs']['rules'] if found['nfs']['enabled'] else []
-        if cfg.CONF.my_ip not in {rule['clients'] for rule in rules}:
-            raise processutils.ProcessExecutionError(
-                stderr='mount.nfs: access denied by server while mounting')
-        subprocess.run(['mount', '--bind', share_dir(found['id']), mount_path],
-                       check=True, capture_output=True)
-
-    remotefs.RemoteFsClient._do_mount = do_mount
-
-
 def build_driver(spec: dict) -> Any:
     import cinder.privsep
     import os_brick.privileged
     from oslo_config import cfg
+    from os_brick.remotefs import remotefs
 
-    from acme_cinder import acme_client, nfs, options
-    from cinder import context, coordination
-    from cinder.volume import configuration
-    from cinder.volume import driver as cinder_driver
+    from tests.support import cinder_runtime
+    from tests.support.cinder_driver import bind_mount_for, configure
 
+    from acme_cinder import acme_client, nfs
+    from cinder import context
+
+    cinder_runtime.start(None, spec['backend_url'], spec['db'], db_sync=spec.get('db_sync'))
+    cfg.CONF.set_override('my_ip', spec['my_ip'])
+    cfg.CONF.set_override('host', spec['host'])
     # umount (cinder privsep) and os-brick's root commands run in-process: we are root.
     cinder.privsep.sys_admin_pctxt.set_client_mode(False)
     os_brick.privileged.default.set_client_mode(False)
-    global CLIENT
-    CLIENT = acme_client.AcmeClient(spec['acme_url'], 'admin', spec['password'],
+    client = acme_client.AcmeClient(spec['acme_url'], 'admin', spec['password'],
                                     verify=spec['ca'])
-    bind_mounts(lambda share_id: os.path.join(spec['data_dir'], 'shares', share_id))
-    conf = configuration.Configuration(cinder_driver.volume_opts, config_group=GROUP)
-    conf.append_config_values(options.ACME_OPTS)
-    values = {'acme_url': spec['acme_url'], 'acme_pool': 'pool1', 'nas_login': 'admin',
-              'nas_password': spec['password'], 'acme_ca_file': spec['ca'],
-              'acme_retries': 0, 'nfs_mount_point_base': spec['base'],
-              'nas_secure_file_permissions': 'true', 'nas_secure_file_operations': 'false',
-              'volume_backend_name': GROUP, 'acme_file_wait_timeout': 5}
-    for key, value in values.items():
-        cfg.CONF.set_override(key, value, group=GROUP)
-    coordination.COORDINATOR.start()
+    remotefs.RemoteFsClient._do_mount = bind_mount_for(
+        client, lambda share_id: os.path.join(spec['data_dir'], 'shares', share_id))
+    appliance = SimpleNamespace(url=spec['acme_url'], ca_path=spec['ca'],
+                                password=spec['password'])
+    conf, _names = configure(appliance, spec['base'], GROUP, {
+        'nas_login': 'admin', 'acme_retries': 0, 'acme_file_wait_timeout': 5})
     trace_locks()
     driver = nfs.AcmeNfsDriver(configuration=conf, host=f"{spec['host']}@{GROUP}")
     driver.do_setup(context.get_admin_context())
@@ -245,7 +211,6 @@ def main() -> None:
                         format='%(asctime)s %(name)s %(levelname)s %(message)s')
     for name in ('tooz', 'cinder.coordination', 'acme_cinder'):
         logging.getLogger(name).setLevel(logging.DEBUG)
-    configure(spec)
     host = Host(build_driver(spec), spec)
     replies.write(json.dumps({'ok': True, 'result': 'ready', 'pid': os.getpid()}) + '\n')
     replies.flush()

@@ -13,12 +13,11 @@ import os
 import subprocess
 
 import pytest
-from oslo_concurrency import processutils
 from oslo_config import cfg
 
 from tests.support import cinder_runtime as cinder_runtime_support
-from tests.support.cinder_driver import (configure, ctx, new_snapshot,  # noqa: F401
-                                         new_volume, snapshot, volume)
+from tests.support.cinder_driver import (bind_mount_for, configure, ctx,  # noqa: F401
+                                         new_snapshot, new_volume, snapshot, volume)
 
 from acme_functional import GROUP, MY_IP, mounts_under
 
@@ -67,23 +66,9 @@ def system_ca_bundle_in_environment(monkeypatch):
 def bind_mounts(monkeypatch, appliance):
     """Replace only os-brick's NFS mount command by a bind mount of the share's directory."""
     from os_brick.remotefs import remotefs
-    client = appliance.client()
     done = []
-
-    def do_mount(self, mount_type, share, mount_path, mount_options=None, flags=None):
-        assert mount_type == 'nfs'
-        pool, name = share.split(':', 1)[1].strip('/').split('/', 1)
-        found = client.shares.find(name, pool)
-        # the server's access check, as ganesha would answer a host without a rule
-        rules = found['nfs']['rules'] if found['nfs']['enabled'] else []
-        if CONF.my_ip not in {rule['clients'] for rule in rules}:
-            raise processutils.ProcessExecutionError(
-                stderr='mount.nfs: access denied by server while mounting')
-        subprocess.run(['mount', '--bind', str(appliance.share_dir(found['id'])), mount_path],
-                       check=True, capture_output=True)
-        done.append((share, mount_path, mount_options, flags))
-
-    monkeypatch.setattr(remotefs.RemoteFsClient, '_do_mount', do_mount)
+    monkeypatch.setattr(remotefs.RemoteFsClient, '_do_mount',
+                        bind_mount_for(appliance.client(), appliance.share_dir, done))
     return done
 
 
