@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 class ExportBackend(Protocol):
-    def sync(self, exports: list[ExportSpec]) -> None: ...
+    def sync(self, exports: list[ExportSpec]) -> None:
+        ...
 
 
 def load_backend(conf_dir: Path | None, pidfile: Path | None) -> ExportBackend | None:
