@@ -12,12 +12,12 @@ from acme_appliance import auth
 from acme_appliance.app import create_app
 
 
-def test_login_returns_token_and_ttl(anon: TestClient) -> None:
-    reply = anon.post(f"{API}/auth/login", json={"username": USER, "password": PASSWORD})
+@pytest.mark.parametrize("overrides, ttl", [({}, 3600), ({"token_ttl": 42}, 42)])
+def test_login_returns_token_and_ttl(data_dir, overrides: dict, ttl: int) -> None:
+    with TestClient(create_app(make_config(data_dir, **overrides))) as anon:
+        reply = anon.post(f"{API}/auth/login", json={"username": USER, "password": PASSWORD})
     assert reply.status_code == 200
-    body = reply.json()
-    assert len(body["token"]) >= 32
-    assert body["expires_in"] == 3600
+    assert len(reply.json()["token"]) >= 32 and reply.json()["expires_in"] == ttl
 
 
 @pytest.mark.parametrize("username, password", [(USER, "wrong"), ("nobody", PASSWORD),
@@ -50,12 +50,6 @@ def test_expired_token_is_401_and_relogin_works(client: TestClient,
     assert_error(client.get(f"{API}/system"), 401, "UNAUTHORIZED")
     login(client)
     assert client.get(f"{API}/system").status_code == 200
-
-
-def test_token_ttl_is_configurable(data_dir) -> None:
-    with TestClient(create_app(make_config(data_dir, token_ttl=42))) as client:
-        reply = client.post(f"{API}/auth/login", json={"username": USER, "password": PASSWORD})
-        assert reply.json()["expires_in"] == 42
 
 
 def test_unauthenticated_endpoints(anon: TestClient) -> None:

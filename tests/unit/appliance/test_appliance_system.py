@@ -18,7 +18,7 @@ def test_system(client: TestClient) -> None:
                             "version": __version__, "api_version": "1"}
 
 
-def test_pools_empty(client: TestClient) -> None:
+def test_pools_empty_and_paginated(client: TestClient) -> None:
     body = client.get(f"{API}/pools").json()
     assert body["next"] is None
     assert body["items"] == [
@@ -26,9 +26,6 @@ def test_pools_empty(client: TestClient) -> None:
          "provisioned_bytes": 0, "share_count": 0},
         {"name": "pool2", "total_bytes": 64 * MIB, "free_bytes": 64 * MIB, "used_bytes": 0,
          "provisioned_bytes": 0, "share_count": 0}]
-
-
-def test_pools_paginate(client: TestClient) -> None:
     first = client.get(f"{API}/pools", params={"limit": 1}).json()
     assert [p["name"] for p in first["items"]] == ["pool1"]
     second = client.get(f"{API}/pools", params={"limit": 1, "cursor": first["next"]}).json()
