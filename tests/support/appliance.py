@@ -230,10 +230,6 @@ class Appliance:
         with store.transaction():
             store.update_share(share_id, used_bytes=used_bytes)
 
-    def refresh_usage(self) -> None:
-        """Re-measure every share now (the simulator's background refresh is off in tests)."""
-        self._switch.app.state.refresher.refresh_all()
-
     # reading state directly -----------------------------------------------------------------
     def shares(self) -> list[ShareRow]:
         return self._switch.app.state.appliance.store.all_shares()
