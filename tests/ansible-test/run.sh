@@ -3,7 +3,7 @@
 #
 #   tests/ansible-test/run.sh units         tests/unit/plugins (modules, module_utils)
 #   tests/ansible-test/run.sh integration   tests/integration/targets (modules vs the simulator)
-#   extra arguments go to ansible-test
+#   extra arguments go to ansible-test; the integration output is in build/ansible-test/integration.log
 #
 # pytest resolves the physical path of every conftest, so the symlink that sanity uses
 # (build/ansible_collections/acme/nas -> the checkout) does not do here: the collection's files
@@ -25,7 +25,7 @@ mkdir -p "$COPY"
 
 case $COMMAND in
     units) targets=(tests/unit/plugins/) ;;
-    integration) targets=() ;;
+    integration) ;;
     *) echo "run.sh: units or integration, not $COMMAND" >&2; exit 2 ;;
 esac
 
@@ -33,6 +33,15 @@ cd "$COPY"
 export PATH=$VENV_BIN:$PATH ANSIBLE_TEST_CONTENT_ROOT=$COPY
 start=$(date +%s)
 status=0
-ansible-test "$COMMAND" --python 3.11 --local --color no "$@" "${targets[@]}" || status=$?
+if [[ $COMMAND == integration ]]; then
+    # the playbooks' output (expected failures included) goes to a log; the recaps are shown
+    LOG=$ROOT/build/ansible-test/integration.log
+    mkdir -p "$(dirname "$LOG")"
+    ansible-test integration --python 3.11 --local --color no "$@" >"$LOG" 2>&1 || status=$?
+    grep -E '^Running .* integration test role|^testhost +:' "$LOG" || true
+    ((status == 0)) || { tail -60 "$LOG"; echo "log: $LOG"; }
+else
+    ansible-test "$COMMAND" --python 3.11 --local --color no "$@" "${targets[@]}" || status=$?
+fi
 echo "ansible-test $COMMAND: $(( $(date +%s) - start ))s, exit status $status"
 exit "$status"

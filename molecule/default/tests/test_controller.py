@@ -6,6 +6,8 @@ Runs inside the lab namespace (molecule/default/bin/pytest), where the lab addre
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,10 +22,10 @@ def lab(host):
 
 
 def openstack(host, lab, *args: str):
-    """The operator's client with the lab's clouds.yaml, JSON output."""
+    """The operator's client (the project venv's, like this pytest) with the lab's clouds.yaml."""
     cmd = host.run('OS_CLIENT_CONFIG_FILE=%s %s --os-cloud %s ' + ' '.join(['%s'] * len(args))
                    + ' -f json', lab['acme_clouds_yaml'],
-                   f"{lab['acme_lab_controller_venv']}/bin/openstack", lab['acme_cloud'], *args)
+                   str(Path(sys.executable).parent / 'openstack'), lab['acme_cloud'], *args)
     assert cmd.rc == 0, cmd.stderr
     return json.loads(cmd.stdout)
 

@@ -57,8 +57,7 @@ def test_cinder_conf_is_private_to_cinder(host):
 
 
 def test_backend_is_configured(host):
-    with host.sudo():
-        parsed = host.run('%s -c %s %s', cinder_python(host), READ_CONF, CONF)
+    parsed = host.run('%s -c %s %s', cinder_python(host), READ_CONF, CONF)
     assert parsed.rc == 0, last_line(parsed.stderr)
     conf = json.loads(parsed.stdout)
     assert BACKEND in conf['DEFAULT']['enabled_backends'].split(',')
