@@ -17,14 +17,20 @@ import trustme
 from tests.support.serving import ThreadServer
 
 
-@contextmanager
-def served_as(appliance, tmp_path: Path, *names: str) -> Iterator[tuple[str, str]]:
+def issue(directory: Path, *names: str) -> tuple[Path, Path, Path]:
+    """A certificate for ``names`` from a fresh CA: (cert, key, CA file) in ``directory``."""
     ca = trustme.CA()
     issued = ca.issue_cert(*names)
-    cert, key, ca_file = tmp_path / 'other.pem', tmp_path / 'other-key.pem', tmp_path / 'ca.pem'
+    cert, key, ca_file = directory / 'cert.pem', directory / 'key.pem', directory / 'ca.pem'
     issued.cert_chain_pems[0].write_to_path(str(cert))
     issued.private_key_pem.write_to_path(str(key))
     ca.cert_pem.write_to_path(str(ca_file))
+    return cert, key, ca_file
+
+
+@contextmanager
+def served_as(appliance, tmp_path: Path, *names: str) -> Iterator[tuple[str, str]]:
+    cert, key, ca_file = issue(tmp_path, *names)
     with ThreadServer(appliance._switch, cert, key) as server:
         yield server.url, str(ca_file)
 

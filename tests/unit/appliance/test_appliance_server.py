@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import trustme
 from appliance_helpers import API, APPLIANCE, PASSWORD, USER, make_config
 
 from acme_appliance import cli
@@ -22,17 +21,12 @@ from acme_appliance.config import parse_listen, parse_pool, parse_size
 from tests.support.appliance import free_port
 from tests.support.polling import wait_until
 from tests.support.serving import ThreadServer
+from tests.support.tls_server import issue
 
 
 @pytest.fixture
 def certs(tmp_path: Path) -> tuple[Path, Path, Path]:
-    ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1", "localhost")
-    cert, key, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
-    server.private_key_and_cert_chain_pem.write_to_path(str(cert))
-    server.private_key_pem.write_to_path(str(key))
-    ca.cert_pem.write_to_path(str(ca_file))
-    return cert, key, ca_file
+    return issue(tmp_path, "127.0.0.1", "localhost")
 
 
 def failure(url: str) -> type[Exception] | None:
