@@ -10,7 +10,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +82,6 @@ class Appliance:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     api_port: int = field(default_factory=free_port)
     output: str = ''
-    start_seconds: float = 0.0
     _session: requests.Session | None = None
 
     @property
@@ -101,11 +99,9 @@ class Appliance:
                               text=True, timeout=timeout, check=False)
 
     def start(self) -> Appliance:
-        t0 = time.monotonic()
         result = self.run('start', '--state-dir', str(self.state_dir),
                           '--api-port', str(self.api_port),
                           '--pool', 'pool1:10GiB', *self.args)
-        self.start_seconds = time.monotonic() - t0
         self.output = result.stdout + result.stderr
         assert result.returncode == 0, f'appliance/run start failed:\n{self.output}'
         assert f'ca: {self.ca_path}' in result.stdout, result.stdout

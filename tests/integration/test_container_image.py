@@ -9,7 +9,6 @@ as 127.0.0.1, so the share here is exported to "*"; per-client rules need the la
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 import requests
@@ -33,19 +32,15 @@ def containers_for(state_dir) -> list[str]:
 @pytest.fixture(scope='module')
 def image():
     require_tools('podman', 'runc', 'debootstrap', 'nfs-ls', 'nfs-cp')
-    t0 = time.monotonic()
     result = subprocess.run([str(BUILD)], capture_output=True, text=True, timeout=1800,
                             check=False)
-    print(f'\n{result.stdout}image build took {time.monotonic() - t0:.1f}s')
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture(scope='module')
 def appliance(image, appliance_factory):
-    sim = appliance_factory('--nfs-port', str(NFS_PORT), '--mnt-port', str(MNT_PORT),
-                            '--nlm-port', str(NLM_PORT))
-    print(f'\nappliance/run start (container): healthy after {sim.start_seconds:.1f}s')
-    return sim
+    return appliance_factory('--nfs-port', str(NFS_PORT), '--mnt-port', str(MNT_PORT),
+                             '--nlm-port', str(NLM_PORT))
 
 
 def test_health_over_https_with_generated_ca(appliance):
@@ -98,8 +93,6 @@ def test_share_is_exported_through_published_ports(appliance, tmp_path):
 
 def test_stop_leaves_no_container(appliance):
     assert containers_for(appliance.state_dir)
-    t0 = time.monotonic()
     result = appliance.stop()
-    print(f'\nappliance/run stop (container) took {time.monotonic() - t0:.1f}s')
     assert result.returncode == 0, result.stderr
     assert containers_for(appliance.state_dir) == []

@@ -10,7 +10,6 @@ default ports.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -44,11 +43,9 @@ def bare_ganesha(tmp_path_factory):
     """rpcbind (if none runs) + ganesha on the test ports; yields the conf dir."""
     require_tools(*TOOLS)
     conf = tmp_path_factory.mktemp('ganesha')
-    t0 = time.monotonic()
     rpcbind = ganesha.start_rpcbind(conf / 'rpcbind.log')
     ganesha.write_config(conf, '127.0.0.1', *BARE_PORTS)
     pid = ganesha.start_ganesha(conf)
-    print(f'\nganesha ready (grace over) in {time.monotonic() - t0:.1f}s')
     yield conf
     procs.stop_pid(pid)
     if rpcbind:
@@ -66,9 +63,7 @@ def test_sync_publishes_changes_and_removes_exports(bare_ganesha, bare_nfs, tmp_
     local = ExportSpec(1, one, '/pool1/one', (Rule('127.0.0.1', 'rw', False),))
     other = ExportSpec(2, two, '/pool1/two', (Rule('10.9.9.9', 'rw', False),))
 
-    t0 = time.monotonic()
     exports.sync([local, other])
-    print(f'\nsync (SIGHUP + reload) took {time.monotonic() - t0:.2f}s')
     for version in VERSIONS:
         assert nfs.names('/pool1/one', version) == ['seen.txt']
         assert nfs.ls('/pool1/two', version).returncode != 0
@@ -98,10 +93,8 @@ def test_sync_reports_a_rejected_configuration(bare_ganesha, tmp_path, monkeypat
 @pytest.fixture(scope='module')
 def appliance(appliance_factory):
     require_tools(*TOOLS)
-    sim = appliance_factory('--no-container', '--nfs-port', str(NFS_PORT),
-                            '--mnt-port', str(MNT_PORT), '--nlm-port', str(NLM_PORT))
-    print(f'\nappliance/run start --no-container: healthy after {sim.start_seconds:.1f}s')
-    return sim
+    return appliance_factory('--no-container', '--nfs-port', str(NFS_PORT),
+                             '--mnt-port', str(MNT_PORT), '--nlm-port', str(NLM_PORT))
 
 
 def share_dir(appliance, share: dict):
