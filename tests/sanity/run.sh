@@ -18,10 +18,10 @@ PYTHON=$VENV_BIN/python
 mkdir -p "$(dirname "$COLL")"
 [ -e "$COLL" ] || ln -sfn "$ROOT" "$COLL"
 
-# ansible-test bootstraps pip in those virtualenvs with a get-pip script from
-# ci-files.testing.ansible.com. Where that host is unreachable, ansible-test documents saving
-# the script by hand to ~/.ansible/test/cache/get_pip_<version>.py; get_pip_offline.py stands
-# in for it (ensurepip, then pip from the configured package index).
+# ansible-test bootstraps pip in those virtualenvs with a get-pip script it downloads from
+# ci-files.testing.ansible.com. This project talks only to PyPI and Debian, so the script is
+# always the local stand-in ansible-test documents (saved as ~/.ansible/test/cache/
+# get_pip_<version>.py): get_pip_offline.py (ensurepip, then pip from the package index).
 PIP_VERSION=$("$PYTHON" - <<'EOF'
 import pathlib, re, ansible_test
 source = pathlib.Path(ansible_test.__file__).parent / '_internal' / 'python_requirements.py'
@@ -29,14 +29,8 @@ print(re.search(r"pip='([0-9.]+)'", source.read_text()).group(1))
 EOF
 )
 CACHE=$HOME/.ansible/test/cache/get_pip_${PIP_VERSION//./_}.py
-if [ ! -s "$CACHE" ] && ! curl -fsS -m 20 -o "$CACHE.download" \
-        "https://ci-files.testing.ansible.com/ansible-test/get-pip-$PIP_VERSION.py" 2>/dev/null; then
-    mkdir -p "$(dirname "$CACHE")"
-    cp "$ROOT/tests/sanity/get_pip_offline.py" "$CACHE"
-elif [ -s "$CACHE.download" ]; then
-    mv "$CACHE.download" "$CACHE"
-fi
-rm -f "$CACHE.download"
+mkdir -p "$(dirname "$CACHE")"
+cmp -s "$ROOT/tests/sanity/get_pip_offline.py" "$CACHE" || cp "$ROOT/tests/sanity/get_pip_offline.py" "$CACHE"
 
 export ANSIBLE_TEST_CONTENT_ROOT=$COLL
 cd "$ROOT"

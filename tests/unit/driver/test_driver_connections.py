@@ -122,8 +122,8 @@ def test_concurrent_attaches_of_one_share_lose_no_rule(driver, appliance, volume
     assert set(rules(appliance, vol)) == {MY_IP, *ips}
 
 
-def test_an_attach_waits_for_the_share_lock_and_logs_the_wait(driver, appliance, volume,
-                                                             caplog):
+def test_an_attach_waits_for_the_share_lock_and_logs_the_wait(
+        driver, appliance, volume, caplog):
     """Another holder of the share's lock (another host of a cluster) makes the attach wait."""
     vol = volume()
     name = f'acme-share-{vol.provider_id}'
