@@ -225,10 +225,10 @@ def idle_rate(lab: Lab, seconds: float = 20) -> dict:
 def step_clone(lab: Lab, args: argparse.Namespace) -> dict:
     result = dict(sizes=args.sizes, idle_per_s=idle_rate(lab), backends={})
     for backend, volume_type in ((lab.acme_backend, lab.acme_type), (GENERIC, GENERIC)):
-        rows = [clone_one_size(lab, backend, volume_type, size, args.write_on)
-                for size in args.sizes]
-        result['backends'][backend] = rows
-        save(OUT / 'clone.json', result)  # what is done so far survives an interruption
+        rows = result['backends'].setdefault(backend, [])
+        for size in args.sizes:
+            rows.append(clone_one_size(lab, backend, volume_type, size, args.write_on))
+            save(OUT / 'clone.json', result)  # what is done so far survives an interruption
     return result
 
 
