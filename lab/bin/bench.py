@@ -53,6 +53,12 @@ def generic_host(lab: Lab) -> bl.Guest:
     return lab.guests[0]
 
 
+def backends(lab: Lab, args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(backend, volume type) of the backends --backends names (acme, generic)."""
+    known = {'acme': (lab.acme_backend, lab.acme_type), 'generic': (GENERIC, GENERIC)}
+    return [known[name] for name in args.backends.split(',')]
+
+
 # --- setup / teardown ---------------------------------------------------------------------
 
 def playbook(lab: Lab, state: str, **extra: str) -> None:
@@ -224,7 +230,7 @@ def idle_rate(lab: Lab, seconds: float = 20) -> dict:
 
 def step_clone(lab: Lab, args: argparse.Namespace) -> dict:
     result = dict(sizes=args.sizes, idle_per_s=idle_rate(lab), backends={})
-    for backend, volume_type in ((lab.acme_backend, lab.acme_type), (GENERIC, GENERIC)):
+    for backend, volume_type in backends(lab, args):
         rows = result['backends'].setdefault(backend, [])
         for size in args.sizes:
             rows.append(clone_one_size(lab, backend, volume_type, size, args.write_on))
@@ -283,7 +289,7 @@ def serial(lab: Lab, backend: str, volume_type: str, count: int) -> dict:
 
 def step_burst(lab: Lab, args: argparse.Namespace) -> dict:
     result = dict(burst=args.burst, serial=args.serial, backends={})
-    for backend, volume_type in ((lab.acme_backend, lab.acme_type), (GENERIC, GENERIC)):
+    for backend, volume_type in backends(lab, args):
         row = dict(burst=burst(lab, backend, volume_type, args.burst, 'burst'))
         log(f'{backend}: {args.burst} at once: {row["burst"]}')
         row['serial'] = serial(lab, backend, volume_type, args.serial)
@@ -548,6 +554,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--write-on', choices=('host', 'appliance'), default='host',
                         help='where the clone sources get their data: a volume host over NFS '
                              '(as the cinder user) or the appliance\'s storage directly')
+    parser.add_argument('--backends', default='acme,generic',
+                        help='clone and burst: which backends (acme, generic)')
     parser.add_argument('--burst', type=int, default=50)
     parser.add_argument('--serial', type=int, default=10)
     parser.add_argument('--scale', type=int, default=200)
