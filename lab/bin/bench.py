@@ -27,6 +27,7 @@ report    only print the saved tables
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -228,10 +229,17 @@ def idle_rate(lab: Lab, seconds: float = 20) -> dict:
     return {k: v / seconds for k, v in moved.items()}
 
 
+def earlier(step: str) -> dict:
+    """The rows of backends an earlier run of ``step`` measured (a run with --backends keeps
+    the other backend's)."""
+    path = OUT / f'{step}.json'
+    return json.loads(path.read_text()).get('backends', {}) if path.exists() else {}
+
+
 def step_clone(lab: Lab, args: argparse.Namespace) -> dict:
-    result = dict(sizes=args.sizes, idle_per_s=idle_rate(lab), backends={})
+    result = dict(sizes=args.sizes, idle_per_s=idle_rate(lab), backends=earlier('clone'))
     for backend, volume_type in backends(lab, args):
-        rows = result['backends'].setdefault(backend, [])
+        rows = result['backends'][backend] = []
         for size in args.sizes:
             rows.append(clone_one_size(lab, backend, volume_type, size, args.write_on))
             save(OUT / 'clone.json', result)  # what is done so far survives an interruption
@@ -288,7 +296,7 @@ def serial(lab: Lab, backend: str, volume_type: str, count: int) -> dict:
 
 
 def step_burst(lab: Lab, args: argparse.Namespace) -> dict:
-    result = dict(burst=args.burst, serial=args.serial, backends={})
+    result = dict(burst=args.burst, serial=args.serial, backends=earlier('burst'))
     for backend, volume_type in backends(lab, args):
         row = dict(burst=burst(lab, backend, volume_type, args.burst, 'burst'))
         log(f'{backend}: {args.burst} at once: {row["burst"]}')
@@ -521,7 +529,6 @@ TABLES = (('clone', clone_table), ('burst', burst_table), ('scale', scale_table)
 
 
 def report() -> str:
-    import json
     setup = OUT / 'setup.json'
     lines = [f'make lab-bench report ({time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})']
     if setup.exists():
