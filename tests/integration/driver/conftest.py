@@ -16,7 +16,7 @@ import pytest
 from oslo_config import cfg
 
 from tests.support import cinder_runtime as cinder_runtime_support
-from tests.support.cinder_driver import (bind_mount_for, configure, ctx,  # noqa: F401
+from tests.support.cinder_driver import (bind_mount_for, configure, ctx,  # noqa: F401  # pylint: disable=unused-import
                                          new_snapshot, new_volume, snapshot, volume)
 
 from acme_functional import GROUP, MY_IP, mounts_under

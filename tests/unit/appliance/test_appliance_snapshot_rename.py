@@ -10,7 +10,6 @@ from appliance_helpers import (API, BAD_NAMES, assert_error, create_share, creat
 from fastapi.testclient import TestClient
 
 
-
 def url(share_id: str, snapshot_id: str) -> str:
     return f"{API}/shares/{share_id}/snapshots/{snapshot_id}"
 

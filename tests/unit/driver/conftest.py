@@ -15,7 +15,7 @@ from driver_helpers import GROUP, HOST, MY_IP, Executor, SymlinkMounts
 from oslo_config import cfg
 
 from tests.support import cinder_runtime as cinder_runtime_support
-from tests.support.cinder_driver import (configure, ctx, new_snapshot,  # noqa: F401
+from tests.support.cinder_driver import (configure, ctx, new_snapshot,  # noqa: F401  # pylint: disable=unused-import
                                          new_volume, snapshot, volume)
 
 from acme_cinder import nfs
