@@ -85,14 +85,15 @@ def playbook(lab: Lab, state: str, **extra: str) -> None:
 def generic_share(lab: Lab) -> dict:
     client, host = lab.appliance.client, generic_host(lab)
     uid, gid = (int(x) for x in host.ssh('id -u cinder; id -g cinder').split())
+    # root not squashed: the generic driver's snapshots need file operations as root
+    rules = [{'clients': host.address, 'access': 'rw', 'root_squash': False}]
     found = client.shares.find(GENERIC_SHARE, lab.appliance.pool)
     if found is not None:
-        return found
+        client.shares.set_nfs(found['id'], True, rules)
+        return client.shares.get(found['id'])
     return client.shares.create(
         GENERIC_SHARE, lab.appliance.pool, quota_bytes=GENERIC_QUOTA,
-        nfs={'enabled': True, 'rules': [{'clients': host.address, 'access': 'rw',
-                                         'root_squash': True}]},
-        root={'uid': uid, 'gid': gid, 'mode': '0755'})
+        nfs={'enabled': True, 'rules': rules}, root={'uid': uid, 'gid': gid, 'mode': '0755'})
 
 
 def step_setup(lab: Lab, _args: argparse.Namespace) -> dict:
@@ -143,7 +144,9 @@ def host_machine() -> str:
 def write_data(lab: Lab, backend: str, volume_id: str, size_gib: int, where: str) -> float:
     """Fill the volume's file with non-zero data: as the cinder user on a volume host, through
     NFS, or (``where='appliance'``) straight into the appliance's storage at native speed."""
-    mib = size_gib * 1024
+    # One MiB short of full: the ACME share's quota is the volume size, and a share whose
+    # used bytes (file + directory blocks) exceed it cannot be cloned at that size.
+    mib = size_gib * 1024 - 1
     if where == 'appliance':
         return write_on_appliance(lab, backend, volume_id, mib)
     if backend == GENERIC:
