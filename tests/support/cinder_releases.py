@@ -76,3 +76,9 @@ def install_driver(venv: Path, workdir: Path) -> None:
     wheel, = (workdir / 'dist').glob('acme_cinder_driver-*.whl')
     _run(venv / 'bin' / 'python', '-m', 'pip', 'install', '-q', '--disable-pip-version-check',
          '--no-deps', '--force-reinstall', wheel)
+
+
+def uninstall_driver(venv: Path) -> None:
+    """Take the driver out again: the cached virtualenv keeps only Cinder (no second copy of
+    the appliance client on disk between runs)."""
+    _run(venv / 'bin' / 'python', '-m', 'pip', 'uninstall', '-q', '-y', 'acme-cinder-driver')

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 from acme_functional import MY_IP
 
-from tests.support.cinder_releases import RELEASES, install_driver, release_venv
+from tests.support.cinder_releases import RELEASES, install_driver, release_venv, uninstall_driver
 
 PROBE = textwrap.dedent("""\
     import sys
@@ -64,9 +64,14 @@ def cinder_conf(path, state, appliance):
 def release(request, tmp_path_factory):
     """(release, its virtualenv with the driver installed)."""
     venv = release_venv(request.param)
-    if request.param.pins is not None:  # the test virtualenv has the driver (editable)
-        install_driver(venv, tmp_path_factory.mktemp('driver'))
-    return request.param, venv
+    if request.param.pins is None:  # the test virtualenv has the driver (editable)
+        yield request.param, venv
+        return
+    install_driver(venv, tmp_path_factory.mktemp('driver'))
+    try:
+        yield request.param, venv
+    finally:
+        uninstall_driver(venv)
 
 
 def test_volume_manager_loads_the_driver(release, appliance, tmp_path):
