@@ -14,7 +14,7 @@ T = TypeVar('T')
 def wait_until(predicate: Callable[[], T], timeout: float = 10, what: str = 'the condition',
                interval: float = 0.02) -> T:
     """The first truthy value ``predicate`` returns; fails naming ``what`` after ``timeout`` s."""
-    for _ in range(max(1, round(timeout / interval))):
+    for _attempt in range(max(1, round(timeout / interval))):
         if found := predicate():
             return found
         time.sleep(interval)
