@@ -65,7 +65,8 @@ def topology(state, netns):
         where = ('bridge' if host.lstrip('[').removeprefix('::ffff:').startswith('10.123.0.') else
                  'loopback' if host in ('127.0.0.1', '[::1]') else 'all namespace addresses')
         out.append(f'    {f[0]:<4} {local:<22} {proc:<18} {where}')
-    for guest, name in (('guest', 'acme-volume-1'), ('compute', 'acme-compute-1')):
+    for guest, name in (('guest', 'acme-volume-1'), ('volume2', 'acme-volume-2'),
+                        ('compute', 'acme-compute-1')):
         pidfile = state / guest / 'qemu.pid'
         pid = pidfile.read_text().strip() if pidfile.exists() else ''
         running = bool(pid) and Path(f'/proc/{pid}').exists()
@@ -105,7 +106,8 @@ def crash(state):
         data = json.loads((state / 'crash.json').read_text())
     except (OSError, ValueError):
         return ['  (not run: STATE/crash.json not written)']
-    return [f'  NFS mounts under the mount base before the kill: {data["mounts_before_kill"]}, '
+    return [f'  {data.get("host", "volume host")}: NFS mounts under the mount base before the '
+            f'kill: {data["mounts_before_kill"]}, '
             f'after the restart (do_setup): {data["mounts_after_restart"]} '
             f'(cinder-volume pid {data.get("pid_before")} -> {data.get("pid_after")})']
 
@@ -130,6 +132,13 @@ def attaches(rows):
     return out
 
 
+def cluster(state):
+    path = state / 'cluster-report.txt'
+    if not path.exists():
+        return ['  (not run: make lab-cluster writes STATE/cluster-report.txt)']
+    return ['  ' + line for line in path.read_text().splitlines()]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--state-dir', required=True, type=Path)
@@ -138,6 +147,7 @@ def main():
     a = ap.parse_args()
     lines = ['ACME NAS lab report', '===================', 'Smoke:'] + smoke(a.state_dir)
     lines += ['cinder-volume SIGKILLed with a share mounted, restarted:'] + crash(a.state_dir)
+    lines += ['Active-active cluster (make lab-cluster):'] + cluster(a.state_dir)
     lines += ['Topology:'] + topology(a.state_dir, a.netns)
     lines += ['Phases (wall time):'] + phases(a.state_dir, a.final)
     lines += ['Peak memory:'] + memory(a.state_dir)
