@@ -16,13 +16,14 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks unit integration test bench lab lab-negative lab-tempest lab-bench lab-down clean molecule ansible-test lab-molecule lab-verify
+.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks unit integration test bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-molecule lab-verify
 
 help:
 	@echo "make test      every test tier (installs what it needs)"
 	@echo "make lab       bring up the end-to-end lab and print its report"
 	@echo "make lab-negative  after make lab: the wrong-password run (backend down, then up again)"
 	@echo "make lab-tempest  after make lab: tempest volume API tests through Keystone (lab/README.md)"
+	@echo "make lab-cluster  after make lab: the active-active flows on the two volume hosts (lab/README.md)"
 	@echo "make lab-bench  after make lab: side by side with Cinder's generic NFS driver (lab/README.md)"
 	@echo "make lab-verify  after make lab: molecule verify of the lab (testinfra)"
 	@echo "make lab-down  remove everything the lab started"
@@ -111,6 +112,9 @@ lab-negative: venv collection-link  ## after make lab: wrong password -> backend
 
 lab-tempest: venv collection-link  ## after make lab: tempest + cinder-tempest-plugin volume API tests inside the lab
 	@lab/bin/lab-tempest
+
+lab-cluster: venv  ## after make lab: the active-active flows (burst, clones, attach/detach across hosts, locks, fail-over, etcd paused)
+	@lab/bin/lab-cluster
 
 lab-bench: venv collection-link  ## after make lab: benchmarks against Cinder's generic NFS driver; LAB_BENCH_ARGS=--help
 	@lab/bin/lab-bench $(LAB_BENCH_ARGS)
