@@ -1,95 +1,94 @@
-"""Unit tests of the one appliance client (plugins/module_utils/acme_client.py).
-
-HTTP is answered by `responses`; nothing runs. urllib3's Retry is honoured by
-`responses`, so the retry policy is exercised for real.
+"""The one appliance client (plugins/module_utils/acme_client.py) against the real simulator,
+served in-process over HTTPS (tests/support/appliance.py): every endpoint, the error mapping,
+login, retries and adoption. The waits the client asks for are recorded (``sleeps``), never
+slept. What the simulator never answers is in test_acme_client_offline.py.
 """
 
-import json
 import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
-import requests
-import responses
+from acme_appliance import auth
 from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
 
-URL = 'https://acme.test:8443'
-API = URL + '/api/v1'
-PASSWORD = 'pa55-w0rd-never-shown'
-SHARE = {'id': 's-1', 'name': 'vol1', 'pool': 'pool1', 'path': '/pool1/vol1',
-         'exports': ['192.0.2.7:/pool1/vol1'], 'quota_bytes': 1048576, 'used_bytes': 0,
-         'origin_snapshot_id': None, 'nfs': {'enabled': False, 'rules': []},
-         'created_at': '2026-11-25T10:00:00Z'}
+MiB = 1024 * 1024
+CINDER_ROOT = {'uid': 165, 'gid': 165, 'mode': '0770'}
 
 
 @pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add(responses.POST, API + '/auth/login',
-                 json={'token': 'tok-1', 'expires_in': 3600})
-        yield mock
+def client(appliance):
+    return appliance.client(retries=3, backoff=0.05)
 
 
 @pytest.fixture
-def client():
-    return ac.AcmeClient(URL, 'admin', PASSWORD, retries=3, backoff=0.001)
+def sleeps(monkeypatch):
+    """The waits the client asks for (transport and create retries); nothing sleeps."""
+    asked = []
+    monkeypatch.setattr(ac, '_sleep', asked.append)
+    return asked
 
 
-def error(mock, method, path, status, code, details=None, headers=None):
-    mock.add(method, API + path, status=status, headers=headers or {'X-Request-Id': 'req-9'},
-             json={'code': code, 'message': f'{code} happened', 'details': details or {}})
+def fail(appliance, method, path, code, times=1, **spec):
+    """The next ``times`` calls of ``method`` to ``path`` (a regex) fail with ``code``."""
+    appliance.add_fault(method=method, path=path, times=times, action='fail', code=code, **spec)
 
 
-def calls(mock, method=None, path=None):
-    return [c for c in mock.calls
-            if (method is None or c.request.method == method)
-            and (path is None or c.request.url.split('?')[0] == API + path)]
+def root_of(appliance, share_id: str) -> dict:
+    """The share directory's owner and mode as the file system has them."""
+    st = appliance.share_dir(share_id).stat()
+    return {'uid': st.st_uid, 'gid': st.st_gid, 'mode': f'{st.st_mode & 0o7777:04o}'}
 
 
-def test_login_on_first_use_and_token_reuse(api, client):
-    api.add(responses.GET, API + '/system', json={'vendor': 'ACME STORAGE, Inc'})
-    assert client.system.get()['vendor'] == 'ACME STORAGE, Inc'
+# --- Login and tokens -------------------------------------------------------------------------
+def test_login_on_first_use_then_the_token_is_reused(appliance, client):
+    client.pools.list()
     client.system.get()
-    assert len(calls(api, 'POST', '/auth/login')) == 1
-    login_body = json.loads(calls(api, 'POST', '/auth/login')[0].request.body)
-    assert login_body == {'username': 'admin', 'password': PASSWORD}
-    for call in calls(api, 'GET', '/system'):
-        assert call.request.headers['Authorization'] == 'Bearer tok-1'
+    assert [c.path for c in appliance.calls] == ['/auth/login', '/pools', '/system']
+    assert appliance.calls[0].json == {'username': 'admin', 'password': appliance.password}
 
 
-def test_base_url_accepts_api_prefix():
-    assert ac.api_base_url('https://h:8443/') == 'https://h:8443/api/v1'
-    assert ac.api_base_url('https://h:8443/api/v1') == 'https://h:8443/api/v1'
+def test_expired_token_logs_in_again_once_and_repeats_the_call(appliance, client, monkeypatch):
+    client.system.get()
+    token = client.http.token
+    later = time.time() + appliance.config.token_ttl + 1  # the simulator's clock, not a wait
+    monkeypatch.setattr(auth, 'time', SimpleNamespace(time=lambda: later))
+    assert client.pools.get('pool1')['name'] == 'pool1'
+    assert client.http.token != token
+    assert [str(c) for c in appliance.calls[2:]] == [
+        'GET /pools/pool1', 'POST /auth/login', 'GET /pools/pool1']
 
 
-def test_relogin_once_on_401_then_repeat(api, client):
-    error(api, responses.GET, '/system', 401, 'UNAUTHORIZED')
-    api.add(responses.GET, API + '/system', json={'vendor': 'ACME STORAGE, Inc'})
-    client.http.token = 'expired'
-    assert client.system.get()['vendor'] == 'ACME STORAGE, Inc'
-    assert len(calls(api, 'POST', '/auth/login')) == 1
-    assert len(calls(api, 'GET', '/system')) == 2
-
-
-def test_second_401_is_raised_not_looped(api, client):
-    for _attempt in range(3):
-        error(api, responses.GET, '/system', 401, 'UNAUTHORIZED')
+def test_a_second_401_is_raised_not_looped(appliance, client):
+    client.system.get()
+    fail(appliance, 'GET', '/pools', 'UNAUTHORIZED', times=5)
     with pytest.raises(ac.Unauthorized):
+        client.pools.list()
+    assert appliance.sent('GET', '/pools') == 2 and appliance.sent('POST', '/auth/login') == 2
+
+
+def test_wrong_password_is_unauthorized_and_never_shown(appliance):
+    bad = ac.AcmeClient(appliance.url, 'admin', 'not-the-password', verify=appliance.ca_path)
+    with pytest.raises(ac.Unauthorized) as raised:
+        bad.pools.list()
+    assert raised.value.request_id
+    shown = str(raised.value) + repr(raised.value) + appliance.log_path.read_text(errors='replace')
+    assert 'not-the-password' not in shown and appliance.password not in shown
+
+
+def test_password_never_in_repr_or_logs(appliance, client, caplog):
+    caplog.set_level(logging.DEBUG)
+    fail(appliance, 'GET', '/system', 'INTERNAL')
+    with pytest.raises(ac.ApplianceError) as raised:
         client.system.get()
-    assert len(calls(api, 'GET', '/system')) == 2
-    assert len(calls(api, 'POST', '/auth/login')) == 2
+    assert appliance.password not in repr(client) + repr(client.http) + str(vars(client.http))
+    assert appliance.password not in caplog.text
+    assert f'GET /system -> 500 (request {raised.value.request_id})' in caplog.text
 
 
-def test_wrong_credentials_raise_unauthorized_without_password():
-    with responses.RequestsMock() as mock:
-        error(mock, responses.POST, '/auth/login', 401, 'UNAUTHORIZED')
-        client = ac.AcmeClient(URL, 'admin', PASSWORD)
-        with pytest.raises(ac.Unauthorized) as raised:
-            client.pools.list()
-    assert PASSWORD not in str(raised.value)
-    assert PASSWORD not in repr(raised.value)
-    assert raised.value.request_id == 'req-9'
-
-
+# --- Errors -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(('status', 'code', 'cls'), [
     (401, 'UNAUTHORIZED', ac.Unauthorized),
     (403, 'FORBIDDEN', ac.Forbidden),
@@ -101,191 +100,361 @@ def test_wrong_credentials_raise_unauthorized_without_password():
     (503, 'BUSY', ac.Busy),
     (500, 'INTERNAL', ac.ApplianceError),
 ])
-def test_every_error_code_maps_to_its_exception(status, code, cls):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add(responses.POST, API + '/auth/login', json={'token': 't', 'expires_in': 60})
-        for _attempt in range(5):
-            error(mock, responses.PATCH, '/shares/s-1', status, code, details={'id': 'x'},
-                  headers={'X-Request-Id': 'req-9', 'Retry-After': '0'})
-        client = ac.AcmeClient(URL, 'admin', PASSWORD, retries=0)
-        with pytest.raises(cls) as raised:
-            client.shares.update('s-1', quota_bytes=1)
+def test_every_error_code_maps_to_its_exception(appliance, status, code, cls):
+    fail(appliance, 'PATCH', '/shares/s-1', code, times=5, message=f'{code} happened',
+         retry_after=0)
+    with pytest.raises(cls) as raised:
+        appliance.client(retries=0).shares.update('s-1', quota_bytes=1)
     err = raised.value
-    assert isinstance(err, ac.AcmeError)
-    assert (err.code, err.status, err.request_id) == (code, status, 'req-9')
-    assert err.details == {'id': 'x'}
-    assert f'{code}: {code} happened (HTTP {status}, request req-9)' == str(err)
-    assert err.to_dict()['request_id'] == 'req-9'
+    assert isinstance(err, ac.AcmeError) and err.request_id
+    assert (err.code, err.status, err.details) == (code, status, {'injected': True})
+    assert str(err) == f'{code}: {code} happened (HTTP {status}, request {err.request_id})'
+    assert err.to_dict()['request_id'] == err.request_id
 
 
-def test_non_contract_error_body_maps_by_status(api, client):
-    api.add(responses.GET, API + '/shares/s-1', status=404, body='<html>nope</html>')
-    with pytest.raises(ac.NotFound) as raised:
-        client.shares.get('s-1')
-    assert 'nope' in raised.value.message
+def test_internal_error_on_the_nth_call_only(appliance, client):
+    fail(appliance, 'DELETE', '/shares/.*', 'INTERNAL', nth=2)
+    first, second = (client.shares.create(n, 'pool1') for n in ('f1', 'f2'))
+    assert client.shares.delete(first['id'])
+    with pytest.raises(ac.ApplianceError) as raised:
+        client.shares.delete(second['id'])
+    assert raised.value.request_id
+    assert client.shares.get(second['id'])['name'] == 'f2'
 
 
-def test_get_retried_on_503_honouring_retry_after(api, client):
-    error(api, responses.GET, '/pools/pool1', 503, 'BUSY',
-          headers={'Retry-After': '0', 'X-Request-Id': 'r'})
-    api.add(responses.GET, API + '/pools/pool1', json={'name': 'pool1'})
-    assert client.pools.get('pool1') == {'name': 'pool1'}
-    assert len(calls(api, 'GET', '/pools/pool1')) == 2
+def test_read_timeout_is_a_connection_failure_not_the_late_answer(appliance):
+    client = appliance.client(retries=0, timeout=(2, 0.5))
+    client.system.get()
+    appliance.add_fault(method='GET', path='/system', action='delay', delay=2)
+    with pytest.raises(ac.ConnectionFailed, match='timed out'):
+        client.system.get()
+    assert client.system.get()['api_version'] == '1'
 
 
-def test_get_gives_up_after_retries(api, client):
-    for _attempt in range(10):
-        error(api, responses.GET, '/pools/pool1', 503, 'BUSY', headers={'Retry-After': '0'})
+# --- Retries ----------------------------------------------------------------------------------
+def test_get_is_retried_on_busy_honouring_retry_after(appliance, client, sleeps):
+    fail(appliance, 'GET', '/pools/pool1', 'BUSY', times=2, retry_after=2)
+    assert client.pools.get('pool1')['name'] == 'pool1'
+    assert appliance.sent('GET', '/pools/pool1') == 3 and sleeps == [2.0, 2.0]
+
+
+def test_get_gives_up_after_its_retries(appliance, client, sleeps):
+    fail(appliance, 'GET', '/pools/pool1', 'BUSY', times=10)
     with pytest.raises(ac.Busy):
         client.pools.get('pool1')
-    assert len(calls(api, 'GET', '/pools/pool1')) == 4  # first try + 3 retries
+    assert appliance.sent('GET', '/pools/pool1') == 4  # first try + 3 retries
 
 
-def test_post_is_not_retried_by_the_transport(api, client):
-    for _attempt in range(3):
-        error(api, responses.POST, '/shares/s-1/promote', 503, 'BUSY',
-              headers={'Retry-After': '0'})
+def test_get_is_retried_on_a_dropped_connection(appliance, client, sleeps):
+    appliance.add_fault(method='GET', path='/shares', action='drop')
+    assert client.shares.list() == []
+    assert appliance.sent('GET', '/shares', exact=True) == 2
+
+
+def test_post_is_not_retried_by_the_transport(appliance, client, sleeps):
+    share = appliance.create_share('vol1')
+    fail(appliance, 'POST', '/shares/[^/]+/promote', 'BUSY', times=3)
     with pytest.raises(ac.Busy):
-        client.shares.promote('s-1')
-    assert len(calls(api, 'POST', '/shares/s-1/promote')) == 1
+        client.shares.promote(share['id'])
+    assert appliance.sent('POST', f"/shares/{share['id']}/promote") == 1
 
 
-def test_create_retries_busy_then_succeeds(api, client):
-    error(api, responses.POST, '/shares', 503, 'BUSY', headers={'Retry-After': '0'})
-    api.add(responses.POST, API + '/shares', status=201, json=SHARE)
-    assert client.shares.create('vol1', 'pool1', quota_bytes=1048576) == SHARE
-    assert len(calls(api, 'POST', '/shares')) == 2
+def test_create_is_retried_on_busy_and_done_once(appliance, client, sleeps):
+    fail(appliance, 'POST', '/shares', 'BUSY', retry_after=0)
+    share = client.shares.create('busy', 'pool1')
+    assert [row.id for row in appliance.shares()] == [share['id']]
+    assert appliance.sent('POST', '/shares', exact=True) == 2 and sleeps == [0.0]
 
 
-def test_create_after_dropped_connection_adopts_its_first_attempt(api, client):
-    api.add(responses.POST, API + '/shares', body=requests.ConnectionError('reset by peer'))
-    error(api, responses.POST, '/shares', 409, 'ALREADY_EXISTS', details={'id': 's-1'})
-    api.add(responses.GET, API + '/shares/s-1', json=SHARE)
-    assert client.shares.create('vol1', 'pool1', quota_bytes=1000)['id'] == 's-1'
+def test_create_whose_answer_was_dropped_adopts_its_first_attempt(appliance, client, sleeps):
+    appliance.add_fault(method='POST', path='/shares', action='drop', when='after')
+    share = client.shares.create('vol1', 'pool1', quota_bytes=1000)
+    assert [row.id for row in appliance.shares()] == [share['id']]
+    assert [str(c) for c in appliance.calls[1:]] == [
+        'POST /shares', 'POST /shares', f"GET /shares/{share['id']}"]
 
 
-@pytest.mark.parametrize('kwargs', [
-    {},  # the same parameters: adopted
-    {'pool': 'pool2'},
-    {'quota_bytes': 5 * 1048576},
-    {'origin_snapshot_id': 'snap-1'},
-    {'nfs': {'enabled': True, 'rules': [{'clients': '10.0.0.1'}]}},
-])
-def test_create_adopts_only_an_existing_share_with_the_same_parameters(api, client, kwargs):
-    error(api, responses.POST, '/shares', 409, 'ALREADY_EXISTS', details={'id': 's-1'})
-    api.add(responses.GET, API + '/shares/s-1', json=SHARE)
-    args = {'pool': 'pool1', 'quota_bytes': 1048576, 'nfs': {'enabled': False, 'rules': []},
-            **kwargs}
-    if not kwargs:
-        assert client.shares.create('vol1', **args) == SHARE
-        return
+def test_dropped_create_then_a_conflict_without_id_is_raised(appliance, client, sleeps):
+    appliance.add_fault(method='POST', path='/shares', action='drop')
+    fail(appliance, 'POST', '/shares', 'ALREADY_EXISTS', nth=2)
     with pytest.raises(ac.AlreadyExists):
-        client.shares.create('vol1', **args)
+        client.shares.create('vol1', 'pool1')
+    assert appliance.sent('POST', '/shares', exact=True) == 2 and len(sleeps) == 1
 
 
-def test_snapshot_create_adopts_same_share_snapshot(api, client):
-    error(api, responses.POST, '/shares/s-1/snapshots', 409, 'ALREADY_EXISTS',
-          details={'id': 'sn-1'})
-    api.add(responses.GET, API + '/snapshots/sn-1', json={'id': 'sn-1', 'share_id': 's-1'})
-    assert client.snapshots.create('s-1', 'snap')['id'] == 'sn-1'
+def test_login_is_retried_on_busy(appliance, sleeps):
+    fail(appliance, 'POST', '/auth/login', 'BUSY', times=2, retry_after=1)
+    assert appliance.client(retries=3).system.get()['api_version'] == '1'
+    assert appliance.sent('POST', '/auth/login') == 3
+    assert sleeps == [1.0, 1.0]
 
 
-def test_delete_of_missing_object_is_success_false(api, client):
-    error(api, responses.DELETE, '/shares/s-1', 404, 'NOT_FOUND')
-    api.add(responses.DELETE, API + '/shares/s-2', status=204)
-    assert client.shares.delete('s-1') is False
-    assert client.shares.delete('s-2', recursive=True) is True
-    assert calls(api, 'DELETE', '/shares/s-2')[0].request.url.endswith('?recursive=true')
+def test_login_is_retried_on_a_dropped_connection(appliance, sleeps):
+    appliance.add_fault(method='POST', path='/auth/login', action='drop')
+    assert appliance.client(retries=3, backoff=0.05).pools.get('pool1')['name'] == 'pool1'
+    assert appliance.sent('POST', '/auth/login') == 2
+    assert len(sleeps) == 1 and 0.05 <= sleeps[0] <= 0.1
 
 
-def test_delete_in_use_is_raised(api, client):
-    error(api, responses.DELETE, '/shares/s-1/snapshots/sn-1', 409, 'IN_USE',
-          details={'clones': ['s-2']})
+def test_login_gives_up_like_any_idempotent_call(appliance, sleeps):
+    fail(appliance, 'POST', '/auth/login', 'BUSY', times=10, retry_after=0)
+    with pytest.raises(ac.Busy) as raised:
+        appliance.client(retries=2).system.get()
+    assert raised.value.request_id
+    assert appliance.sent('POST', '/auth/login') == 3
+
+
+@pytest.mark.parametrize('change', [{'quota_bytes': 4 * MiB}, {'name': 'patched'},
+                                    {'root': {'uid': 1000, 'gid': 1001, 'mode': '0775'}}])
+def test_patch_is_retried_on_busy(appliance, client, sleeps, change):
+    share = appliance.create_share('patchy', quota_bytes=MiB)
+    fail(appliance, 'PATCH', '/shares/[^/]+', 'BUSY', retry_after=0)
+    assert client.shares.update(share['id'], **change).items() >= change.items()
+    assert appliance.sent('PATCH') == 2 and sleeps == [0.0]
+
+
+def test_patch_applied_then_dropped_is_repeated_to_the_same_value(appliance, sleeps):
+    client = appliance.client(retries=3, backoff=0.01)
+    share = client.shares.create('twice', 'pool1', quota_bytes=MiB)
+    appliance.add_fault(method='PATCH', path='/shares/[^/]+', action='drop', when='after')
+    renamed = client.shares.update(share['id'], name='twice-b', quota_bytes=2 * MiB)
+    assert (renamed['name'], renamed['quota_bytes']) == ('twice-b', 2 * MiB)
+    assert appliance.sent('PATCH') == 2
+
+
+def test_snapshot_rename_is_retried_on_busy(appliance, client, sleeps):
+    share = client.shares.create('busy-rename', 'pool1')
+    snap = client.snapshots.create(share['id'], 'before')
+    fail(appliance, 'PATCH', '/shares/[^/]+/snapshots/[^/]+', 'BUSY', retry_after=0)
+    assert client.snapshots.update(share['id'], snap['id'], 'after')['name'] == 'after'
+    assert appliance.sent('PATCH') == 2
+
+
+@pytest.mark.parametrize(('retry_after', 'cap', 'waited'), [
+    (3 * 3600, {}, 60.0), (3 * 3600, {'retry_after_max': 2.5}, 2.5),
+    (3 * 3600, {'retry_after_max': 0}, 0.0), (7, {}, 7.0)])
+def test_retry_after_is_honoured_up_to_the_cap(appliance, sleeps, retry_after, cap, waited):
+    client = appliance.client(retries=3, **cap)
+    for method, path in (('GET', '/pools/pool1'), ('POST', '/shares')):
+        fail(appliance, method, path, 'BUSY', retry_after=retry_after)
+    assert client.pools.get('pool1')['name'] == 'pool1'
+    assert client.shares.create('capped', 'pool1')['name'] == 'capped'
+    assert sleeps == [waited, waited]
+    assert appliance.sent('GET', '/pools/pool1') == 2 and appliance.sent('POST', '/shares') == 2
+
+
+# --- Every endpoint ---------------------------------------------------------------------------
+def test_system_pools_and_tls(appliance, client):
+    system = client.system.get()
+    assert system['vendor'] == 'ACME STORAGE, Inc' and system['api_version'] == '1'
+    assert {p['name'] for p in client.pools.list()} == {'pool1', 'pool2'}
+    pool = client.pools.get('pool1')
+    assert pool['total_bytes'] == 100 * 1024 ** 3
+    assert pool['free_bytes'] + pool['used_bytes'] == pool['total_bytes']
+    with pytest.raises(ac.NotFound):
+        client.pools.get('nope')
+    untrusting = ac.AcmeClient(appliance.url, 'admin', appliance.password, retries=0)
+    with pytest.raises(ac.ConnectionFailed, match='CERTIFICATE_VERIFY_FAILED|certificate'):
+        untrusting.system.get()
+
+
+def test_share_lifecycle(appliance, client):
+    nfs = {'enabled': True, 'rules': [{'clients': '127.0.0.1', 'access': 'rw',
+                                       'root_squash': False}]}
+    share = client.shares.create('vol-a', 'pool1', quota_bytes=MiB + 1, nfs=nfs)
+    assert share['quota_bytes'] == 2 * MiB  # rounded up by the appliance
+    assert share['path'] == '/pool1/vol-a'
+    assert share['exports'] == ['127.0.0.1:/pool1/vol-a']
+    assert ac.same_nfs(share['nfs'], nfs)
+    assert client.shares.get(share['id'])['name'] == 'vol-a'
+    assert client.shares.find('vol-a', pool='pool1')['id'] == share['id']
+    assert client.shares.find('vol-a', pool='pool2') is None
+    assert [str(c) for c in appliance.calls[-2:]] == [  # one request per find
+        'GET /shares?name=vol-a&pool=pool1&limit=1', 'GET /shares?name=vol-a&pool=pool2&limit=1']
+    again = client.shares.create('vol-a', 'pool1', quota_bytes=2 * MiB, nfs=nfs)
+    assert again['id'] == share['id']  # adopted, not duplicated
+    with pytest.raises(ac.AlreadyExists):
+        client.shares.create('vol-a', 'pool1', quota_bytes=8 * MiB)
+    resized = client.shares.update(share['id'], quota_bytes=10 * MiB)
+    assert resized['quota_bytes'] == 10 * MiB
+    renamed = client.shares.update(share['id'], name='vol-b')
+    assert appliance.calls[-1].json == {'name': 'vol-b'}  # only the fields given
+    assert renamed['path'] == '/pool1/vol-b' and client.shares.find('vol-a') is None
+    assert client.shares.set_nfs(share['id'], False, [])['enabled'] is False
+    assert appliance.calls[-1].json == {'enabled': False, 'rules': []}
+    assert client.shares.get_nfs(share['id']) == {'enabled': False, 'rules': []}
+    assert client.shares.delete(share['id']) is True
+    assert client.shares.delete(share['id']) is False
+    with pytest.raises(ac.NotFound):
+        client.shares.get(share['id'])
+
+
+@pytest.mark.parametrize('name', ['', '.hidden', '-dash', 'a/b', '../etc', 'x' * 65, 'sp ace'],
+                         ids=['empty', 'dot', 'dash', 'slash', 'dotdot', 'long', 'space'])
+def test_invalid_names_are_rejected(client, name):
+    with pytest.raises(ac.Invalid):
+        client.shares.create(name, 'pool1')
+    assert client.shares.list() == []
+
+
+def test_shrink_below_used_and_oversized_quota(appliance, client):
+    share = client.shares.create('vol-u', 'pool1', quota_bytes=8 * MiB)
+    with open(appliance.share_dir(share['id']) / 'data', 'wb') as f:
+        f.write(os.urandom(3 * MiB))
+        f.flush()
+        os.fsync(f.fileno())
+    with pytest.raises(ac.Invalid):
+        client.shares.update(share['id'], quota_bytes=MiB)
+    with pytest.raises(ac.NoSpace):
+        client.shares.create('too-big', 'pool2', quota_bytes=2 * 1024 ** 3)
+    assert client.shares.get(share['id'])['used_bytes'] >= 3 * MiB
+
+
+def test_snapshots_clone_rollback_promote(appliance, client):
+    origin = client.shares.create('origin', 'pool1', quota_bytes=64 * MiB)
+    volume = appliance.share_dir(origin['id']) / 'volume-1'
+    volume.write_bytes(b'first')
+    snap = client.snapshots.create(origin['id'], 'snap-1')
+    assert client.snapshots.create(origin['id'], 'snap-1')['id'] == snap['id']
+    assert client.snapshots.get(snap['id'])['share_id'] == origin['id']
+    assert client.snapshots.find(origin['id'], 'snap-1')['id'] == snap['id']
+    volume.write_bytes(b'second')
+    snap2 = client.snapshots.create(origin['id'], 'snap-2')
+
+    clone = client.shares.create('clone', 'pool1', origin_snapshot_id=snap['id'])
+    assert (appliance.share_dir(clone['id']) / 'volume-1').read_bytes() == b'first'
+    assert client.shares.list(origin_snapshot_id=snap['id'])[0]['id'] == clone['id']
+    assert client.snapshots.get(snap['id'])['clones'] == [clone['id']]
     with pytest.raises(ac.InUse) as raised:
-        client.snapshots.delete('s-1', 'sn-1')
-    assert raised.value.details == {'clones': ['s-2']}
+        client.snapshots.delete(origin['id'], snap['id'])
+    assert raised.value.details == {'clones': [clone['id']]}
+
+    with pytest.raises(ac.AcmeError) as raised:  # newer snapshot exists
+        client.snapshots.rollback(origin['id'], snap['id'])
+    assert raised.value.status == 409
+    volume.write_bytes(b'third')
+    client.snapshots.rollback(origin['id'], snap2['id'])
+    assert volume.read_bytes() == b'second'
+    client.snapshots.rollback(origin['id'], snap['id'], destroy_newer=True)
+    assert appliance.calls[-1].json == {'destroy_newer': True}
+    assert volume.read_bytes() == b'first' and client.snapshots.find(origin['id'], 'snap-2') is None
+
+    with pytest.raises(ac.InUse):
+        client.shares.delete(origin['id'])
+    with pytest.raises(ac.InUse):  # snap-1 has a clone: never deleted implicitly
+        client.shares.delete(origin['id'], recursive=True)
+    assert appliance.calls[-1].query == 'recursive=true'
+    with pytest.raises(ac.Invalid):  # not a clone
+        client.shares.promote(origin['id'])
+    client.shares.promote(clone['id'])
+    assert client.snapshots.get(snap['id'])['share_id'] == clone['id']
+    assert client.shares.get(clone['id'])['origin_snapshot_id'] is None
+    assert client.shares.delete(origin['id'], recursive=True) is True
+    assert client.snapshots.list(clone['id'])[0]['id'] == snap['id']
+    assert client.shares.delete(clone['id'], recursive=True) is True
+    assert client.shares.list() == []
 
 
-def test_find_by_name_is_one_request_and_none_when_absent(api, client):
-    api.add(responses.GET, API + '/shares', json={'items': [SHARE], 'next': None})
-    assert client.shares.find('vol1', pool='pool1') == SHARE
-    (call,) = calls(api, 'GET', '/shares')
-    assert 'name=vol1' in call.request.url and 'pool=pool1' in call.request.url
-    api.add(responses.GET, API + '/shares/s-1/snapshots', json={'items': [], 'next': None})
-    assert client.snapshots.find('s-1', 'nope') is None
+def test_sparse_snapshot_keeps_holes(appliance, client):
+    share = client.shares.create('sparse', 'pool1', quota_bytes=128 * MiB)
+    path = appliance.share_dir(share['id']) / 'volume-sparse'
+    with open(path, 'wb') as f:
+        f.truncate(64 * MiB)
+        f.seek(10 * MiB)
+        f.write(os.urandom(MiB))
+    snap = client.snapshots.create(share['id'], 'snap')
+    clone = client.shares.create('sparse-clone', 'pool1', origin_snapshot_id=snap['id'])
+    copy = appliance.share_dir(clone['id']) / 'volume-sparse'
+    assert copy.stat().st_size == 64 * MiB
+    assert copy.stat().st_blocks * 512 < 4 * MiB
+    assert copy.read_bytes() == path.read_bytes()
+    assert client.shares.get(clone['id'])['used_bytes'] < 4 * MiB
 
 
-def test_list_follows_cursors(api, client):
-    api.add(responses.GET, API + '/shares', json={'items': [SHARE], 'next': 'c2'})
-    api.add(responses.GET, API + '/shares', json={'items': [dict(SHARE, id='s-2')], 'next': None})
-    assert [s['id'] for s in client.shares.list(pool='pool1')] == ['s-1', 's-2']
-    second = calls(api, 'GET', '/shares')[1].request.url
-    assert 'cursor=c2' in second and 'limit=1000' in second
+def test_list_follows_cursors(appliance, client, monkeypatch):
+    names = [f'page-{i:02d}' for i in range(12)]
+    for name in names:
+        appliance.create_share(name)
+    monkeypatch.setattr(ac, 'LIST_PAGE_SIZE', 5)
+    assert sorted(s['name'] for s in client.shares.list(pool='pool1')) == names
+    queries = [c.query for c in appliance.calls if c.path == '/shares']
+    assert len(queries) == 3 and all('limit=5' in q for q in queries) and 'cursor=' in queries[1]
+    with pytest.raises(ac.Invalid):
+        client.http.request('GET', '/shares', params={'limit': 1001})
 
 
-def test_path_parts_are_quoted(api, client):
-    api.add(responses.GET, API + '/snapshots/a%2Fb', json={'id': 'a/b'})
-    assert client.snapshots.get('a/b') == {'id': 'a/b'}
+def test_state_survives_restart(appliance, client):
+    share = client.shares.create('persist', 'pool1', quota_bytes=4 * MiB)
+    (appliance.share_dir(share['id']) / 'f').write_bytes(b'kept')
+    snap = client.snapshots.create(share['id'], 'keep')
+    appliance.restart()
+    assert client.shares.get(share['id'])['quota_bytes'] == 4 * MiB  # re-login transparently
+    assert client.snapshots.get(snap['id'])['name'] == 'keep'
+    assert (appliance.share_dir(share['id']) / 'f').read_bytes() == b'kept'
 
 
-def test_nfs_and_rollback_bodies(api, client):
-    api.add(responses.PUT, API + '/shares/s-1/nfs', json={'enabled': True})
-    api.add(responses.POST, API + '/shares/s-1/snapshots/sn-1/rollback', status=204)
-    client.shares.set_nfs('s-1', True, [{'clients': '*', 'access': 'ro'}])
-    assert client.snapshots.rollback('s-1', 'sn-1', destroy_newer=True) is None
-    put = json.loads(calls(api, 'PUT')[0].request.body)
-    assert put == {'enabled': True, 'rules': [{'clients': '*', 'access': 'ro'}]}
-    assert json.loads(calls(api, 'POST', '/shares/s-1/snapshots/sn-1/rollback')[0]
-                      .request.body) == {'destroy_newer': True}
+def test_twenty_parallel_creates_and_deletes(client):
+    names = [f'par-{i}' for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        created = list(pool.map(lambda n: client.shares.create(n, 'pool1', quota_bytes=MiB),
+                                names))
+    assert len({s['id'] for s in created}) == 20
+    assert sorted(s['name'] for s in client.shares.list()) == sorted(names)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        deleted = list(pool.map(lambda s: client.shares.delete(s['id']), created[:10]))
+        recreated = list(pool.map(lambda n: client.shares.create(n, 'pool1', quota_bytes=MiB),
+                                  names[10:]))
+    assert all(deleted) and {s['id'] for s in recreated} == {s['id'] for s in created[10:]}
+    assert sorted(s['name'] for s in client.shares.list()) == sorted(names[10:])
+    assert client.pools.get('pool1')['share_count'] == 10
 
 
-def test_update_sends_only_given_fields(api, client):
-    api.add(responses.PATCH, API + '/shares/s-1', json=SHARE)
-    client.shares.update('s-1', name='vol2')
-    assert json.loads(calls(api, 'PATCH')[0].request.body) == {'name': 'vol2'}
+# --- Contract v1.1: share root ownership, snapshot rename ------------------------------------
+def test_share_root_on_create_adoption_and_update(appliance, client):
+    share = client.shares.create('owned', 'pool1', quota_bytes=MiB, root=CINDER_ROOT)
+    assert appliance.calls[-1].json == {'name': 'owned', 'pool': 'pool1', 'quota_bytes': MiB,
+                                        'root': CINDER_ROOT}
+    assert share['root'] == CINDER_ROOT == root_of(appliance, share['id'])
+    for same in (dict(CINDER_ROOT, mode='770'), None):  # None: root not asked for
+        assert client.shares.create('owned', 'pool1', root=same)['id'] == share['id']
+    with pytest.raises(ac.AlreadyExists) as raised:
+        client.shares.create('owned', 'pool1', root=dict(CINDER_ROOT, uid=0))
+    assert raised.value.details['id'] == share['id'] and raised.value.request_id
+    plain = client.shares.create('plain-root', 'pool1')
+    assert plain['root'] == {'uid': 0, 'gid': 0, 'mode': '0755'} == root_of(appliance, plain['id'])
+    assert client.shares.create('plain-root', 'pool1', root=ac.DEFAULT_ROOT)['id'] == plain['id']
+    wanted = {'uid': 1000, 'gid': 1001, 'mode': '0775'}
+    for _same_value_again in range(2):
+        assert client.shares.update(share['id'], root=wanted)['root'] == wanted
+    assert root_of(appliance, share['id']) == wanted
 
 
-def test_connection_error_is_typed_and_has_no_password():
-    client = ac.AcmeClient('https://127.0.0.1:9', 'admin', PASSWORD, retries=0,
-                           timeout=(0.5, 0.5))
-    with pytest.raises(ac.ConnectionFailed) as raised:
-        client.system.get()
-    assert 'cannot reach the appliance at https://127.0.0.1:9/api/v1' in str(raised.value)
-    assert PASSWORD not in str(raised.value)
+def test_clone_share_with_root(appliance, client):
+    origin = client.shares.create('origin-r', 'pool1', root=CINDER_ROOT)
+    snap = client.snapshots.create(origin['id'], 'base')
+    clone = client.shares.create('clone-r', 'pool1', origin_snapshot_id=snap['id'],
+                                 root=CINDER_ROOT)
+    assert clone['root'] == CINDER_ROOT == root_of(appliance, clone['id'])
+    again = client.shares.create('clone-r', 'pool1', origin_snapshot_id=snap['id'],
+                                 root=CINDER_ROOT)
+    assert again['id'] == clone['id']
 
 
-def test_password_never_in_repr_or_logs(api, client, caplog):
-    caplog.set_level(logging.DEBUG)
-    error(api, responses.GET, '/system', 500, 'INTERNAL')
-    with pytest.raises(ac.ApplianceError):
-        client.system.get()
-    assert PASSWORD not in repr(client) + repr(client.http) + str(vars(client.http))
-    assert PASSWORD not in caplog.text
-    assert 'GET /system -> 500 (request req-9)' in caplog.text
-
-
-def test_verify_and_timeouts_from_params():
-    params = {'appliance_url': URL, 'username': 'u', 'password': 'p', 'validate_certs': True,
-              'ca_path': '/etc/acme/ca.pem', 'timeout': 30}
-    client = ac.AcmeClient.from_params(params)
-    assert client.http.verify == '/etc/acme/ca.pem'
-    assert client.http.timeout == (10.0, 30.0)
-    params.update(validate_certs=False)
-    assert ac.AcmeClient.from_params(params).http.verify is False
-
-
-@pytest.mark.parametrize(('requested', 'stored'), [
-    (None, None), (0, 0), (1, 1048576), (1048576, 1048576), (1048577, 2097152),
-    (10 * 1024 ** 3, 10 * 1024 ** 3)])
-def test_round_quota_matches_appliance_granularity(requested, stored):
-    assert ac.round_quota(requested) == stored
-
-
-def test_same_nfs_ignores_rule_order_and_defaults():
-    current = {'enabled': True, 'rules': [
-        {'clients': 'b', 'access': 'rw', 'root_squash': True},
-        {'clients': 'a', 'access': 'ro', 'root_squash': True}]}
-    wanted = {'enabled': True, 'rules': [
-        {'clients': 'a', 'access': 'ro', 'root_squash': True}, {'clients': 'b'}]}
-    assert ac.same_nfs(current, wanted)
-    assert not ac.same_nfs(current, dict(wanted, enabled=False))
+def test_snapshot_rename(appliance, client):
+    share = client.shares.create('renames', 'pool1')
+    first = client.snapshots.create(share['id'], 'first')
+    second = client.snapshots.create(share['id'], 'second')
+    renamed = client.snapshots.update(share['id'], first['id'], 'first-b')
+    assert appliance.calls[-1].json == {'name': 'first-b'}
+    assert (renamed['id'], renamed['name'], renamed['share_id']) == \
+        (first['id'], 'first-b', share['id'])
+    assert client.snapshots.find(share['id'], 'first-b')['id'] == first['id']
+    assert client.snapshots.find(share['id'], 'first') is None
+    assert client.snapshots.update(share['id'], first['id'], 'first-b')['name'] == 'first-b'
+    with pytest.raises(ac.AlreadyExists) as raised:
+        client.snapshots.update(share['id'], first['id'], 'second')
+    assert raised.value.details['id'] == second['id'] and raised.value.request_id
+    with pytest.raises(ac.NotFound):
+        client.snapshots.update(share['id'], '00000000-0000-0000-0000-000000000000', 'x')
+    with pytest.raises(ac.Invalid):
+        client.snapshots.update(share['id'], first['id'], '../bad')

@@ -14,6 +14,7 @@ from ansible_collections.acme.nas.plugins.module_utils.acme_module import (
     diff_result,
     error_result,
 )
+from tests.support.module_args import patch_module_args
 
 PASSWORD = 'S3cret-never-shown'
 
@@ -33,8 +34,11 @@ class Probe(AcmeModule):
                     ca=self.params['ca_path'], client=repr(self.client))
 
 
-def test_doc_fragment_matches_the_spec_key_for_key():
-    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+def test_doc_fragment_matches_the_spec_and_the_client_requirements():
+    fragment = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)
+    assert fragment['requirements'] == [f"{name} >= {'.'.join(map(str, version))}"
+                                        for name, version in ac.MIN_VERSIONS]
+    documented = fragment['options']
     spec = acme_argument_spec()
     assert set(documented) == set(spec)
     for key, option in spec.items():
@@ -147,7 +151,6 @@ def test_client_is_built_from_the_connection_options(monkeypatch):
     seen = {}
     monkeypatch.setattr(acme_module.AcmeClient, 'from_params',
                         classmethod(lambda cls, params: seen.update(params) or 'client'))
-    from tests.support.module_args import patch_module_args
     with patch_module_args(dict(appliance_url='https://a:8443', username='u', password='p',
                                 ca_path='/ca.pem', validate_certs=False, timeout=5)):
         module = Probe()
@@ -155,14 +158,22 @@ def test_client_is_built_from_the_connection_options(monkeypatch):
     assert (seen['ca_path'], seen['validate_certs'], seen['timeout']) == ('/ca.pem', False, 5)
 
 
-def test_real_client_from_params_uses_ca_path_and_timeout():
-    client = ac.AcmeClient.from_params(dict(appliance_url='https://a:8443', username='u',
-                                            password=PASSWORD, validate_certs=True,
-                                            ca_path='/ca.pem', timeout=30))
-    assert client.http.verify == '/ca.pem'
-    assert client.http.timeout == (10.0, 30.0)
-    assert client.http.base_url == 'https://a:8443/api/v1'
-    assert PASSWORD not in repr(client) + repr(vars(client.http))
+@pytest.mark.parametrize(('args', 'env', 'expected'), [
+    ({}, None, 60.0), ({}, '7.5', 7.5), ({'retry_after_max': 3}, '7.5', 3.0)])
+def test_option_retry_after_max_reaches_the_client(monkeypatch, args, env, expected):
+    monkeypatch.delenv('ACME_RETRY_AFTER_MAX', raising=False)
+    if env is not None:
+        monkeypatch.setenv('ACME_RETRY_AFTER_MAX', env)
+    with patch_module_args(dict(appliance_url='https://a:8443', username='u', password='p',
+                                **args)):
+        assert Probe().client.http.retry_after_max == expected
+
+
+def test_too_old_libraries_fail_with_one_message(run_module, monkeypatch):
+    message = 'the ACME client needs requests >= 2.25.1 and urllib3 >= 1.26.5; x has ...'
+    monkeypatch.setattr(acme_module, 'REQUIREMENTS_ERROR', message)
+    result = run_module(Probe)
+    assert (result['failed'], result['msg']) == (True, message) and 'exception' not in result
 
 
 def test_diff_result_uses_empty_dicts_for_absent():

@@ -1,0 +1,200 @@
+"""The client without an appliance: its pure helpers and connection options, and the replies
+the simulator never gives (a proxy's HTML error, a conflict that names no object in any shape,
+a raw path), answered by `responses`. test_acme_client.py runs the client against the simulator.
+"""
+
+import time
+from email.utils import formatdate
+
+import pytest
+import responses
+from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
+from urllib3.response import HTTPResponse
+
+URL = 'https://acme.test:8443'
+API = URL + '/api/v1'
+PASSWORD = 'pa55-w0rd-never-shown'
+MiB = 1024 * 1024
+ROOT = {'uid': 165, 'gid': 165, 'mode': '0770'}
+NO_NFS = {'enabled': False, 'rules': []}
+SHARE = {'id': 's-1', 'name': 'vol1', 'pool': 'pool1', 'quota_bytes': MiB,
+         'origin_snapshot_id': None, 'nfs': NO_NFS, 'root': ROOT}
+
+
+@pytest.fixture
+def api():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, API + '/auth/login', json={'token': 't', 'expires_in': 60})
+        yield mock
+
+
+def client(url=URL, **kwargs):
+    return ac.AcmeClient(url, 'admin', PASSWORD, **{'retries': 3, 'backoff': 0.001, **kwargs})
+
+
+# --- Replies the simulator never gives --------------------------------------------------------
+CREATES = {
+    'share': ('/shares', lambda c: c.shares.create('vol1', 'pool1')),
+    'snapshot': ('/shares/s-1/snapshots', lambda c: c.snapshots.create('s-1', 'snap')),
+}
+
+
+@pytest.mark.parametrize('details', [{}, None, {'name': 'vol1'}, ['not', 'a', 'dict']])
+@pytest.mark.parametrize('what', sorted(CREATES))
+def test_conflict_without_existing_id_is_typed_already_exists_not_keyerror(api, what, details):
+    path, create = CREATES[what]
+    api.add(responses.POST, API + path, status=409, headers={'X-Request-Id': 'req-409'},
+            json={'code': 'ALREADY_EXISTS', 'message': 'name taken', 'details': details})
+    with pytest.raises(ac.AlreadyExists) as raised:
+        create(client())
+    error = raised.value
+    assert (error.code, error.status, error.request_id) == ('ALREADY_EXISTS', 409, 'req-409')
+    assert str(error) == 'ALREADY_EXISTS: name taken (HTTP 409, request req-409)'
+    assert len(api.calls) == 2  # the login and one POST: no blind retry, no GET of an unknown id
+
+
+@pytest.mark.parametrize(('status', 'cls', 'call'), [
+    (404, ac.NotFound, ('/shares/s-1', 'GET', lambda c: c.shares.get('s-1'))),
+    *[(409, ac.AlreadyExists, (path, 'POST', create)) for path, create in CREATES.values()]])
+def test_error_without_contract_body_maps_by_status(api, status, cls, call):
+    path, method, send = call
+    api.add(method, API + path, status=status, body='<html>nope</html>',
+            headers={'X-Request-Id': 'req-p'})
+    with pytest.raises(cls) as raised:
+        send(client())
+    assert (raised.value.status, raised.value.request_id) == (status, 'req-p')
+    assert 'nope' in raised.value.message
+
+
+def test_path_parts_are_quoted(api):
+    api.add(responses.GET, API + '/snapshots/a%2Fb', json={'id': 'a/b'})
+    assert client().snapshots.get('a/b') == {'id': 'a/b'}
+
+
+def test_connection_error_is_typed_and_has_no_password():
+    with pytest.raises(ac.ConnectionFailed) as raised:
+        client(retries=0, timeout=(0.5, 0.5), url='https://127.0.0.1:9').system.get()
+    assert 'cannot reach the appliance at https://127.0.0.1:9/api/v1' in str(raised.value)
+    assert PASSWORD not in str(raised.value)
+
+
+# --- Pure helpers -----------------------------------------------------------------------------
+def test_base_url_accepts_api_prefix():
+    assert ac.api_base_url('https://h:8443/') == 'https://h:8443/api/v1'
+    assert ac.api_base_url('https://h:8443/api/v1') == 'https://h:8443/api/v1'
+
+
+@pytest.mark.parametrize(('requested', 'stored'), [
+    (None, None), (0, 0), (1, MiB), (MiB, MiB), (MiB + 1, 2 * MiB),
+    (10 * 1024 ** 3, 10 * 1024 ** 3)])
+def test_round_quota_matches_appliance_granularity(requested, stored):
+    assert ac.round_quota(requested) == stored
+
+
+@pytest.mark.parametrize(('asked', 'same'), [
+    ({}, True),
+    ({'quota_bytes': MiB - 1}, True),  # rounded like the appliance rounds it
+    ({'root': dict(ROOT, mode=0o770)}, True),
+    ({'pool': 'pool2'}, False),
+    ({'quota_bytes': 5 * MiB}, False),
+    ({'origin_snapshot_id': 'snap-1'}, False),
+    ({'nfs': {'enabled': True, 'rules': [{'clients': '10.0.0.1'}]}}, False),
+    ({'root': dict(ROOT, gid=0)}, False),
+    ({'root': dict(ROOT, mode='0755')}, False)])
+def test_create_adopts_only_a_share_with_the_same_parameters(asked, same):
+    body = {'name': 'vol1', 'pool': 'pool1', 'quota_bytes': MiB, 'nfs': NO_NFS, 'root': ROOT}
+    assert ac.same_share(SHARE, dict(body, **asked)) is same
+
+
+def test_share_without_root_has_the_contract_defaults():
+    assert ac.same_root(None, {'uid': 0, 'gid': 0, 'mode': '0755'})
+    assert not ac.same_root({}, ROOT)
+
+
+def test_same_nfs_ignores_rule_order_and_defaults():
+    current = {'enabled': True, 'rules': [
+        {'clients': 'b', 'access': 'rw', 'root_squash': True},
+        {'clients': 'a', 'access': 'ro', 'root_squash': True}]}
+    wanted = {'enabled': True, 'rules': [
+        {'clients': 'a', 'access': 'ro', 'root_squash': True}, {'clients': 'b'}]}
+    assert ac.same_nfs(current, wanted)
+    assert not ac.same_nfs(current, dict(wanted, enabled=False))
+
+
+def test_verify_timeouts_and_retry_after_max_from_params():
+    params = {'appliance_url': URL, 'username': 'u', 'password': 'p', 'validate_certs': True,
+              'ca_path': '/etc/acme/ca.pem', 'timeout': 30}
+    http = ac.AcmeClient.from_params(params).http
+    assert (http.verify, http.timeout) == ('/etc/acme/ca.pem', (10.0, 30.0))
+    assert http.retry_after_max == 60.0
+    params.update(validate_certs=False, retry_after_max=2.5)
+    http = ac.AcmeClient.from_params(params).http
+    assert (http.verify, http.retry_after_max) == (False, 2.5)
+
+
+# --- Retry-After and the retry policy ---------------------------------------------------------
+def test_transport_retry_after_is_capped_and_kept_by_new(monkeypatch):
+    http = client(retry_after_max=12.5).http
+    later = http.session.get_adapter(API + '/pools').max_retries.new(total=1)  # as urllib3 does
+    assert isinstance(later, ac.CappedRetry) and later.retry_after_max == 12.5
+    asked = []
+    monkeypatch.setattr(ac, '_sleep', asked.append)
+    later.sleep(HTTPResponse(status=503, headers={'Retry-After': '10800'}))
+    later.sleep()  # a connection error: backoff with jitter, no header
+    assert asked[0] == 12.5
+    assert 0 <= asked[1] <= 2 * http.backoff
+
+
+def test_only_the_login_post_is_retried():
+    http = client().http
+    login = http.session.get_adapter(API + '/auth/login').max_retries
+    other = http.session.get_adapter(API + '/shares/s-1/promote').max_retries
+    assert login.is_retry('POST', 503) and not other.is_retry('POST', 503)
+    assert login.total == other.total == 3
+
+
+@pytest.mark.parametrize(('header', 'expected'), [
+    ('0', 0.0), ('30', 30.0), (' 5 ', 5.0), ('soon', None), ('-3', None), ('', None), (None, None),
+    (formatdate(0, usegmt=True), 0.0)])  # a date in the past
+def test_parse_retry_after_seconds_and_dates(header, expected):
+    assert ac.parse_retry_after(header) == expected
+
+
+def test_retry_after_as_http_date_is_capped():
+    in_three_hours = formatdate(time.time() + 3 * 3600, usegmt=True)
+    assert 3 * 3600 - 5 < ac.parse_retry_after(in_three_hours) <= 3 * 3600
+    assert ac.retry_delay(in_three_hours, 1, 0.5, 60) == 60.0
+
+
+def test_retry_delay_without_header_is_backoff_with_jitter():
+    for attempt, low in ((1, 0.5), (2, 1.0), (3, 2.0)):
+        assert low <= ac.retry_delay(None, attempt, 0.5, 60) <= low + 0.5
+
+
+# --- Library versions -------------------------------------------------------------------------
+@pytest.mark.parametrize('found', [
+    {'requests': '2.25.1', 'urllib3': '1.26.5'},   # Ubuntu 22.04, RHEL 9
+    {'requests': '2.28.1', 'urllib3': '1.26.12'},  # Debian 12
+    {'requests': '2.34.2', 'urllib3': '2.8.0'},
+    {'requests': '2.32.0.dev1', 'urllib3': '2.0.0rc1'}])
+def test_supported_library_versions_pass(found):
+    assert ac.requirements_error(found) is None
+
+
+@pytest.mark.parametrize('found', [
+    {'requests': '2.22.0', 'urllib3': '1.25.8'},   # Ubuntu 20.04
+    {'requests': '2.28.1', 'urllib3': '1.25.11'},
+    {'requests': '2.20.0', 'urllib3': '1.26.12'}])
+def test_too_old_libraries_give_one_message_naming_the_versions(found):
+    message = ac.requirements_error(found)
+    assert message.startswith('the ACME client needs requests >= 2.25.1 and urllib3 >= 1.26.5;')
+    assert f"has requests {found['requests']} and urllib3 {found['urllib3']}" in message
+
+
+def test_client_with_too_old_libraries_raises_the_typed_message(monkeypatch):
+    assert ac.REQUIREMENTS_ERROR is None  # the installed libraries are supported
+    monkeypatch.setattr(ac, 'REQUIREMENTS_ERROR', 'the ACME client needs urllib3 >= 1.26.5')
+    with pytest.raises(ac.RequirementsError) as raised:
+        client()
+    assert isinstance(raised.value, ac.AcmeError)
+    assert str(raised.value) == 'REQUIREMENTS: the ACME client needs urllib3 >= 1.26.5'
