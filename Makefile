@@ -16,7 +16,7 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks unit integration test bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-molecule lab-verify
+.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks unit integration test bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-verify
 
 help:
 	@echo "make test      every test tier (installs what it needs)"
@@ -102,7 +102,7 @@ bench: deps venv collection-link
 	@$(PY) tests/bench/driver_bench.py
 	@if [ -x tests/bench/modules_bench.sh ]; then tests/bench/modules_bench.sh; fi
 
-lab: venv collection-link  ## the whole lab (lab/README.md); root, Debian 12
+lab: venv collection-link  ## the whole lab: molecule/default create, converge, idempotence, side_effect, verify (timed), crash step, report (lab/README.md); root, Debian 12
 	@lab/bin/lab-up
 
 lab-negative: venv collection-link  ## after make lab: wrong password -> backend down, reason logged once; fixed -> up
@@ -119,15 +119,12 @@ lab-cluster: venv  ## after make lab: the active-active flows (burst, clones, at
 lab-bench: venv collection-link  ## after make lab: benchmarks against Cinder's generic NFS driver; LAB_BENCH_ARGS=--help
 	@lab/bin/lab-bench $(LAB_BENCH_ARGS)
 
-lab-molecule: venv collection-link  ## the lab as molecule/default (create = lab-up infrastructure, converge = site.yml, idempotence, side_effect = smoke.yml, verify = testinfra); the lab stays up
-	@PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s default --destroy never --no-command-borders
-
 lab-verify: venv collection-link  ## after make lab: molecule verify -s default (testinfra on the volume hosts, compute host, controller)
 	@test -s lab/state/inventory.yml || { echo "lab-verify: no lab (run make lab first)" >&2; exit 2; }
 	@PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule verify -s default --no-command-borders
 
-lab-down:  ## remove everything the lab started (the image cache in .cache/lab stays)
-	@lab/bin/lab-down
+lab-down: venv collection-link  ## molecule destroy -s default: lab/bin/lab-down removes everything the lab started (the image cache in .cache/lab stays)
+	@PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule destroy -s default --no-command-borders
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

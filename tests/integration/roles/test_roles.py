@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.integration.conftest import require_tools
 from tests.support.ansible import Ansible
 from tests.support.collection import collections_path
 
@@ -186,3 +187,36 @@ def test_appliance_role_requires_a_password(tmp_path):
     result = runner.playbook(playbook)
     assert result.rc != 0
     assert 'acme_appliance_admin_password' in result.output
+
+
+@pytest.mark.container
+def test_appliance_container_is_recreated_only_when_the_image_behind_its_tag_changes(tmp_path):
+    """Why the lab builds its own image tag (lab/bin/lab-up, ACME_LAB_IMAGE): podman_container
+    compares the image's labels with the container's, so the same tag rebuilt from another
+    checkout (another acme.inputs label) recreates the container at the next converge."""
+    require_tools('podman', 'runc')
+    image, tag = 'localhost/acme-appliance:latest', f'localhost/acme-test-retag-{os.getpid()}'
+    if subprocess.run(['podman', 'image', 'exists', image], check=False).returncode:
+        subprocess.run([str(REPO / 'appliance' / 'container' / 'build')], check=True, timeout=1800)
+    subprocess.run(['podman', 'tag', image, tag], check=True)
+    runner, env = Runner(tmp_path / 'ansible', tmp_path / 'root'), {'ACME_TEST_API_PORT': '18643'}
+
+    def converge():
+        return runner.playbook(scenario('appliance') / 'converge.yml',
+                               '-e', f'acme_appliance_image={tag}', env=env).ok()
+    try:
+        runner.playbook(scenario('appliance') / 'prepare.yml', env=env).ok()
+        converge()
+        assert converge().changed_tasks == []
+        context = tmp_path / 'image'
+        context.mkdir()
+        (context / 'Containerfile').write_text(f'FROM {tag}\nLABEL acme.inputs=another-checkout\n')
+        subprocess.run(['podman', 'build', '--pull=never', '-q', '-t', tag, str(context)],
+                       check=True, capture_output=True)
+        replaced = converge()
+        assert replaced.changed_tasks == ['Run the simulator container']
+        actions = replaced['Run the simulator container']['actions']
+        assert [a for a in actions if a.startswith('recreated')], actions
+    finally:
+        runner.playbook(scenario('appliance') / 'destroy.yml', env=env)
+        subprocess.run(['podman', 'rmi', '-f', tag], capture_output=True, check=False)
