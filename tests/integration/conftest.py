@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.appliance import free_port
+from tests.support.appliance import USER, ApplianceApi, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = REPO / 'appliance' / 'run'
 GALAXY = Path(sys.executable).parent / 'ansible-galaxy'
-USER = 'admin'
 
 
 def require_tools(*tools: str) -> None:
@@ -74,19 +73,21 @@ class NfsClient:
 
 
 @dataclass
-class Appliance:
-    """One simulator started with `appliance/run start`, and a REST session to it."""
+class Appliance(ApplianceApi):
+    """One simulator started with `appliance/run start`, arranged through its REST API."""
 
     state_dir: Path
     args: list[str]
     password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     api_port: int = field(default_factory=free_port)
     output: str = ''
-    _session: requests.Session | None = None
+    session: requests.Session = field(default_factory=requests.Session)
 
     @property
     def url(self) -> str:
         return f'https://127.0.0.1:{self.api_port}/api/v1'
+
+    api_url = url
 
     @property
     def ca_path(self) -> Path:
@@ -110,35 +111,6 @@ class Appliance:
     def stop(self) -> subprocess.CompletedProcess:
         return self.run('stop', '--state-dir', str(self.state_dir))
 
-    @property
-    def session(self) -> requests.Session:
-        if self._session is None:
-            # verify goes with each request: REQUESTS_CA_BUNDLE would override Session.verify.
-            session = requests.Session()
-            reply = session.post(f'{self.url}/auth/login', timeout=10, verify=str(self.ca_path),
-                                 json={'username': USER, 'password': self.password})
-            reply.raise_for_status()
-            session.headers['Authorization'] = f'Bearer {reply.json()["token"]}'
-            self._session = session
-        return self._session
-
-    def call(self, method: str, path: str, expect: int | None = None, **kwargs):
-        reply = self.session.request(method, f'{self.url}{path}', timeout=30,
-                                     verify=str(self.ca_path), **kwargs)
-        if expect is not None:
-            assert reply.status_code == expect, f'{method} {path}: {reply.status_code} {reply.text}'
-        return reply
-
-    def create_share(self, name: str, rules: list[dict] | None, enabled: bool = True) -> dict:
-        body: dict = {'name': name, 'pool': 'pool1'}
-        if rules is not None:
-            body['nfs'] = {'enabled': enabled, 'rules': rules}
-        return self.call('POST', '/shares', expect=201, json=body).json()
-
-    def set_nfs(self, share_id: str, enabled: bool, rules: list[dict]) -> dict:
-        return self.call('PUT', f'/shares/{share_id}/nfs', expect=200,
-                         json={'enabled': enabled, 'rules': rules}).json()
-
 
 def command_lines_with(secret: str) -> list[str]:
     """Command lines of this machine's processes (containers' too) that contain ``secret``."""
@@ -156,6 +128,11 @@ def command_lines_with(secret: str) -> list[str]:
 
 def rule(clients: str = '127.0.0.1', access: str = 'rw', root_squash: bool = False) -> dict:
     return {'clients': clients, 'access': access, 'root_squash': root_squash}
+
+
+def exported(*rules: dict) -> dict:
+    """The ``nfs`` of a share exported with ``rules``."""
+    return {'enabled': True, 'rules': list(rules)}
 
 
 @pytest.fixture(scope='module')

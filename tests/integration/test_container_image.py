@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import (
-    REPO, NfsClient, command_lines_with, require_tools, rule)
+    REPO, NfsClient, command_lines_with, exported, require_tools, rule)
 
 pytestmark = [pytest.mark.integration, pytest.mark.container]
 
@@ -78,7 +78,7 @@ def test_ports_are_published_on_loopback_only(appliance):
 
 def test_share_is_exported_through_published_ports(appliance, tmp_path):
     nfs = NfsClient('127.0.0.1', NFS_PORT, MNT_PORT)
-    share = appliance.create_share('in-container', [rule('*', 'rw')])
+    share = appliance.create_share('in-container', nfs=exported(rule('*', 'rw')))
     for version in (3, 4):
         local = tmp_path / f'v{version}.txt'
         local.write_text(f'v{version}\n')

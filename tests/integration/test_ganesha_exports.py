@@ -16,7 +16,8 @@ import pytest
 from acme_appliance import ganesha, procs
 from acme_appliance.records import ExportSpec, Rule
 
-from tests.integration.conftest import NfsClient, command_lines_with, require_tools, rule
+from tests.integration.conftest import (NfsClient, command_lines_with, exported, require_tools,
+                                        rule)
 
 pytestmark = [pytest.mark.integration]
 
@@ -113,7 +114,7 @@ def test_password_is_on_no_command_line(appliance):
 
 
 def test_allowed_client_writes_and_reads_v3_and_v4(appliance, nfs, tmp_path):
-    share = appliance.create_share('rw-share', [rule('127.0.0.1', 'rw')])
+    share = appliance.create_share('rw-share', nfs=exported(rule('127.0.0.1', 'rw')))
     assert share['path'] == '/pool1/rw-share'
     assert share['exports'] == ['127.0.0.1:/pool1/rw-share']
     for version in VERSIONS:
@@ -134,10 +135,9 @@ def test_root_ownership_is_what_nfs_clients_get(appliance, nfs, tmp_path):
     """v1.1 `root`: a non-root NFS user can write to a share whose root it owns (0770), not to
     one with the default root-owned 0755 top directory."""
     cinder = {'uid': 165, 'gid': 165, 'mode': '0770'}
-    owned = appliance.call('POST', '/shares', expect=201, json={
-        'name': 'owned', 'pool': 'pool1', 'root': cinder,
-        'nfs': {'enabled': True, 'rules': [rule('127.0.0.1', 'rw', True)]}}).json()
-    plain = appliance.create_share('root-owned', [rule('127.0.0.1', 'rw', True)])
+    owned = appliance.create_share('owned', root=cinder,
+                                   nfs=exported(rule('127.0.0.1', 'rw', True)))
+    plain = appliance.create_share('root-owned', nfs=exported(rule('127.0.0.1', 'rw', True)))
     assert owned['root'] == cinder and plain['root'] == {'uid': 0, 'gid': 0, 'mode': '0755'}
     local = tmp_path / 'volume'
     local.write_text('written as uid 165\n')
@@ -151,7 +151,7 @@ def test_root_ownership_is_what_nfs_clients_get(appliance, nfs, tmp_path):
 
 
 def test_read_only_rule_refuses_writes(appliance, nfs, tmp_path):
-    share = appliance.create_share('ro-share', [rule('127.0.0.0/8', 'ro')])
+    share = appliance.create_share('ro-share', nfs=exported(rule('127.0.0.0/8', 'ro')))
     (share_dir(appliance, share) / 'data.txt').write_text('read me\n')
     local = tmp_path / 'x.txt'
     local.write_text('x')
@@ -162,7 +162,7 @@ def test_read_only_rule_refuses_writes(appliance, nfs, tmp_path):
 
 
 def test_disabled_share_is_refused(appliance, nfs):
-    share = appliance.create_share('toggled', [rule()])
+    share = appliance.create_share('toggled', nfs=exported(rule()))
     assert nfs.names('/pool1/toggled', 3) == []
     appliance.set_nfs(share['id'], False, [rule()])
     for version in VERSIONS:
@@ -173,13 +173,13 @@ def test_disabled_share_is_refused(appliance, nfs):
 
 
 def test_share_created_without_nfs_is_not_exported(appliance, nfs):
-    appliance.create_share('private', None)
+    appliance.create_share('private')
     for version in VERSIONS:
         assert nfs.ls('/pool1/private', version).returncode != 0
 
 
 def test_deleted_share_export_is_gone(appliance, nfs):
-    share = appliance.create_share('doomed', [rule()])
+    share = appliance.create_share('doomed', nfs=exported(rule()))
     assert nfs.names('/pool1/doomed', 3) == []
     appliance.call('DELETE', f'/shares/{share["id"]}', expect=204)
     for version in VERSIONS:
@@ -191,7 +191,7 @@ def test_deleted_share_export_is_gone(appliance, nfs):
 def test_renamed_share_is_served_under_its_new_path_and_ganesha_survives_its_delete(
         appliance, nfs):
     """What manage does (rename), then delete: ganesha must live through both reloads."""
-    share = appliance.create_share('before-manage', [rule()])
+    share = appliance.create_share('before-manage', nfs=exported(rule()))
     appliance.call('PATCH', f'/shares/{share["id"]}', expect=200, json={'name': 'after-manage'})
     assert nfs.names('/pool1/after-manage', 3) == []
     assert nfs.ls('/pool1/before-manage', 3).returncode != 0
@@ -202,7 +202,7 @@ def test_renamed_share_is_served_under_its_new_path_and_ganesha_survives_its_del
 
 
 def test_rule_for_another_address_denies_loopback(appliance, nfs):
-    appliance.create_share('elsewhere', [rule('10.9.9.9', 'rw')])
+    appliance.create_share('elsewhere', nfs=exported(rule('10.9.9.9', 'rw')))
     for version in VERSIONS:
         result = nfs.ls('/pool1/elsewhere', version)
         assert result.returncode != 0, f'v{version} allowed: {result.stdout}'

@@ -128,7 +128,46 @@ def _fresh_state(app: FastAPI, config: ApplianceConfig) -> None:
     app.state.faults.clear()
 
 
-class Appliance:
+class ApplianceApi:
+    """Arranging an appliance's state through its REST API as USER (verify goes with each
+    request: REQUESTS_CA_BUNDLE would override Session.verify)."""
+
+    api_url: str
+    ca_path: str | Path
+    password: str
+    session: requests.Session
+
+    def call(self, method: str, path: str, expect: int | None = None,
+             **kwargs: Any) -> requests.Response:
+        if 'Authorization' not in self.session.headers and path != '/auth/login':
+            token = self.call('POST', '/auth/login', 200,
+                              json={'username': USER, 'password': self.password}).json()
+            self.session.headers['Authorization'] = f"Bearer {token['token']}"
+        reply = self.session.request(method, f'{self.api_url}{path}', verify=str(self.ca_path),
+                                     timeout=30, **kwargs)
+        if expect is not None:
+            assert reply.status_code == expect, f'{method} {path}: {reply.status_code} {reply.text}'
+        return reply
+
+    def create_share(self, name: str, pool: str = 'pool1', **body: Any) -> dict:
+        return self.call('POST', '/shares', 201, json=dict(name=name, pool=pool, **body)).json()
+
+    def create_snapshot(self, share_id: str, name: str) -> dict:
+        return self.call('POST', f'/shares/{share_id}/snapshots', 201, json={'name': name}).json()
+
+    def set_nfs(self, share_id: str, enabled: bool, rules: list[dict]) -> dict:
+        return self.call('PUT', f'/shares/{share_id}/nfs', 200,
+                         json={'enabled': enabled, 'rules': rules}).json()
+
+    def add_fault(self, **spec: Any) -> dict:
+        """A fault plan entry (method, path regex, nth, times, action, status/code, delay)."""
+        return self.call('POST', '/_admin/faults', 201, json=spec).json()
+
+    def clear_faults(self) -> None:
+        self.call('DELETE', '/_admin/faults', 204)
+
+
+class Appliance(ApplianceApi):
     """The simulator behind one loopback HTTPS server; ``reset`` gives it a fresh state."""
 
     def __init__(self, tls_dir: Path) -> None:
@@ -139,7 +178,7 @@ class Appliance:
         self._server = ThreadServer(self._switch, self.tls.cert, self.tls.key)
         self.url = self._server.url
         self._log: logging.Handler | None = None
-        self._setup = requests.Session()
+        self.session = requests.Session()
         self.state_dir = self.data_dir = tls_dir
 
     # life cycle ---------------------------------------------------------------------------
@@ -170,8 +209,8 @@ class Appliance:
         else:
             _fresh_state(self._switch.app, self.config)
         self._switch.calls.clear()
-        self._setup = requests.Session()
-        self._setup.headers[SETUP_HEADER] = '1'
+        self.session = requests.Session()
+        self.session.headers[SETUP_HEADER] = '1'  # arranging calls are not recorded
         return self
 
     def restart(self) -> Appliance:
@@ -189,6 +228,10 @@ class Appliance:
 
     # paths ----------------------------------------------------------------------------------
     @property
+    def api_url(self) -> str:
+        return self.url + API
+
+    @property
     def log_path(self) -> Path:
         return self.state_dir / 'appliance.log'
 
@@ -198,32 +241,7 @@ class Appliance:
     def client(self, **kwargs: Any) -> AcmeClient:
         return AcmeClient(self.url, USER, self.password, verify=self.ca_path, **kwargs)
 
-    # arranging state through the API (not recorded) ---------------------------------------
-    def call(self, method: str, path: str, expect: int | None = None,
-             **kwargs: Any) -> requests.Response:
-        if 'Authorization' not in self._setup.headers and path != '/auth/login':
-            token = self.call('POST', '/auth/login', 200,
-                              json={'username': USER, 'password': self.password}).json()
-            self._setup.headers['Authorization'] = f"Bearer {token['token']}"
-        reply = self._setup.request(method, f'{self.url}{API}{path}', verify=self.ca_path,
-                                    timeout=30, **kwargs)
-        if expect is not None:
-            assert reply.status_code == expect, f'{method} {path}: {reply.status_code} {reply.text}'
-        return reply
-
-    def create_share(self, name: str, pool: str = 'pool1', **body: Any) -> dict:
-        return self.call('POST', '/shares', 201, json=dict(name=name, pool=pool, **body)).json()
-
-    def create_snapshot(self, share_id: str, name: str) -> dict:
-        return self.call('POST', f'/shares/{share_id}/snapshots', 201, json={'name': name}).json()
-
-    def add_fault(self, **spec: Any) -> dict:
-        """A fault plan entry (method, path regex, nth, times, action, status/code, delay)."""
-        return self.call('POST', '/_admin/faults', 201, json=spec).json()
-
-    def clear_faults(self) -> None:
-        self.call('DELETE', '/_admin/faults', 204)
-
+    # arranging state through the API (ApplianceApi; not recorded) -------------------------
     def set_used(self, share_id: str, used_bytes: int) -> None:
         """Pretend the share's files use this much (without writing them)."""
         store = self._switch.app.state.appliance.store
