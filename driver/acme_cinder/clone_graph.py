@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from oslo_log import log as logging
-from oslo_utils import units
 
 from acme_cinder import acme_client, names
 from acme_cinder.errors import backend_errors
@@ -34,7 +33,7 @@ class CloneGraphMixin:
     @backend_errors
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def create_volume_from_snapshot(self, volume: Any, snapshot: Any) -> dict:
-        share = self._new_share(volume, snapshot.provider_id)
+        share = self._new_share(volume, self.client.snapshots.get(snapshot.provider_id))
         return self._fill_share(volume, share, self._clone_filler(volume, snapshot.volume.name))
 
     @backend_errors
@@ -44,7 +43,7 @@ class CloneGraphMixin:
         source = self.client.snapshots.create(
             self._share_id(src_vref), names.CLONE_SOURCE_SNAPSHOT + volume.id)
         try:
-            share = self._new_share(volume, source['id'])
+            share = self._new_share(volume, source)
             return self._fill_share(volume, share, self._clone_filler(volume, src_vref.name))
         except Exception:
             self._collect(source['id'])
@@ -200,13 +199,14 @@ class CloneGraphMixin:
     # ------------------------------------------------------------------
     # Shares of new volumes
     # ------------------------------------------------------------------
-    def _new_share(self, volume: Any, origin_snapshot_id: str | None = None) -> dict:
-        """POST the share: quota, root ownership and this host's export in one call."""
+    def _new_share(self, volume: Any, origin: dict | None = None) -> dict:
+        """POST the share (a clone of snapshot ``origin``): quota, root ownership and this
+        host's export in one call."""
         name = self._names.volume(volume.name)
         try:
             return self.client.shares.create(
-                name, self._pool(), quota_bytes=volume.size * units.Gi,
-                origin_snapshot_id=origin_snapshot_id, nfs=self._host_nfs(),
+                name, self._pool(), quota_bytes=self._quota(volume.size, origin),
+                origin_snapshot_id=origin and origin['id'], nfs=self._host_nfs(),
                 **self._root_ownership())
         except acme_client.AcmeError as error:
             # A create whose answer was lost may still have made the share.

@@ -12,7 +12,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import units
 
-from acme_cinder import acme_client, names
+from acme_cinder import acme_client, names, quotas
 from acme_cinder.errors import backend_errors
 from cinder import context as cinder_context
 from cinder import coordination, exception, objects
@@ -145,7 +145,8 @@ class ManageMixin:
                 self._set_rw_permissions(target)
                 self._reset_rules(share['id'], volume)
                 share = self.client.shares.update(
-                    share['id'], name=self._names.volume(volume.name), quota_bytes=size * units.Gi)
+                    share['id'], name=self._names.volume(volume.name),
+                    quota_bytes=self._quota(size, share))
             except Exception:
                 self._give_back(share, target, path)
                 raise
@@ -218,6 +219,11 @@ class ManageMixin:
         return volume_utils.paginate_entries_list(entries, marker, limit, offset,
                                                   sort_keys, sort_dirs)
 
+    def _quota_size(self, share: dict) -> int:
+        """Whole GiB of the volume a share's quota stands for (0: no quota)."""
+        return quotas.volume_size(share.get('quota_bytes') or 0,
+                                  self.configuration.acme_share_quota_headroom)
+
     def _manageable_volume(self, share: dict, cinder_id: str | None) -> dict:
         reason = None
         if cinder_id:
@@ -226,7 +232,7 @@ class ManageMixin:
             reason = _('internal share of the driver')
         return {
             'reference': {'source-name': share['name']},
-            'size': gib(share.get('quota_bytes') or share.get('used_bytes') or 0),
+            'size': self._quota_size(share) or gib(share.get('used_bytes') or 0),
             'safe_to_manage': reason is None, 'reason_not_safe': reason,
             'cinder_id': cinder_id, 'extra_info': None}
 
@@ -241,8 +247,7 @@ class ManageMixin:
         return volume_utils.paginate_entries_list(entries, marker, limit, offset,
                                                   sort_keys, sort_dirs)
 
-    @staticmethod
-    def _manageable_snapshot(snap: dict, share: dict, managed: dict) -> dict:
+    def _manageable_snapshot(self, snap: dict, share: dict, managed: dict) -> dict:
         cinder_id = managed.get(snap['id'])
         reason = None
         if cinder_id:
@@ -251,7 +256,7 @@ class ManageMixin:
             reason = _('internal snapshot of the driver')
         return {
             'reference': {'source-name': snap['name']},
-            'size': gib(share.get('quota_bytes') or 0),
+            'size': self._quota_size(share),
             'safe_to_manage': reason is None, 'reason_not_safe': reason,
             'cinder_id': cinder_id, 'extra_info': None,
             'source_reference': {'source-name': share['name']}}

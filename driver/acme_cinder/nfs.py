@@ -25,7 +25,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import netutils, units
 
-from acme_cinder import __version__, acme_client, names, options
+from acme_cinder import __version__, acme_client, names, options, quotas
 from acme_cinder.clone_graph import CloneGraphMixin
 from acme_cinder.connections import ConnectionsMixin
 from acme_cinder.errors import backend_errors
@@ -231,6 +231,12 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     def _pool(self) -> str:
         return self.configuration.acme_pool
 
+    def _quota(self, size_gib: int, data: dict | None = None) -> int:
+        """Share quota of a volume: its size plus headroom, and at least the used bytes of
+        ``data`` (the snapshot a clone starts from, the share a manage takes over)."""
+        used = (data or {}).get('used_bytes') or 0
+        return quotas.share_quota(size_gib, self.configuration.acme_share_quota_headroom, used)
+
     def _location(self, share: dict) -> str:
         """ADDR:/PATH of a share; acme_nfs_address replaces the address (IPv6 in brackets)."""
         exports = share.get('exports') or []
@@ -372,12 +378,12 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             raise exception.ExtendVolumeError(
                 reason=_('volume %s is attached; detach it to extend it') % volume.id)
         share_id = self._share_id(volume)
-        self.client.shares.update(share_id, quota_bytes=new_size * units.Gi)
+        self.client.shares.update(share_id, quota_bytes=self._quota(new_size))
         try:
             with self._mounted(volume) as mount_point:
                 self._resize_file(os.path.join(mount_point, volume.name), new_size)
         except Exception:
-            self.client.shares.update(share_id, quota_bytes=volume.size * units.Gi)
+            self.client.shares.update(share_id, quota_bytes=self._quota(volume.size))
             raise
 
     # ------------------------------------------------------------------
@@ -425,8 +431,9 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         """Copy the file from a temporary clone of the snapshot (keeps newer snapshots)."""
         name = self._names.revert(volume.id)
         self._discard_share(None, name)  # left over by an interrupted revert
+        # No quota (0): inherited, the volume's could be below the snapshot's used bytes.
         temp = self.client.shares.create(
-            name, self._pool(), origin_snapshot_id=snapshot.provider_id,
+            name, self._pool(), quota_bytes=0, origin_snapshot_id=snapshot.provider_id,
             nfs=self._host_nfs(), **self._root_ownership())
         try:
             with self._mounts.mounted(self._location(temp)) as source_dir, \

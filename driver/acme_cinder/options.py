@@ -66,6 +66,13 @@ ACME_SHARE_OPTS = [
     cfg.IntOpt('acme_file_wait_timeout', default=30, min=1,
                help='Seconds to wait for the volume file of a fresh clone '
                     'to become visible through NFS (attribute caches lag).'),
+    cfg.FloatOpt('acme_share_quota_headroom', default=1.0, min=0.0, max=100.0,
+                 help='Percent of the volume size added to the quota of its '
+                      "share, for the appliance's file system metadata: a "
+                      'volume written to its last byte uses a little more '
+                      'than its size. A clone also gets at least the used '
+                      "bytes of its origin snapshot. The pool's provisioned "
+                      'capacity (the sum of quotas) includes the headroom.'),
 ]
 
 # Ownership of a share's root directory in secure NAS mode

@@ -16,7 +16,9 @@ from tests.support.cinder_driver import read, volume_file, write
 
 from cinder import exception
 
-GIB = 1024**3
+GIB, MIB = 1024**3, 1024**2
+# A volume's share quota: its size plus 1 % (acme_share_quota_headroom), in whole MiB.
+QUOTA = {2: 2069 * MIB, 3: 3103 * MIB}
 
 
 def appliance_is_empty(appliance):
@@ -57,7 +59,7 @@ def test_create_volume_sparse_660_and_nothing_mounted_bindmount(driver, applianc
     assert mount_path == driver._remotefsclient.get_mount_point(vol.provider_location)
     assert mount_path.startswith(str(base)) and mounts_under(base) == []
     share = appliance.client().shares.get(vol.provider_id)
-    assert share['quota_bytes'] == 2 * GIB
+    assert share['quota_bytes'] == QUOTA[2]
     assert share['nfs']['rules'] == [{'clients': MY_IP, 'access': 'rw', 'root_squash': False}]
 
 
@@ -80,7 +82,8 @@ def test_clone_of_snapshot_has_snapshot_data_and_new_name_bindmount(driver, appl
     vol = new_volume(size=2)
     calls = count_calls(driver)
     vol.update(driver.create_volume_from_snapshot(vol, snap))
-    assert calls == [('POST', '/shares')]
+    # the snapshot's used bytes: the clone's quota may not be below them
+    assert calls == [('GET', f'/snapshots/{snap.provider_id}'), ('POST', '/shares')]
     assert os.listdir(appliance.share_dir(vol.provider_id)) == [vol.name]
     assert read(appliance, vol, 13) == b'snapshot data'
     assert os.stat(volume_file(appliance, vol)).st_size == 2 * GIB
@@ -117,7 +120,7 @@ def test_extend_and_revert_bindmount(driver, appliance, base, volume, snapshot, 
     assert len(appliance.client().snapshots.list(vol.provider_id)) == 2
     driver.extend_volume(vol, 3)
     assert os.stat(volume_file(appliance, vol)).st_size == 3 * GIB
-    assert appliance.client().shares.get(vol.provider_id)['quota_bytes'] == 3 * GIB
+    assert appliance.client().shares.get(vol.provider_id)['quota_bytes'] == QUOTA[3]
     assert len(appliance.client().shares.list()) == 1
     assert mounts_under(base) == []
 
@@ -172,7 +175,7 @@ def test_manage_and_unmanage_bindmount(driver, appliance, base, new_volume):
     vol.update(driver.manage_existing(vol, ref))
     assert os.listdir(appliance.share_dir(share['id'])) == [vol.name]
     managed = client.shares.get(share['id'])
-    assert managed['name'] == 'cinder-' + vol.name and managed['quota_bytes'] == 2 * GIB
+    assert managed['name'] == 'cinder-' + vol.name and managed['quota_bytes'] == QUOTA[2]
     assert [r['clients'] for r in managed['nfs']['rules']] == [MY_IP]  # granted on refusal
     driver.unmanage(vol)
     assert mounts_under(base) == []

@@ -9,6 +9,10 @@ from oslo_concurrency import processutils
 from os_brick.remotefs import remotefs as remotefs_brick
 
 GROUP = 'acme-unit'
+MIB = 1024**2
+# The quota of a volume's share by default: its size plus 1 % (acme_share_quota_headroom),
+# rounded up to whole MiB (the appliance's granularity).
+QUOTA = {1: 1035 * MIB, 2: 2069 * MIB, 3: 3103 * MIB}
 MY_IP = '10.0.0.5'  # my_ip of the cinder-volume host in these tests
 HOST = 'cv1'        # its CONF.host
 

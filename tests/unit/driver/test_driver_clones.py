@@ -12,7 +12,7 @@ import itertools
 import os
 
 import pytest
-from driver_helpers import assert_clean
+from driver_helpers import QUOTA, assert_clean
 
 from tests.support.cinder_driver import read, volume_file, write
 
@@ -221,7 +221,7 @@ def test_volume_from_snapshot_larger_than_the_snapshot_grows_the_file(
     snap = snapshot(volume(size=1))
     child = from_snapshot(snap, size=2)
     assert os.path.getsize(volume_file(appliance, child)) == 2 * 1024**3
-    assert appliance.share_named(f'cinder-{child.name}').quota_bytes == 2 * 1024**3
+    assert appliance.share_named(f'cinder-{child.name}').quota_bytes == QUOTA[2]
 
 
 # -- locks ---------------------------------------------------------------------------------

@@ -114,7 +114,8 @@ DESIGN_OPTIONS = {'nas_login', 'nas_user', 'nas_password', 'nfs_sparsed_volumes'
                   'acme_pool', 'acme_tls_verify', 'acme_ca_file', 'acme_connect_timeout',
                   'acme_read_timeout', 'acme_retries', 'acme_backoff', 'acme_retry_after_max',
                   'acme_share_prefix', 'acme_nfs_address', 'acme_file_wait_timeout',
-                  'acme_share_root_uid', 'acme_share_root_gid', 'acme_share_root_mode'}
+                  'acme_share_quota_headroom', 'acme_share_root_uid', 'acme_share_root_gid',
+                  'acme_share_root_mode'}
 BY_NAME = {opt.name: opt for opt in options.ACME_OPTS}
 
 
@@ -141,6 +142,7 @@ def test_nas_login_is_cinders_option_and_nas_user_is_deprecated():
 
 def test_retry_after_max_and_share_root_option_defaults():
     assert BY_NAME['acme_retry_after_max'].default == 60.0
+    assert BY_NAME['acme_share_quota_headroom'].default == 1.0
     assert BY_NAME['acme_share_root_uid'].default is None
     assert BY_NAME['acme_share_root_gid'].default is None
     assert BY_NAME['acme_share_root_mode'].default == '0775'

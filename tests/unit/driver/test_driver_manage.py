@@ -7,7 +7,7 @@ import os
 import uuid
 
 import pytest
-from driver_helpers import GROUP, HOST, MY_IP, assert_clean
+from driver_helpers import GROUP, HOST, MY_IP, QUOTA, assert_clean
 
 from cinder import exception, objects
 from cinder.objects import fields
@@ -71,7 +71,7 @@ def test_managed_volume_is_whole_gib_renamed_and_file_extended(driver, appliance
     vol.update(driver.manage_existing(vol, ref))
     share = appliance.shares()[0]
     assert vol.provider_id == share.id == foreign_share['id']
-    assert share.name == 'cinder-' + vol.name and share.quota_bytes == 2 * GIB
+    assert share.name == 'cinder-' + vol.name and share.quota_bytes == QUOTA[2]
     assert vol.provider_location == f'127.0.0.1:/pool1/cinder-{vol.name}'
     assert os.listdir(appliance.share_dir(share.id)) == [vol.name]
     info = os.stat(appliance.share_dir(share.id) / vol.name)
@@ -107,7 +107,7 @@ def test_managed_volume_larger_than_the_file_gets_the_requested_size(driver, app
     vol = new_volume(size=3)
     driver.manage_existing(vol, {'source-name': 'legacy'})
     assert os.stat(appliance.share_dir(foreign_share['id']) / vol.name).st_size == 3 * GIB
-    assert appliance.shares()[0].quota_bytes == 3 * GIB
+    assert appliance.shares()[0].quota_bytes == QUOTA[3]
 
 
 @pytest.mark.parametrize('sparse', [True, False],
@@ -320,6 +320,7 @@ def test_manageable_volumes_mark_managed_and_internal_shares_unsafe(driver, appl
     assert legacy['size'] == 10 and legacy['cinder_id'] is None
     mine = entries['cinder-' + managed.name]
     assert mine['safe_to_manage'] is False and mine['cinder_id'] == managed.id
+    assert mine['size'] == managed.size == 1  # its quota's headroom is no extra GiB
     assert mine['reason_not_safe'] == 'already managed'
     internal = [e for name, e in entries.items() if name.startswith('cinder-deleted-')
                 or name.startswith('cinder-revert-')]

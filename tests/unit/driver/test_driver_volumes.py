@@ -8,11 +8,12 @@ import stat
 
 import certifi
 import pytest
-from driver_helpers import MY_IP, Executor, assert_clean
+from driver_helpers import MY_IP, QUOTA, Executor, assert_clean
 
 from tests.support.appliance import free_port
 from tests.support.cinder_driver import read, volume_file, write
 
+from acme_cinder import quotas
 from cinder import context, exception
 from cinder.objects import fields
 
@@ -257,13 +258,25 @@ def test_insecure_nas_mode_sends_no_root_and_no_root_squash(make_driver, applian
 
 
 # -- create ------------------------------------------------------------------------------
+@pytest.mark.parametrize('headroom', [0.0, 1.0, 2.5])
+def test_share_quota_is_size_plus_headroom_in_whole_mib_and_gives_the_size_back(headroom):
+    for size in (1, 2, 3, 10, 1000):
+        quota = quotas.share_quota(size, headroom)
+        assert quota % MIB == 0 and 0 <= quota - size * GIB * (1 + headroom / 100) < MIB
+        assert quotas.volume_size(quota, headroom) == size
+        assert quotas.share_quota(size, headroom, used_bytes=quota + 1) == quota + MIB
+    assert quotas.volume_size(GIB, headroom) == 1           # a foreign share's quota
+    assert quotas.volume_size(GIB + GIB // 2, headroom) == 2
+    assert quotas.volume_size(0, headroom) == 0
+
+
 def test_create_volume_one_call_sparse_file_660_and_unmounted(driver, appliance, new_volume):
     vol = new_volume(size=2)
     update = driver.create_volume(vol)
     assert calls(appliance) == ['POST /shares']
     share = appliance.shares()[0]
     assert share.id == update['provider_id'] and share.name == 'cinder-' + vol.name
-    assert share.quota_bytes == 2 * GIB
+    assert share.quota_bytes == QUOTA[2]
     assert [(r.clients, r.access) for r in share.nfs_rules] == [(MY_IP, 'rw')]
     assert update['provider_location'] == f'127.0.0.1:/pool1/cinder-{vol.name}'
     vol.update(update)
@@ -403,7 +416,7 @@ def test_delete_volume_appliance_failure_is_reported_and_retry_succeeds(
 def test_extend_volume_quota_and_sparse_file(driver, appliance, volume):
     vol = volume()
     driver.extend_volume(vol, 3)
-    assert appliance.shares()[0].quota_bytes == 3 * GIB
+    assert appliance.shares()[0].quota_bytes == QUOTA[3]
     info = os.stat(volume_file(appliance, vol))
     assert info.st_size == 3 * GIB and info.st_blocks == 0
     assert_clean(driver, appliance, shares=1)
@@ -428,7 +441,7 @@ def test_extend_attached_volume_is_refused_like_cinder_nfs_bug_1870367(
     with pytest.raises(exception.ExtendVolumeError, match='is attached; detach it'):
         driver.extend_volume(vol, 2)
     assert calls(appliance) == []
-    assert appliance.shares()[0].quota_bytes == GIB
+    assert appliance.shares()[0].quota_bytes == QUOTA[1]
     assert driver.get_volume_stats(refresh=True)['online_extend_support'] is False
 
 
@@ -438,7 +451,7 @@ def test_extend_failure_keeps_size_and_unmounts(driver, appliance, volume, step)
     fail_step(driver, appliance, step)
     with pytest.raises(exception.VolumeBackendAPIException, match='extend_volume'):
         driver.extend_volume(vol, 2)
-    assert appliance.shares()[0].quota_bytes == GIB
+    assert appliance.shares()[0].quota_bytes == QUOTA[1]
     assert os.stat(volume_file(appliance, vol)).st_size == GIB
     assert_clean(driver, appliance, shares=1)
     assert mount_dirs(driver) == []
@@ -530,7 +543,8 @@ def test_snapshot_revert_needs_no_temp_snapshot(driver):
 EXPECTED_STATS = {
     'vendor_name': 'ACME STORAGE, Inc', 'storage_protocol': 'NFS', 'driver_version': '1.0.0',
     'volume_backend_name': 'acme-unit', 'total_capacity_gb': 100.0,
-    'provisioned_capacity_gb': 6.0, 'free_capacity_gb': 100.0, 'reserved_percentage': 0,
+    # the pool's sum of quotas: three 2 GiB volumes, each with 1 % headroom (3 * 2069 MiB)
+    'provisioned_capacity_gb': 6.06, 'free_capacity_gb': 100.0, 'reserved_percentage': 0,
     'thin_provisioning_support': True, 'thick_provisioning_support': False,
     'max_over_subscription_ratio': 20.0, 'sparse_copy_volume': True, 'multiattach': True,
     'online_extend_support': False, 'QoS_support': False}
