@@ -32,9 +32,7 @@ def installed(collection_tarball, tmp_path_factory):
 def test_tarball_installs_with_metadata(installed):
     assert (installed / 'MANIFEST.json').is_file()
     assert filecmp.cmp(installed / 'plugins' / 'module_utils' / 'acme_client.py', CLIENT,
-                       shallow=False)
-    for unwanted in ('.venv', 'build', '.cache', 'lab/state', 'tests/output'):
-        assert not (installed / unwanted).exists()
+                       shallow=False)  # what is left out: test_galaxy_tarball.py
 
 
 def test_installed_driver_points_at_the_one_client(installed):
