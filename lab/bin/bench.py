@@ -144,9 +144,7 @@ def host_machine() -> str:
 def write_data(lab: Lab, backend: str, volume_id: str, size_gib: int, where: str) -> float:
     """Fill the volume's file with non-zero data: as the cinder user on a volume host, through
     NFS, or (``where='appliance'``) straight into the appliance's storage at native speed."""
-    # One MiB short of full: the ACME share's quota is the volume size, and a share whose
-    # used bytes (file + directory blocks) exceed it cannot be cloned at that size.
-    mib = size_gib * 1024 - 1
+    mib = size_gib * 1024  # full: a share's quota has headroom (acme_share_quota_headroom)
     if where == 'appliance':
         return write_on_appliance(lab, backend, volume_id, mib)
     if backend == GENERIC:
