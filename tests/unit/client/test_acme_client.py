@@ -338,16 +338,6 @@ def test_list_follows_cursors(appliance, client, monkeypatch):
     assert len(queries) == 3 and all('limit=5' in q for q in queries) and 'cursor=' in queries[1]
 
 
-def test_state_survives_restart(appliance, client):
-    share = client.shares.create('persist', 'pool1', quota_bytes=4 * MiB)
-    (appliance.share_dir(share['id']) / 'f').write_bytes(b'kept')
-    snap = client.snapshots.create(share['id'], 'keep')
-    appliance.restart()
-    assert client.shares.get(share['id'])['quota_bytes'] == 4 * MiB  # re-login transparently
-    assert client.snapshots.get(snap['id'])['name'] == 'keep'
-    assert (appliance.share_dir(share['id']) / 'f').read_bytes() == b'kept'
-
-
 def test_twenty_parallel_creates_and_deletes(client):
     names = [f'par-{i}' for i in range(20)]
     with ThreadPoolExecutor(max_workers=20) as pool:
