@@ -573,13 +573,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> int:
-    args = parse_args()
-    steps = [s for s in args.steps.split(',') if s and s != 'report']
-    unknown = set(steps) - set(RUNNERS)
-    if unknown:
-        raise SystemExit(f'lab-bench: unknown steps {sorted(unknown)}; known: {", ".join(STEPS)}')
-    lab = Lab() if steps else None
+def run_steps(lab: Lab, args: argparse.Namespace, steps: list[str]) -> None:
     for step in steps:
         log(f'== {step}')
         start = time.monotonic()
@@ -588,6 +582,21 @@ def main() -> int:
                       finished=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
                       load=os.getloadavg()[0])
         save(OUT / f'{step}.json', result)
+
+
+def main() -> int:
+    args = parse_args()
+    steps = [s for s in args.steps.split(',') if s and s != 'report']
+    unknown = set(steps) - set(RUNNERS)
+    if unknown:
+        raise SystemExit(f'lab-bench: unknown steps {sorted(unknown)}; known: {", ".join(STEPS)}')
+    if steps:
+        lab = Lab()
+        quotas = lab.cloud.unlimited_quotas()  # bursts of 50 and 200 volumes
+        try:
+            run_steps(lab, args, steps)
+        finally:
+            lab.cloud.restore_quotas(quotas)
     print(report(), end='')
     return 0
 

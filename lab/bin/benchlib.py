@@ -222,6 +222,17 @@ def wait_for_log(appliance: Appliance, offset: int, pattern: str, count: int,
 
 # --- Cinder through Keystone ------------------------------------------------------------
 
+QUOTAS = ('volumes', 'snapshots', 'gigabytes')
+
+
+def lift_volume_quotas(conn) -> dict:
+    """Set the current project's volume quotas to unlimited; return the previous ones."""
+    project = conn.current_project_id
+    current = conn.get_volume_quotas(project)
+    conn.set_volume_quotas(project, **{name: -1 for name in QUOTAS})
+    return {name: current[name] for name in QUOTAS}
+
+
 class Cloud:
     """Volumes, snapshots and types through the Cinder API (openstacksdk, clouds.yaml)."""
 
@@ -233,6 +244,14 @@ class Cloud:
         self.conn = openstack.connect(cloud=cloud)
         self.conn.authorize()  # one token before threads share the session
         self.bs = self.conn.block_storage
+
+    def unlimited_quotas(self) -> dict:
+        """Lift the project's volume quotas (Cinder's default allows 10 volumes); return the
+        old values for restore_quotas."""
+        return lift_volume_quotas(self.conn)
+
+    def restore_quotas(self, old: dict) -> None:
+        self.conn.set_volume_quotas(self.conn.current_project_id, **old)
 
     def ensure_type(self, name: str, backend: str) -> None:
         if self.bs.find_type(name) is None:

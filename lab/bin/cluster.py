@@ -37,6 +37,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'plugins' / 'module_utils'))
 import acme_client  # noqa: E402  (the collection's appliance client, one file)
+from benchlib import lift_volume_quotas  # noqa: E402  (lab/bin, this script's directory)
 
 MICROVERSION = 'volume 3.64'
 MOUNT_BASE = '/var/lib/cinder/mnt'
@@ -396,15 +397,23 @@ class Run:
         self.cluster_name = ''
         self.burst_ids: list[str] = []
         self.memory = MemorySampler()
+        self.quotas: dict = {}  # the project's volume quotas before the run
 
     # -- helpers ----------------------------------------------------------------------
     def create(self, n: int, label: str, **extra: Any) -> list[tuple[str, str]]:
         """n volumes requested at once: [(id, request id)]."""
         jobs = [self.pool.submit(self.cinder.create_volume, f'{self.tag}-{label}-{i}',
                                  self.lab.volume_type, **extra) for i in range(n)]
-        made = [j.result() for j in jobs]
+        made, refused = [], []
+        for job in jobs:  # every accepted create is remembered (and deleted at the end)
+            try:
+                made.append(job.result())
+            except RuntimeError as error:
+                refused.append(str(error))
         self.volumes += [vid for vid, _req in made]
         self.create_reqs.update(made)
+        if refused:
+            raise RuntimeError(f'{len(refused)} of {n} creates refused: {refused[0]}')
         return made
 
     def created_by(self, volume_id: str) -> str:
@@ -807,6 +816,9 @@ class Run:
                                + counts([self.logs.host_of(r) for r in reqs]))
         flow.notes.append(f'deleted {len(mine)} volumes and {len(snaps)} snapshots of this run')
         flow.notes.append(f'lock keys in etcd at rest: {len(self.wait_no_lock_keys())}')
+        if self.quotas:
+            self.cinder.conn.set_volume_quotas(self.cinder.project_id, **self.quotas)
+            flow.notes.append(f'project volume quotas restored: {self.quotas}')
 
 
 def prepare(run: Run) -> None:
@@ -823,6 +835,7 @@ def prepare(run: Run) -> None:
     if len(hosts) < 2 or len(clusters) != 1 or None in clusters:
         sys.exit('lab-cluster: needs two cinder-volume hosts up in one cluster (make lab)')
     run.cluster_name = clusters.pop()
+    run.quotas = lift_volume_quotas(run.cinder.conn)  # Cinder's default allows 10 volumes
 
 
 def table(run: Run, total: float) -> str:
