@@ -37,7 +37,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'plugins' / 'module_utils'))
 import acme_client  # noqa: E402  (the collection's appliance client, one file)
-from benchlib import lift_volume_quotas  # noqa: E402  (lab/bin, this script's directory)
+from benchlib import Guest, lift_volume_quotas  # noqa: E402  (lab/bin, this script's directory)
 
 MICROVERSION = 'volume 3.64'
 MOUNT_BASE = '/var/lib/cinder/mnt'
@@ -56,45 +56,14 @@ BUSY = ('creating', 'deleting', 'downloading', 'attaching', 'detaching', 'extend
 # ---------------------------------------------------------------------------------------
 # The lab: hosts, Cinder, appliance, etcd
 # ---------------------------------------------------------------------------------------
-@dataclass
-class Guest:
-    """A lab guest reached over SSH from inside the namespace."""
-
-    name: str
-    address: str
-    key: str
-    known_hosts: str
-
-    def ssh(self, command: str, stdin: str | None = None, timeout: int = 180,
-            check: bool = True) -> str:
-        argv = ['ssh', '-i', self.key, '-o', f'UserKnownHostsFile={self.known_hosts}',
-                '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',
-                '-o', 'ConnectTimeout=10', f'root@{self.address}', command]
-        done = subprocess.run(argv, input=stdin, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-        if check and done.returncode != 0:
-            raise RuntimeError(f'{self.name}: {command!r} exit {done.returncode}: '
-                               f'{done.stderr.strip()[-500:]}')
-        return done.stdout
-
-    def log_size(self) -> int:
-        return int(self.ssh(f'stat -c %s {LOG}').strip())
-
-    def log_since(self, offset: int) -> str:
-        return self.ssh(f'tail -c +{offset + 1} {LOG}', timeout=300)
-
-    def mounts(self, base: str = MOUNT_BASE) -> list[str]:
-        out = self.ssh(f"awk '$2 ~ \"^{base}/\" && $3 ~ /^nfs/ {{print $2}}' /proc/mounts")
-        return out.split()
-
-
-def _known_hosts(host: dict) -> str:
-    return re.search(r'UserKnownHostsFile=(\S+)', host['ansible_ssh_common_args']).group(1)
-
-
 def _guest(name: str, host: dict) -> Guest:
     return Guest(name, host['ansible_host'], host['ansible_ssh_private_key_file'],
-                 _known_hosts(host))
+                 host['ansible_ssh_common_args'])
+
+
+def driver_mounts(guest: Guest) -> list[str]:
+    """The guest's NFS mounts under the driver's mount base."""
+    return guest.nfs_mounts(MOUNT_BASE)
 
 
 @dataclass
@@ -220,11 +189,11 @@ class Logs:
 
     def __init__(self, hosts: dict[str, Guest]) -> None:
         self.hosts = hosts
-        self.offsets: dict[str, int] = {}
+        self.offsets: dict[str, dict[str, int]] = {}
         self.text: dict[str, str] = {}
 
     def mark(self) -> None:
-        self.offsets = {n: g.log_size() for n, g in self.hosts.items()}
+        self.offsets = {n: g.log_sizes([LOG]) for n, g in self.hosts.items()}
 
     def read(self) -> None:
         self.text = {n: g.log_since(self.offsets[n]) for n, g in self.hosts.items()}
@@ -459,7 +428,7 @@ class Run:
         return share['id']
 
     def all_mounts(self) -> dict[str, int]:
-        return {n: len(g.mounts()) for n, g in self.lab.volume_hosts.items()}
+        return {n: len(driver_mounts(g)) for n, g in self.lab.volume_hosts.items()}
 
     def settle_mounts(self, timeout: float = 150) -> dict[str, int]:
         """Mounts on the volume hosts, waited for (a host unmounts what another ended at its
@@ -641,7 +610,7 @@ class Run:
         time.sleep(3)
         first.ssh('systemctl kill -s KILL cinder-volume; sleep 1; systemctl stop cinder-volume')
         killed = time.time()
-        stale = first.mounts()
+        stale = driver_mounts(first)
         if not stale:  # what crash.yml leaves: a share mounted at the driver's mount point
             stale = [self.leave_mount(first, [vid for vid, _req in burst] + self.burst_ids)]
         flow.served.append(f'burst: create x10 + delete x4; SIGKILL of cinder-volume on '
@@ -661,7 +630,8 @@ class Run:
         first.ssh('systemctl start cinder-volume')
         reconciled = self.wait_reconciled(first)
         flow.served.append(f'{first.name} restarted: do_setup unmounted the leftovers '
-                           f'{reconciled:.0f} s after the start, mounts now {len(first.mounts())}')
+                           f'{reconciled:.0f} s after the start, '
+                           f'mounts now {len(driver_mounts(first))}')
         self.wait_services_up()
         left = self.stuck(ids + deletes, settle=240)
         if left:
@@ -717,7 +687,7 @@ class Run:
 
     def wait_reconciled(self, host: Guest, timeout: float = 600) -> float:
         started = time.monotonic()
-        while host.mounts():
+        while driver_mounts(host):
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f'{host.name} kept its stale mounts')
             time.sleep(5)
