@@ -592,11 +592,11 @@ def main() -> int:
         raise SystemExit(f'lab-bench: unknown steps {sorted(unknown)}; known: {", ".join(STEPS)}')
     if steps:
         lab = Lab()
-        quotas = lab.cloud.unlimited_quotas()  # bursts of 50 and 200 volumes
+        quotas = bl.lift_volume_quotas(lab.cloud.conn)  # bursts of 50 and 200 volumes
         try:
             run_steps(lab, args, steps)
         finally:
-            lab.cloud.restore_quotas(quotas)
+            bl.restore_volume_quotas(lab.cloud.conn, quotas)
     print(report(), end='')
     return 0
 

@@ -233,6 +233,11 @@ def lift_volume_quotas(conn) -> dict:
     return {name: current[name] for name in QUOTAS}
 
 
+def restore_volume_quotas(conn, old: dict) -> None:
+    """Put back what lift_volume_quotas returned."""
+    conn.set_volume_quotas(conn.current_project_id, **old)
+
+
 class Cloud:
     """Volumes, snapshots and types through the Cinder API (openstacksdk, clouds.yaml)."""
 
@@ -244,14 +249,6 @@ class Cloud:
         self.conn = openstack.connect(cloud=cloud)
         self.conn.authorize()  # one token before threads share the session
         self.bs = self.conn.block_storage
-
-    def unlimited_quotas(self) -> dict:
-        """Lift the project's volume quotas (Cinder's default allows 10 volumes); return the
-        old values for restore_quotas."""
-        return lift_volume_quotas(self.conn)
-
-    def restore_quotas(self, old: dict) -> None:
-        self.conn.set_volume_quotas(self.conn.current_project_id, **old)
 
     def ensure_type(self, name: str, backend: str) -> None:
         if self.bs.find_type(name) is None:

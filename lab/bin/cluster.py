@@ -37,7 +37,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'plugins' / 'module_utils'))
 import acme_client  # noqa: E402  (the collection's appliance client, one file)
-from benchlib import Guest, lift_volume_quotas  # noqa: E402  (lab/bin, this script's directory)
+from benchlib import Guest, lift_volume_quotas, restore_volume_quotas  # noqa: E402  (lab/bin, this script's directory)
 
 MICROVERSION = 'volume 3.64'
 MOUNT_BASE = '/var/lib/cinder/mnt'
@@ -787,7 +787,7 @@ class Run:
         flow.notes.append(f'deleted {len(mine)} volumes and {len(snaps)} snapshots of this run')
         flow.notes.append(f'lock keys in etcd at rest: {len(self.wait_no_lock_keys())}')
         if self.quotas:
-            self.cinder.conn.set_volume_quotas(self.cinder.project_id, **self.quotas)
+            restore_volume_quotas(self.cinder.conn, self.quotas)
             flow.notes.append(f'project volume quotas restored: {self.quotas}')
 
 
