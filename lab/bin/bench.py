@@ -35,6 +35,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import benchlib as bl
@@ -318,7 +319,33 @@ def mounts_at_rest(lab: Lab) -> int:
     return sum(len(g.nfs_mounts(lab.acme_base)) for g in lab.guests)
 
 
+def db_connections() -> int:
+    """Connections the lab's PostgreSQL serves now (its listening end, in this namespace)."""
+    out = subprocess.run(['ss', '-Htn', 'state', 'established', '( sport = :5432 )'],
+                         capture_output=True, text=True, check=True).stdout
+    return len(out.splitlines())
+
+
+def sample_peak(probe: Callable[[], int], stop: threading.Event, peak: dict) -> None:
+    while not stop.is_set():
+        peak['value'] = max(peak.get('value', 0), probe())
+        stop.wait(2)
+
+
 def step_scale(lab: Lab, args: argparse.Namespace) -> dict:
+    stop, db_peak = threading.Event(), {}
+    sampler = threading.Thread(target=sample_peak, args=(db_connections, stop, db_peak),
+                               daemon=True)
+    sampler.start()
+    try:
+        result = scale(lab, args)
+    finally:
+        stop.set()
+        sampler.join()
+    return dict(result, db_connections_peak=db_peak.get('value'))
+
+
+def scale(lab: Lab, args: argparse.Namespace) -> dict:
     shares_before, snaps_before = appliance_names(lab), len(lab.appliance.snapshots())
     offsets = log_offsets(lab)
     ids, statuses, start = [], [], time.monotonic()
@@ -491,15 +518,17 @@ def burst_table(data: dict) -> list[str]:
 
 
 def scale_table(data: dict) -> list[str]:
-    return [f'Scale: {data["count"]} volumes created ({data["window"]} requested at a time) and '
-            'deleted through the API, ACME backend',
-            f'  created in {data["create_s"]:.0f} s: {data["available"]} available, '
-            f'{data["error"]} error; deleted in {data["delete_s"]:.0f} s, {data["not_deleted"]} '
-            'left',
-            f'  NFS mounts at rest under the mount base: {data["mounts_at_rest"]}; new shares on '
-            f'the appliance: {len(data["new_shares"])}; snapshots: {data["snapshots_delta"]:+d}',
-            f'  cinder-volume ERROR lines: {data["log_errors"]} (lock-related: '
-            f'{data["lock_errors"]})']
+    lines = [f'Scale: {data["count"]} volumes created ({data["window"]} requested at a time) and '
+             'deleted through the API, ACME backend',
+             f'  created in {data["create_s"]:.0f} s: {data["available"]} available, '
+             f'{data["error"]} error; deleted in {data["delete_s"]:.0f} s, {data["not_deleted"]} '
+             'left',
+             f'  NFS mounts at rest under the mount base: {data["mounts_at_rest"]}; new shares on '
+             f'the appliance: {len(data["new_shares"])}; snapshots: {data["snapshots_delta"]:+d}',
+             f'  cinder-volume ERROR lines: {data["log_errors"]} (lock-related: '
+             f'{data["lock_errors"]}); peak PostgreSQL connections: '
+             f'{data.get("db_connections_peak", "not sampled")}']
+    return lines + [f'    sample error: {line[:200]}' for line in data['samples']]
 
 
 def restart_table(data: dict) -> list[str]:
