@@ -239,7 +239,8 @@ def earlier(step: str) -> dict:
 
 
 def step_clone(lab: Lab, args: argparse.Namespace) -> dict:
-    result = dict(sizes=args.sizes, idle_per_s=idle_rate(lab), backends=earlier('clone'))
+    result = dict(sizes=args.sizes, idle_per_s=idle_rate(lab), backends=earlier('clone'),
+                  appliance_storage=lab.appliance.storage_type())
     for backend, volume_type in backends(lab, args):
         rows = result['backends'][backend] = []
         for size in args.sizes:
@@ -478,6 +479,7 @@ def clone_table(data: dict) -> list[str]:
              'available)',
              f'  idle traffic of the volume hosts: rx {idle["rx"] / 1024:.1f} KiB/s, '
              f'tx {idle["tx"] / 1024:.1f} KiB/s, disk written {idle["written"] / 1024:.1f} KiB/s',
+             f'  the appliance\'s storage: {data.get("appliance_storage", "not recorded")}',
              f'  {"backend":<12} {"operation":<28} {"GiB":>3} {"time s":>7} {"ratio":>6} '
              f'{"NIC rx MiB":>10} {"NIC tx MiB":>10} {"disk r MiB":>10} {"disk w MiB":>10} '
              f'{"appliance s":>11}']

@@ -156,6 +156,11 @@ class Appliance:
     def log_file(self) -> Path:
         return self.data / 'appliance.log'
 
+    def storage_type(self) -> str:
+        """The file system under the appliance's data (xfs: snapshots and clones reflinked)."""
+        return subprocess.run(['stat', '-f', '-c', '%T', str(self.data)], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
     def log_offset(self) -> int:
         return self.log_file.stat().st_size
 
