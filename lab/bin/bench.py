@@ -432,6 +432,13 @@ def wait_failed_mount(lab: Lab, offsets: dict, timeout: float) -> tuple[str, str
     return None
 
 
+def create_attempts(lab: Lab, offsets: dict, volume_id: str) -> list[str]:
+    """The volume hosts that started the create, once per attempt (Cinder reschedules)."""
+    started = f'Volume {volume_id}: being created'
+    return [g.name for g in lab.guests for line in g.log_since(offsets[g.name]).splitlines()
+            if started in line]
+
+
 def step_nfs_stop(lab: Lab, args: argparse.Namespace) -> dict:
     pid, offset, offsets = lab.appliance.ganesha_pid(), lab.appliance.log_offset(), log_offsets(lab)
     stop, stopped = threading.Event(), {}
@@ -447,23 +454,28 @@ def step_nfs_stop(lab: Lab, args: argparse.Namespace) -> dict:
     try:
         volume_id = lab.cloud.create('bench-nfs-stop', lab.acme_type)
         failed = wait_failed_mount(lab, offsets, args.nfs_stop_timeout)
+        time.sleep(5)  # the driver's clean-up after its last attempt
+        # what the failed attempt left, before ganesha comes back (and Cinder's reschedule)
+        share_at_failure = lab.acme_share(volume_id) is not None
+        mounts_at_failure = mounts_at_rest(lab)
     finally:
         stop.set()
         os.kill(pid, signal.SIGCONT)
     resumed = time.monotonic()
     status, _t = lab.cloud.wait_one(volume_id, 900)
-    share_left = lab.acme_share(volume_id)
     result = dict(configured_attempts=configured_attempts(lab), status=status,
                   stopped_after_s=stopped.get('at', start) - start,
                   failed_after_s=resumed - stopped.get('at', start),
                   host=failed and failed[0], line=failed and failed[1],
                   logged_attempts=int(FAILED_MOUNT.search(failed[1])[2]) if failed else None,
-                  share_left=share_left is not None, mounts_left=mounts_at_rest(lab))
+                  share_left=share_at_failure, mounts_left=mounts_at_failure,
+                  cinder_attempts=create_attempts(lab, offsets, volume_id))
     _deleted, left = lab.cloud.delete_all([volume_id], 900)
     check = lab.cloud.create('bench-nfs-after', lab.acme_type)
     result['after_restart'], _t = lab.cloud.wait_one(check, 900)
     lab.cloud.delete_all([check], 900)
-    result.update(not_deleted=len(left), share_after_delete=lab.acme_share(volume_id) is not None)
+    result.update(not_deleted=len(left), share_after_delete=lab.acme_share(volume_id) is not None,
+                  mounts_at_end=mounts_at_rest(lab))
     return result
 
 
@@ -546,14 +558,20 @@ def restart_table(data: dict) -> list[str]:
 
 
 def nfs_table(data: dict) -> list[str]:
+    hosts = data.get('cinder_attempts', [])
     return [f'NFS server stopped (ganesha SIGSTOPped {data["stopped_after_s"]:.1f} s after the '
             'create request, once the appliance had made the share)',
-            f'  volume: {data["status"]}; nfs_mount_attempts = {data["configured_attempts"]}, '
-            f'attempts logged: {data["logged_attempts"]}; the driver gave up '
-            f'{data["failed_after_s"]:.0f} s after the stop',
+            f'  nfs_mount_attempts = {data["configured_attempts"]}, attempts logged: '
+            f'{data["logged_attempts"]}; the driver gave up {data["failed_after_s"]:.0f} s after '
+            'the stop',
             f'  error ({data["host"]}): {(data["line"] or "none logged")[:240]}',
-            f'  left behind: share {"yes" if data["share_left"] else "no"}, mounts '
-            f'{data["mounts_left"]}; ganesha resumed: a new volume is {data["after_restart"]}']
+            f'  left by the failed attempt (ganesha still stopped): share '
+            f'{"yes" if data["share_left"] else "no"}, mounts {data["mounts_left"]}',
+            f'  ganesha resumed: the volume ended {data["status"]} after {len(hosts)} create '
+            f'attempt(s) by Cinder ({", ".join(hosts) or "none logged"}); deleted: '
+            f'{"no" if data["not_deleted"] else "yes"}, share after the delete: '
+            f'{"yes" if data["share_after_delete"] else "no"}, mounts at the end: '
+            f'{data.get("mounts_at_end", "-")}; a new volume is {data["after_restart"]}']
 
 
 TABLES = (('clone', clone_table), ('burst', burst_table), ('scale', scale_table),
