@@ -333,6 +333,22 @@ def sample_peak(probe: Callable[[], int], stop: threading.Event, peak: dict) -> 
         stop.wait(2)
 
 
+def volumes_in_use(lab: Lab) -> int:
+    """The project's volume count as Cinder's quota usage has it."""
+    conn = lab.cloud.conn
+    return conn.block_storage.get_quota_set(conn.current_project_id,
+                                            usage=True).usage['volumes']
+
+
+def quota_sync(lab: Lab) -> str:
+    """The operator's repair of drifted quota usage: cinder-manage quota sync."""
+    done = subprocess.run([f'{lab.controller_venv}/bin/cinder-manage', '--config-file',
+                           lab.controller_conf, 'quota', 'sync', '--project-id',
+                           lab.cloud.conn.current_project_id],
+                          capture_output=True, text=True, check=False)
+    return (done.stdout + done.stderr).strip()[-300:]
+
+
 def step_scale(lab: Lab, args: argparse.Namespace) -> dict:
     stop, db_peak = threading.Event(), {}
     sampler = threading.Thread(target=sample_peak, args=(db_connections, stop, db_peak),
@@ -343,7 +359,11 @@ def step_scale(lab: Lab, args: argparse.Namespace) -> dict:
     finally:
         stop.set()
         sampler.join()
-    return dict(result, db_connections_peak=db_peak.get('value'))
+    drift = volumes_in_use(lab) - len(lab.cloud.statuses(''))
+    synced = quota_sync(lab) if drift else ''
+    return dict(result, db_connections_peak=db_peak.get('value'), quota_drift=drift,
+                quota_sync=synced, quota_drift_after_sync=volumes_in_use(lab)
+                - len(lab.cloud.statuses('')))
 
 
 def scale(lab: Lab, args: argparse.Namespace) -> dict:
@@ -541,7 +561,10 @@ def scale_table(data: dict) -> list[str]:
              f'the appliance: {len(data["new_shares"])}; snapshots: {data["snapshots_delta"]:+d}',
              f'  cinder-volume ERROR lines: {data["log_errors"]} (lock-related: '
              f'{data["lock_errors"]}); peak PostgreSQL connections: '
-             f'{data.get("db_connections_peak", "not sampled")}']
+             f'{data.get("db_connections_peak", "not sampled")}',
+             f'  Cinder\'s quota usage afterwards: {data.get("quota_drift", "-")} volume(s) '
+             'more than exist; after cinder-manage quota sync: '
+             f'{data.get("quota_drift_after_sync", "-")}']
     return lines + [f'    sample error: {line[:200]}' for line in data['samples']]
 
 
