@@ -333,11 +333,11 @@ def sample_peak(probe: Callable[[], int], stop: threading.Event, peak: dict) -> 
         stop.wait(2)
 
 
-def volumes_in_use(lab: Lab) -> int:
-    """The project's volume count as Cinder's quota usage has it."""
+def quota_drift(lab: Lab) -> int:
+    """Volumes Cinder's quota usage counts for the project beyond those that exist."""
     conn = lab.cloud.conn
-    return conn.block_storage.get_quota_set(conn.current_project_id,
-                                            usage=True).usage['volumes']
+    in_use = conn.block_storage.get_quota_set(conn.current_project_id, usage=True).usage
+    return in_use['volumes'] - len(lab.cloud.statuses(''))
 
 
 def quota_sync(lab: Lab) -> str:
@@ -359,11 +359,10 @@ def step_scale(lab: Lab, args: argparse.Namespace) -> dict:
     finally:
         stop.set()
         sampler.join()
-    drift = volumes_in_use(lab) - len(lab.cloud.statuses(''))
+    drift = quota_drift(lab)
     synced = quota_sync(lab) if drift else ''
     return dict(result, db_connections_peak=db_peak.get('value'), quota_drift=drift,
-                quota_sync=synced, quota_drift_after_sync=volumes_in_use(lab)
-                - len(lab.cloud.statuses('')))
+                quota_sync=synced, quota_drift_after_sync=quota_drift(lab))
 
 
 def scale(lab: Lab, args: argparse.Namespace) -> dict:
