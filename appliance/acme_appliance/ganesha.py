@@ -46,6 +46,7 @@ _SAFE_PATH = re.compile(r'^/[A-Za-z0-9_.\-/]*$')
 _RELOAD_START = 'initiating export list reload'
 _RELOAD_DONE = 'Reread exports complete'
 _EXPORT_LINE = re.compile(r'Export\s+(\d+) pseudo \(')
+_SETTLE_SECONDS = 1.0  # after 'Reread exports complete', for the listing and error details
 
 
 class GaneshaError(RuntimeError):
@@ -213,21 +214,22 @@ class GaneshaExports:
             state = parse_reload(read_from(self.log_file, offset))
             if state.done:
                 done_at = done_at or time.monotonic()
-                settled = state.listed or time.monotonic() - done_at > 1.0
-                # Without the EXPORT=INFO listing in the log, only errors can be checked.
-                loaded = not state.listed or wanted <= state.exported
-                if settled and loaded and not state.errors:
+                settled = time.monotonic() - done_at > _SETTLE_SECONDS
+                # ganesha writes the export listing line by line after the reload, so a
+                # listing without an export yet means "not yet" until settled. Without the
+                # EXPORT=INFO listing in the log, only errors can be checked.
+                loaded = wanted <= state.exported if state.listed else settled
+                if loaded and not state.errors:
                     return
                 if settled:
-                    self._fail(offset, wanted)
+                    self._fail(state, wanted)
             time.sleep(0.05)
         raise GaneshaError(f'ganesha did not reload its exports within {self.timeout}s '
                            f'(log {self.log_file})')
 
-    def _fail(self, offset: int, wanted: set[int]) -> None:
-        time.sleep(0.3)  # ganesha logs the details of config errors after the reload
-        state = parse_reload(read_from(self.log_file, offset))
-        missing = sorted(wanted - state.exported)
+    @staticmethod
+    def _fail(state: ReloadState, wanted: set[int]) -> None:
+        missing = sorted(wanted - state.exported) if state.listed else []
         details = list(state.errors) + ([f'exports not loaded: {missing}'] if missing else [])
         raise GaneshaError('ganesha rejected the exports: ' + ' | '.join(details))
 

@@ -1,7 +1,10 @@
-"""Rendering of nfs-ganesha configuration and parsing of its reload log (no services)."""
+"""Rendering of nfs-ganesha configuration, parsing of its reload log and the wait for a
+reload (against a stand-in process that logs as ganesha does; no services)."""
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +153,69 @@ def test_parse_reload_reports_config_errors():
         'config_errs_to_log :CONFIG :CRIT :Config File (x:4): Expected a client\n'
         + PREFIX + 'reread_exports :CONFIG :EVENT :Reread')
     assert ganesha.parse_reload(bad).errors == ('Config File (x:4): Expected a client',)
+
+
+FAKE_GANESHA = '''
+import signal, sys, time
+log, pause, chunks = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+def reload(*_):
+    for number, chunk in enumerate(chunks):
+        time.sleep(pause if number else 0)
+        with open(log, 'a') as out:
+            out.write(chunk)
+signal.signal(signal.SIGHUP, reload)
+print('ready', flush=True)
+while True:
+    time.sleep(1)
+'''
+
+
+@pytest.fixture
+def fake_ganesha(tmp_path):
+    """A process that answers SIGHUP by writing log chunks as ganesha does, with pauses."""
+    procs = []
+
+    def start(*chunks: str, pause: float = 0.3) -> ganesha.GaneshaExports:
+        log = tmp_path / 'ganesha.log'
+        proc = subprocess.Popen([sys.executable, '-c', FAKE_GANESHA, str(log), str(pause),
+                                 *chunks], stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout.readline() == 'ready\n'
+        (tmp_path / 'ganesha.pid').write_text(f'{proc.pid}\n')
+        return ganesha.GaneshaExports(tmp_path, tmp_path / 'ganesha.pid', log, timeout=5)
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def _exports_to_sync(tmp_path):
+    (tmp_path / 'share').mkdir()
+    return [spec(directory=tmp_path / 'share')]
+
+
+def _lines(log_text: str) -> list[str]:
+    return [line + '\n' for line in log_text.splitlines()]
+
+
+def test_sync_waits_for_an_export_listed_after_the_header(tmp_path, fake_ganesha):
+    start, done, header, export_1, client, export_0 = _lines(RELOAD_OK)
+    exports = fake_ganesha(start + done + header + export_0, export_1 + client)
+    exports.sync(_exports_to_sync(tmp_path))
+    assert ganesha.parse_reload((tmp_path / 'ganesha.log').read_text()).exported == {0, 1}
+
+
+def test_sync_fails_when_the_export_is_never_listed(tmp_path, fake_ganesha):
+    start, done, header, _, _, export_0 = _lines(RELOAD_OK)
+    exports = fake_ganesha(start + done + header + export_0)
+    with pytest.raises(ganesha.GaneshaError, match=r'exports not loaded: \[1\]'):
+        exports.sync(_exports_to_sync(tmp_path))
+
+
+def test_sync_fails_with_the_config_error_ganesha_logged(tmp_path, fake_ganesha):
+    start, done, *_ = _lines(RELOAD_OK)
+    error = PREFIX + 'config_errs_to_log :CONFIG :CRIT :Config File (x:4): Expected a client\n'
+    exports = fake_ganesha(start + error + done)
+    with pytest.raises(ganesha.GaneshaError, match='Expected a client'):
+        exports.sync(_exports_to_sync(tmp_path))
