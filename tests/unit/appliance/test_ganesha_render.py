@@ -207,14 +207,14 @@ def test_sync_waits_for_an_export_listed_after_the_header(tmp_path, fake_ganesha
 
 
 def test_sync_fails_when_the_export_is_never_listed(tmp_path, fake_ganesha):
-    start, done, header, _, _, export_0 = _lines(RELOAD_OK)
+    start, done, header, _export_1, _client, export_0 = _lines(RELOAD_OK)
     exports = fake_ganesha(start + done + header + export_0)
     with pytest.raises(ganesha.GaneshaError, match=r'exports not loaded: \[1\]'):
         exports.sync(_exports_to_sync(tmp_path))
 
 
 def test_sync_fails_with_the_config_error_ganesha_logged(tmp_path, fake_ganesha):
-    start, done, *_ = _lines(RELOAD_OK)
+    start, done = _lines(RELOAD_OK)[:2]
     error = PREFIX + 'config_errs_to_log :CONFIG :CRIT :Config File (x:4): Expected a client\n'
     exports = fake_ganesha(start + error + done)
     with pytest.raises(ganesha.GaneshaError, match='Expected a client'):
