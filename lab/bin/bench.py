@@ -46,6 +46,7 @@ REPORT = bl.STATE / 'bench-report.txt'
 GENERIC = 'generic-nfs'            # section, volume_backend_name and volume type
 GENERIC_SHARE = 'bench-generic-nfs'
 GENERIC_QUOTA = 60 * GIB
+CLEANUP_S = 60  # what the driver may take to clean up after a failed create (nfs-stop)
 GENERIC_MOUNT_BASE = '/var/lib/cinder/mnt-generic'  # lab/playbooks/bench_backend.yml
 STEPS = ('setup', 'clone', 'burst', 'scale', 'restart', 'nfs-stop', 'teardown')
 LOCK_WORDS = re.compile(r'lock|Lock|coordination|tooz|deadlock', re.I)
@@ -458,6 +459,16 @@ def create_attempts(lab: Lab, offsets: dict, volume_id: str) -> list[str]:
             if started in line]
 
 
+def settles(condition: Callable[[], bool], within: float = CLEANUP_S) -> bool:
+    """True once ``condition()`` holds, polled every second for ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
+
+
 def step_nfs_stop(lab: Lab, args: argparse.Namespace) -> dict:
     pid, offset, offsets = lab.appliance.ganesha_pid(), lab.appliance.log_offset(), log_offsets(lab)
     stop, stopped = threading.Event(), {}
@@ -473,10 +484,10 @@ def step_nfs_stop(lab: Lab, args: argparse.Namespace) -> dict:
     try:
         volume_id = lab.cloud.create('bench-nfs-stop', lab.acme_type)
         failed = wait_failed_mount(lab, offsets, args.nfs_stop_timeout)
-        time.sleep(5)  # the driver's clean-up after its last attempt
-        # what the failed attempt left, before ganesha comes back (and Cinder's reschedule)
-        share_at_failure = lab.acme_share(volume_id) is not None
-        mounts_at_failure = mounts_at_rest(lab)
+        # what the failed attempt left, before ganesha comes back (and Cinder's reschedule);
+        # the driver cleans up right after its last attempt: given up to CLEANUP_S for that
+        share_at_failure = not settles(lambda: lab.acme_share(volume_id) is None)
+        mounts_at_failure = 0 if settles(lambda: mounts_at_rest(lab) == 0) else mounts_at_rest(lab)
     finally:
         stop.set()
         os.kill(pid, signal.SIGCONT)
