@@ -459,16 +459,6 @@ def create_attempts(lab: Lab, offsets: dict, volume_id: str) -> list[str]:
             if started in line]
 
 
-def settles(condition: Callable[[], bool], within: float = CLEANUP_S) -> bool:
-    """True once ``condition()`` holds, polled every second for ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(1)
-    return True
-
-
 def step_nfs_stop(lab: Lab, args: argparse.Namespace) -> dict:
     pid, offset, offsets = lab.appliance.ganesha_pid(), lab.appliance.log_offset(), log_offsets(lab)
     stop, stopped = threading.Event(), {}
@@ -486,8 +476,9 @@ def step_nfs_stop(lab: Lab, args: argparse.Namespace) -> dict:
         failed = wait_failed_mount(lab, offsets, args.nfs_stop_timeout)
         # what the failed attempt left, before ganesha comes back (and Cinder's reschedule);
         # the driver cleans up right after its last attempt: given up to CLEANUP_S for that
-        share_at_failure = not settles(lambda: lab.acme_share(volume_id) is None)
-        mounts_at_failure = 0 if settles(lambda: mounts_at_rest(lab) == 0) else mounts_at_rest(lab)
+        share_at_failure = bl.settled(lambda: lab.acme_share(volume_id),
+                                      lambda share: share is None, CLEANUP_S) is not None
+        mounts_at_failure = bl.settled(lambda: mounts_at_rest(lab), lambda n: n == 0, CLEANUP_S)
     finally:
         stop.set()
         os.kill(pid, signal.SIGCONT)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -29,6 +30,7 @@ from ansible_collections.acme.nas.plugins.module_utils.acme_client import (  # n
     AcmeClient, AcmeError)
 
 GIB, MIB = 1 << 30, 1 << 20
+T = TypeVar('T')
 WHOLE_DISK = re.compile(r'^(vd|sd|xvd|nvme\d+n)[a-z0-9]*$')
 CALL_LINE = re.compile(r' (GET|POST|PUT|PATCH|DELETE) (/api/v1/\S*) (\d+|dropped) ([\d.]+)ms')
 # Written as the cinder user into a volume file: every MiB different, none of it zero.
@@ -210,6 +212,17 @@ class Appliance:
         for share in self.shares():
             found += self.client.snapshots.list(share['id'])
         return found
+
+
+def settled(probe: Callable[[], T], done: Callable[[T], bool], within: float,
+            interval: float = 1) -> T:
+    """``probe()``'s value once ``done`` holds for it, or its last value after ``within`` s."""
+    deadline = time.monotonic() + within
+    value = probe()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = probe()
+    return value
 
 
 def wait_for_log(appliance: Appliance, offset: int, pattern: str, count: int,

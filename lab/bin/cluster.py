@@ -37,7 +37,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'plugins' / 'module_utils'))
 import acme_client  # noqa: E402  (the collection's appliance client, one file)
-from benchlib import Guest, lift_volume_quotas, restore_volume_quotas  # noqa: E402  (lab/bin, this script's directory)
+from benchlib import Guest, lift_volume_quotas, restore_volume_quotas, settled  # noqa: E402  (lab/bin, this script's directory)
 
 MICROVERSION = 'volume 3.64'
 MOUNT_BASE = '/var/lib/cinder/mnt'
@@ -433,12 +433,8 @@ class Run:
     def settle_mounts(self, timeout: float = 150) -> dict[str, int]:
         """Mounts on the volume hosts, waited for (a host unmounts what another ended at its
         next stats refresh)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            mounts = self.all_mounts()
-            if not any(mounts.values()) or time.monotonic() > deadline:
-                return mounts
-            time.sleep(10)
+        return settled(self.all_mounts, lambda mounts: not any(mounts.values()), timeout,
+                       interval=10)
 
     def flow(self, name: str, title: str, body) -> Flow:
         flow = Flow(name, title)
