@@ -190,6 +190,32 @@ def test_appliance_role_requires_a_password(tmp_path):
 
 
 @pytest.mark.container
+def test_appliance_role_check_mode_on_a_host_without_the_image_changes_nothing(tmp_path):
+    """A fresh host (no image yet), --check: a real run would build the image, so the check
+    must neither pull it from a registry (there is none) nor create anything. (A fresh
+    make test failed here, in molecule's check stage, before any image existed.)"""
+    require_tools('podman', 'runc')
+    image = f'localhost/acme-test-absent-{os.getpid()}:latest'
+    runner, env = Runner(tmp_path / 'ansible', tmp_path / 'root'), {'ACME_TEST_API_PORT': '18743'}
+
+    def podman(*args: str) -> str:
+        return subprocess.run(['podman', *args], capture_output=True, text=True,
+                              check=True).stdout
+
+    before = podman('ps', '-a', '--format', '{{.Names}}'), podman('volume', 'ls', '-q')
+    try:
+        runner.playbook(scenario('appliance') / 'prepare.yml', env=env).ok()
+        result = runner.playbook(scenario('appliance') / 'converge.yml', '--check',
+                                 '-e', f'acme_appliance_image={image}', env=env).ok()
+        assert 'Run the simulator container' not in result.changed_tasks
+        assert (podman('ps', '-a', '--format', '{{.Names}}'), podman('volume', 'ls', '-q')) \
+            == before
+        assert subprocess.run(['podman', 'image', 'exists', image], check=False).returncode
+    finally:
+        runner.playbook(scenario('appliance') / 'destroy.yml', env=env)
+
+
+@pytest.mark.container
 def test_appliance_container_is_recreated_only_when_the_image_behind_its_tag_changes(tmp_path):
     """Why the lab builds its own image tag (lab/bin/lab-up, ACME_LAB_IMAGE): podman_container
     compares the image's labels with the container's, so the same tag rebuilt from another
