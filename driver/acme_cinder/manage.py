@@ -28,6 +28,24 @@ def gib(size_bytes: int | float) -> int:
     return int(math.ceil(float(size_bytes) / units.Gi))
 
 
+REFERENCE_KEYS = ('source-name', 'source-id')
+
+
+def reference(existing_ref: dict) -> tuple[str, str]:
+    """(key, value) of a reference naming exactly one of source-name or source-id.
+
+    Anything else (neither, both, another key such as source-guid, an empty or
+    non-string value) is refused: a lookup without a name could only ever
+    match an arbitrary object.
+    """
+    given = [(k, existing_ref[k]) for k in REFERENCE_KEYS if k in (existing_ref or {})]
+    if len(given) != 1 or not isinstance(given[0][1], str) or not given[0][1]:
+        raise exception.ManageExistingInvalidReference(
+            existing_ref=existing_ref,
+            reason=_('give exactly one of source-name or source-id, a non-empty string'))
+    return given[0]
+
+
 class ManageMixin:
     """manage_existing*, unmanage* and the manageable lists."""
 
@@ -88,14 +106,13 @@ class ManageMixin:
             self.client.shares.update(share['id'], root=share['root'])
 
     def _referenced_share(self, existing_ref: dict) -> dict | None:
+        key, value = reference(existing_ref)
         try:
-            if existing_ref.get('source-id'):
-                return self.client.shares.get(existing_ref['source-id'])
-            if existing_ref.get('source-name'):
-                return self.client.shares.find(existing_ref['source-name'], self._pool())
+            if key == 'source-id':
+                return self.client.shares.get(value)
+            return self.client.shares.find(value, self._pool())
         except acme_client.NotFound:
             return None
-        return None
 
     def _existing_file(self, mount_point: str, existing_ref: dict) -> str:
         files = [n for n in self._listdir(mount_point) if not n.startswith('.')]
@@ -128,11 +145,17 @@ class ManageMixin:
     def manage_existing(self, volume: Any, existing_ref: dict) -> dict:
         """Rename share and file to Cinder's names; whole GiB; rules reset.
 
-        The share is renamed last: until then a failure leaves it under the
-        operator's name (file name and rules restored), so deleting the volume
-        Cinder marked error_managing can never delete the operator's data.
+        The checks run again, on a fresh read, under the share's manage lock:
+        of two volumes managing one share at once, the second finds it taken.
         """
-        share = self._existing_share(existing_ref)
+        share_id = self._existing_share(existing_ref)['id']
+        with self._share_lock(share_id, 'manage'):
+            return self._take_over(volume, self._existing_share(existing_ref), existing_ref)
+
+    def _take_over(self, volume: Any, share: dict, existing_ref: dict) -> dict:
+        """The share is renamed last: until then a failure leaves it under the
+        operator's name (file name and rules restored), so deleting the volume
+        Cinder marked error_managing can never delete the operator's data."""
         with self._inspecting(share, keep_access=True) as mount_point:
             path = self._existing_file(mount_point, existing_ref)
             size = max(gib(os.path.getsize(path)), volume.size or 0)
@@ -175,28 +198,56 @@ class ManageMixin:
     # ------------------------------------------------------------------
     # Snapshots
     # ------------------------------------------------------------------
-    def _find_existing_snapshot(self, snapshot: Any, existing_ref: dict) -> dict:
-        share_id = self._share_id(snapshot.volume)
+    def _find_existing_snapshot(self, snapshot: Any, existing_ref: dict,
+                                share_id: str | None = None) -> dict:
+        """The referenced appliance snapshot of the volume, if no Cinder snapshot has it."""
+        key, value = reference(existing_ref)
+        share_id = share_id or self._share_id(snapshot.volume)
         try:
-            if existing_ref.get('source-id'):
-                found = self.client.snapshots.get(existing_ref['source-id'])
+            if key == 'source-id':
+                found = self.client.snapshots.get(value)
                 found = found if found['share_id'] == share_id else None
             else:
-                found = self.client.snapshots.find(share_id, existing_ref.get('source-name'))
+                found = self.client.snapshots.find(share_id, value)
         except acme_client.NotFound:
             found = None
         if found is None:
             raise exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref,
                 reason=_('no such snapshot of volume %s') % snapshot.volume.id)
+        if self._backs_a_snapshot(found, snapshot):
+            raise exception.ManageExistingAlreadyManaged(volume_ref=found['name'])
         return found
+
+    @staticmethod
+    def _backs_a_snapshot(found: dict, snapshot: Any) -> bool:
+        """Whether another Cinder snapshot already stands for ``found``: by provider_id,
+        or by its name (a Cinder snapshot's name carries its id)."""
+        ctx = cinder_context.get_admin_context()
+        by_id = objects.SnapshotList.get_all(ctx, filters={'provider_id': found['id']})
+        if any(other.id != snapshot.id for other in by_id):
+            return True
+        named = volume_utils.extract_id_from_snapshot_name(found['name'])
+        if not named or named == snapshot.id:
+            return False
+        try:
+            objects.Snapshot.get_by_id(ctx, named)
+        except exception.SnapshotNotFound:
+            return False
+        return True
 
     @backend_errors
     def manage_existing_snapshot(self, snapshot: Any, existing_ref: dict) -> dict:
-        """Rename to Cinder's snapshot name: never a name the driver collects."""
-        found = self._find_existing_snapshot(snapshot, existing_ref)
-        if found['name'] != snapshot.name:
-            found = self.client.snapshots.update(found['share_id'], found['id'], snapshot.name)
+        """Rename to Cinder's snapshot name: never a name the driver collects.
+
+        Found, checked and renamed under the share's lock: of two Cinder
+        snapshots managing one appliance snapshot at once, the second is refused.
+        """
+        share_id = self._share_id(snapshot.volume)
+        with self._share_lock(share_id):
+            found = self._find_existing_snapshot(snapshot, existing_ref, share_id)
+            if found['name'] != snapshot.name:
+                found = self.client.snapshots.update(share_id, found['id'], snapshot.name)
         return {'provider_id': found['id']}
 
     @backend_errors

@@ -416,7 +416,14 @@ class Collection:
             params['cursor'] = page['next']
 
     def find_one(self, path, filters):
-        """One request, at most one match: the filters include a name."""
+        """One request, at most one match: the filters include a name.
+
+        A missing or empty name is refused (``Invalid``, nothing is asked):
+        without it the appliance would answer with the first object of the
+        collection, which no caller means.
+        """
+        if not filters.get('name') or not isinstance(filters['name'], str):
+            raise Invalid(f"a lookup by name needs a name, got {filters.get('name')!r}")
         params = dict(filters, limit=1)
         items = self.http.request('GET', path, params=params)['items']
         return items[0] if items else None

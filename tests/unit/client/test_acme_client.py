@@ -402,3 +402,16 @@ def test_snapshot_rename(appliance, client):
         client.snapshots.update(share['id'], '00000000-0000-0000-0000-000000000000', 'x')
     with pytest.raises(ac.Invalid):
         client.snapshots.update(share['id'], first['id'], '../bad')
+
+
+@pytest.mark.parametrize('name', [None, '', 0], ids=['none', 'empty', 'not-a-string'])
+def test_lookup_by_name_refuses_a_missing_name_and_asks_nothing(appliance, client, name):
+    """Without a name the appliance's first object would match: no caller means that."""
+    share = client.shares.create('vol1', 'pool1', quota_bytes=MiB)
+    client.snapshots.create(share['id'], 'oldest')
+    appliance.calls.clear()
+    for lookup in (lambda: client.shares.find(name, 'pool1'),
+                   lambda: client.snapshots.find(share['id'], name)):
+        with pytest.raises(ac.Invalid, match='needs a name'):
+            lookup()
+    assert appliance.calls == []

@@ -4,12 +4,14 @@ Cinder, on the real simulator with Cinder's real database."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 
 import pytest
-from driver_helpers import GROUP, HOST, MY_IP, QUOTA, assert_clean
+from driver_helpers import MY_IP, QUOTA, assert_clean
 
 from cinder import exception, objects
+from cinder.db import api as db
 from cinder.objects import fields
 
 GIB = 1024**3
@@ -36,20 +38,6 @@ def foreign_share(appliance):
     with open(appliance.share_dir(share['id']) / 'disk.img', 'wb') as f:
         f.truncate(GIB + GIB // 2)
     return share
-
-
-@pytest.fixture
-def db_volume(ctx):
-    """A volume that exists in Cinder's database (what check_already_managed_volume reads)."""
-    def build(size=1, **updates):
-        vol = objects.Volume(context=ctx, size=size, host=f'{HOST}@{GROUP}#pool1',
-                             status='available', display_name='vol',
-                             attach_status=fields.VolumeAttachStatus.DETACHED, **updates)
-        vol.create()  # the database gives it its id
-        vol.volume_attachment = objects.VolumeAttachmentList(objects=[])
-        vol.obj_reset_changes()
-        return vol
-    return build
 
 
 def attachment(ctx, vol, ip: str) -> objects.VolumeAttachment:
@@ -401,3 +389,110 @@ def test_volume_from_a_snapshot_managed_with_its_share_has_whole_gib(
     clone.update(driver.create_volume_from_snapshot(clone, snap))
     assert os.listdir(appliance.share_dir(clone.provider_id)) == [clone.name]
     assert os.path.getsize(appliance.share_dir(clone.provider_id) / clone.name) == 2 * GIB
+
+
+# -- issue 20: no two Cinder records on one appliance object ----------------------------------
+def db_snapshot(ctx, vol, **updates) -> objects.Snapshot:
+    """A snapshot that exists in Cinder's database, of a volume that does."""
+    snap = objects.Snapshot(context=ctx, volume_id=vol.id, volume_size=vol.size,
+                            volume_type_id=vol.volume_type_id,
+                            status=fields.SnapshotStatus.CREATING, **updates)
+    snap.create()
+    snap.volume = vol
+    snap.obj_reset_changes(['volume'])
+    return snap
+
+
+def recorded(ctx, snap, model: dict) -> None:
+    """What the volume manager saves of the driver's answer."""
+    db.snapshot_update(ctx, snap.id, model)
+    snap.update(model)
+    snap.obj_reset_changes()
+
+
+@pytest.mark.parametrize('ref', [
+    {}, {'source-guid': 'before-upgrade'}, {'source_name': 'before-upgrade'},
+    {'source-name': None}, {'source-name': ''}, {'source-id': None},
+    {'source-name': 'before-upgrade', 'source-id': 'x'}],
+    ids=['empty', 'source-guid', 'typo', 'null-name', 'empty-name', 'null-id', 'both'])
+def test_snapshot_manage_reference_naming_nothing_usable_takes_no_snapshot(
+        driver, appliance, volume, new_snapshot, ref):
+    """Data loss (issue 20): such a reference took the share's oldest snapshot."""
+    vol = volume()
+    appliance.create_snapshot(vol.provider_id, 'before-upgrade')
+    appliance.calls.clear()
+    for manage in (driver.manage_existing_snapshot_get_size, driver.manage_existing_snapshot):
+        with pytest.raises(exception.ManageExistingInvalidReference, match='exactly one'):
+            manage(new_snapshot(vol), ref)
+    assert appliance.writes == []
+    assert appliance.snapshot_names(vol.provider_id) == ['before-upgrade']
+
+
+def test_volume_manage_reference_naming_nothing_usable_is_invalid(driver, appliance,
+                                                                  foreign_share, new_volume):
+    before = state(appliance)
+    for ref in ({'source-guid': 'legacy'}, {'source-name': None},
+                {'source-name': 'legacy', 'source-id': foreign_share['id']}):
+        with pytest.raises(exception.ManageExistingInvalidReference, match='exactly one'):
+            driver.manage_existing(new_volume(), ref)
+    assert appliance.writes == [] and state(appliance) == before
+
+
+@pytest.mark.parametrize('ref_key', ['source-name', 'source-id'])
+def test_snapshot_that_backs_a_cinder_snapshot_cannot_be_managed_again(
+        driver, appliance, ctx, db_volume, ref_key):
+    """Deleting either of two Cinder snapshots on one appliance snapshot lost the other's."""
+    vol = db_volume()
+    vol.update(driver.create_volume(vol))
+    taken = db_snapshot(ctx, vol)
+    recorded(ctx, taken, driver.create_snapshot(taken))
+    raw = appliance.create_snapshot(vol.provider_id, 'before-upgrade')
+    first = db_snapshot(ctx, vol)
+    recorded(ctx, first, driver.manage_existing_snapshot(first, {'source-name': 'before-upgrade'}))
+    appliance.calls.clear()
+    for existing in (taken, first):
+        ref = {ref_key: existing.name if ref_key == 'source-name' else existing.provider_id}
+        second = db_snapshot(ctx, vol)
+        for manage in (driver.manage_existing_snapshot_get_size,
+                       driver.manage_existing_snapshot):
+            with pytest.raises(exception.ManageExistingAlreadyManaged):
+                manage(second, ref)
+    assert appliance.writes == []
+    assert sorted(appliance.snapshot_names(vol.provider_id)) == sorted([taken.name, first.name])
+    assert first.provider_id == raw['id']
+
+
+@pytest.mark.parametrize('ref_key', ['source-name', 'source-id'])
+def test_two_concurrent_manages_of_one_share_exactly_one_wins(make_driver, appliance,
+                                                              foreign_share, db_volume,
+                                                              ref_key, tmp_path):
+    """Two cinder-volume services (two drivers, each its mount base), two volumes, one
+    share, at once."""
+    drivers = [make_driver(), make_driver(base=tmp_path / 'mnt-2')]
+    vols = [db_volume(size=2), db_volume(size=2)]
+    ref = {ref_key: 'legacy' if ref_key == 'source-name' else foreign_share['id']}
+    start = threading.Barrier(2)
+    outcomes: list = [None, None]
+
+    def manage(index: int) -> None:
+        start.wait()
+        try:
+            outcomes[index] = drivers[index].manage_existing(vols[index], dict(ref))
+        except exception.CinderException as error:
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=manage, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    won = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, dict)]
+    assert len(won) == 1, outcomes
+    lost = outcomes[1 - won[0]]
+    assert isinstance(lost, (exception.ManageExistingAlreadyManaged,
+                             exception.ManageExistingInvalidReference)), lost
+    share = appliance.shares()[0]
+    assert share.name == 'cinder-' + vols[won[0]].name
+    assert os.listdir(appliance.share_dir(share.id)) == [vols[won[0]].name]
+    for drv in drivers:
+        assert_clean(drv, appliance, shares=1)
