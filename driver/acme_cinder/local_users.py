@@ -12,7 +12,9 @@ Local users are:
 * volumes in a state in which Cinder attaches them locally without an
   attachment record (backup, restore, image upload/download, retype,
   migration): kept mounted on every host that has them mounted, until the
-  state ends; that errs on the side of not pulling a mount from under a user.
+  state ends; that errs on the side of not pulling a mount from under a user;
+* the destination volume of a host-assisted migration (``migration_status``
+  ``target:<source id>``), which Cinder attaches locally to copy into.
 """
 
 from __future__ import annotations
@@ -53,8 +55,11 @@ def needed_exports(context) -> set[str]:
                 exports.add(attachment.volume.provider_location)
     exports.update(_locations(objects.VolumeList.get_all(
         context, filters={'status': LOCAL_DATA_STATUSES})))
-    exports.update(_locations(objects.VolumeList.get_all(
-        context, filters={'migration_status': MIGRATING})))
+    migrating = objects.VolumeList.get_all(context, filters={'migration_status': MIGRATING})
+    exports.update(_locations(migrating))
+    if migrating:
+        exports.update(_locations(objects.VolumeList.get_all(context, filters={
+            'migration_status': [f'target:{volume.id}' for volume in migrating]})))
     exports.discard(None)
     return exports
 

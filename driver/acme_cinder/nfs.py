@@ -80,8 +80,9 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         self._remotefsclient = remotefs_brick.RemoteFsClient(
             'nfs', utils.get_root_helper(), execute=self._execute,
             nfs_mount_point_base=self.base, nfs_mount_options=self.mount_options)
+        self._data_addresses = {conf.acme_nfs_address, urlsplit(conf.acme_url or '').hostname}
         self._mounts = ShareMounts(self._remotefsclient, umount=privsep_fs.umount,
-                                   attempts=conf.nfs_mount_attempts)
+                                   attempts=conf.nfs_mount_attempts, owns=self._owns_export)
 
     @staticmethod
     def get_driver_options() -> list[cfg.Opt]:
@@ -208,17 +209,18 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     # ------------------------------------------------------------------
     # Names, locations, locks
     # ------------------------------------------------------------------
-    def _share_lock_name(self, share_id: str) -> str:
-        return f'{self.driver_prefix}-share-{share_id}'
+    def _share_lock_name(self, share_id: str, purpose: str = 'share') -> str:
+        return f'{self.driver_prefix}-{purpose}-{share_id}'
 
     @contextlib.contextmanager
-    def _share_lock(self, share_id: str) -> Iterator[None]:
-        """Changes of one share that must not interleave (rules, hide, collect).
+    def _share_lock(self, share_id: str, purpose: str = 'share') -> Iterator[None]:
+        """Changes of one share that must not interleave (rules, hide, collect);
+        ``purpose`` 'manage': a manage of the share, which takes the share lock inside.
 
         The wait and the hold are logged at debug level, as Cinder logs its own
         locks': in a cluster they show one host waiting for another.
         """
-        name = self._share_lock_name(share_id)
+        name = self._share_lock_name(share_id, purpose)
         asked = time.monotonic()
         with coordination.COORDINATOR.get_lock(name):
             got = time.monotonic()
@@ -246,9 +248,27 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         else:
             address, path = urlsplit(self.configuration.acme_url).hostname, share['path']
         address = self.configuration.acme_nfs_address or address
+        self._data_addresses.add(address)
         if netutils.is_valid_ipv6(address):
             address = f'[{address}]'
         return f'{address}:{path}'
+
+    def _owns_export(self, export: str) -> bool:
+        """Whether a mount's export is this backend's: a share of its pool with its
+        share prefix at this appliance's location of it, or a share of its pool and data
+        address that is gone (deleted, or renamed by a manage). Other backends' mounts,
+        under the same mount base, are never this backend's to judge."""
+        address, _, path = export.rpartition(':')
+        pool, _, name = path.strip('/').partition('/')
+        if pool != self._pool() or not name or '/' in name:
+            return False
+        try:
+            share = self.client.shares.find(name, pool)
+        except acme_client.AcmeError:
+            return False
+        if share is None:
+            return address.strip('[]') in self._data_addresses
+        return name.startswith(self._names.prefix) and self._location(share) == export
 
     def _find_share(self, volume: Any) -> dict | None:
         try:

@@ -5,6 +5,7 @@ factories. Each room's conftest imports these fixtures and defines ``backend_gro
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,31 @@ def configure(appliance: Any, base: Path, group: str, overrides: dict[str, Any]
     return conf, list(values)
 
 
+def device_entry(mount_path: str) -> Path:
+    """Where a bind mount standing for an NFS mount records the export it stands for (beside
+    the mount base, so that every process of a host using that base reads it)."""
+    return Path(os.path.dirname(mount_path) + '.nfs-devices') / os.path.basename(mount_path)
+
+
+def name_device(mount_path: str, export: str) -> None:
+    entry = device_entry(mount_path)
+    entry.parent.mkdir(exist_ok=True)
+    entry.write_text(export)
+
+
+def read_mounts_as_nfs(read_mounts: Callable[[Any], dict]) -> Callable[[Any], dict]:
+    """os-brick's ``_read_mounts`` (/proc/mounts) with each bind mount named by the export it
+    stands for, as /proc/mounts names a real NFS mount (a bind mount shows its source's)."""
+    def read(self: Any) -> dict:
+        table = read_mounts(self)
+        for path in table:
+            entry = device_entry(path)
+            if entry.is_file():
+                table[path] = entry.read_text()
+        return table
+    return read
+
+
 def bind_mount_for(client: Any, share_dir: Callable[[str], Any], record: list | None = None
                    ) -> Callable[..., None]:
     """os-brick's ``mount -t nfs`` (RemoteFsClient._do_mount) as a bind mount of the share's
@@ -70,6 +96,7 @@ def bind_mount_for(client: Any, share_dir: Callable[[str], Any], record: list | 
                 stderr='mount.nfs: access denied by server while mounting')
         subprocess.run(['mount', '--bind', str(share_dir(found['id'])), mount_path],
                        check=True, capture_output=True)
+        name_device(mount_path, share)
         if record is not None:
             record.append((share, mount_path, mount_options, flags))
     return do_mount

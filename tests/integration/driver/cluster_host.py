@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -67,7 +68,7 @@ def build_driver(spec: dict) -> Any:
     from os_brick.remotefs import remotefs
 
     from tests.support import cinder_runtime
-    from tests.support.cinder_driver import bind_mount_for, configure
+    from tests.support.cinder_driver import bind_mount_for, configure, read_mounts_as_nfs
 
     from acme_cinder import acme_client, nfs
     from cinder import context
@@ -82,12 +83,16 @@ def build_driver(spec: dict) -> Any:
                                     verify=spec['ca'])
     remotefs.RemoteFsClient._do_mount = bind_mount_for(
         client, lambda share_id: os.path.join(spec['data_dir'], 'shares', share_id))
+    remotefs.RemoteFsClient._read_mounts = read_mounts_as_nfs(
+        remotefs.RemoteFsClient._read_mounts)
     appliance = SimpleNamespace(url=spec['acme_url'], ca_path=spec['ca'],
                                 password=spec['password'])
-    conf, _names = configure(appliance, spec['base'], GROUP, {
-        'nas_login': 'admin', 'acme_retries': 0, 'acme_file_wait_timeout': 5})
+    group = spec.get('group', GROUP)
+    conf, _names = configure(appliance, spec['base'], group, {
+        'nas_login': 'admin', 'acme_retries': 0, 'acme_file_wait_timeout': 5,
+        **spec.get('overrides', {})})
     trace_locks()
-    driver = nfs.AcmeNfsDriver(configuration=conf, host=f"{spec['host']}@{GROUP}")
+    driver = nfs.AcmeNfsDriver(configuration=conf, host=f"{spec['host']}@{group}")
     driver.do_setup(context.get_admin_context())
     driver.check_for_setup_error()
     return driver
@@ -100,6 +105,8 @@ class Host:
         from cinder import context
         self.driver, self.spec = driver, spec
         self.ctx = context.get_admin_context()
+        self.holds: dict[str, threading.Event] = {}
+        self.held: dict[str, bool] = {}
 
     def volume(self, volume_id: str) -> Any:
         from cinder import objects
@@ -110,9 +117,14 @@ class Host:
         from cinder.db import api as db
         default_type = db.volume_type_get_by_name(self.ctx, '__DEFAULT__')['id']
         db.volume_create(self.ctx, {'id': id, 'size': size, 'status': status,
-                                    'host': f"{self.spec['cluster']}@{GROUP}#pool1",
+                                    'host': self._backend_host(),
                                     'volume_type_id': default_type})
         return {'id': id}
+
+    def _backend_host(self) -> str:
+        """host@backend#pool of this backend's volumes (the cluster's name in a cluster)."""
+        conf = self.driver.configuration
+        return f"{self.spec.get('cluster', self.spec['host'])}@{conf.config_group}#{conf.acme_pool}"
 
     def op_volumes(self) -> list[dict]:
         from cinder import objects
@@ -176,6 +188,31 @@ class Host:
         vol = self.volume(id)
         self.driver._remotefsclient.mount(vol.provider_location)
         return self.driver._mounts.mount_point(vol.provider_location)
+
+    def op_hold(self, id: str) -> str:
+        """An operation of this backend (an extend, a revert) in progress: it keeps the
+        share mounted, through the driver, until ``unhold``."""
+        self.holds[id] = threading.Event()
+        mounted = threading.Event()
+
+        def operation() -> None:
+            with self.driver._mounted(self.volume(id)) as mount_point:
+                mounted.set()
+                self.holds[id].wait()
+                self.held[id] = os.path.isfile(os.path.join(mount_point, self.volume(id).name))
+
+        threading.Thread(target=operation, daemon=True).start()
+        mounted.wait(60)
+        return self.driver._mounts.mount_point(self.volume(id).provider_location)
+
+    def op_unhold(self, id: str) -> bool:
+        """End the operation; whether its volume file was still there at its end."""
+        self.holds.pop(id).set()
+        for _attempt in range(600):
+            if id in self.held:
+                return self.held.pop(id)
+            time.sleep(0.1)
+        raise TimeoutError(f'the operation on {id} did not end')
 
     def op_stats(self) -> list[str]:
         self.driver.get_volume_stats(refresh=True)

@@ -17,7 +17,8 @@ from oslo_config import cfg
 
 from tests.support import cinder_runtime as cinder_runtime_support
 from tests.support.cinder_driver import (bind_mount_for, configure, ctx,  # noqa: F401  # pylint: disable=unused-import
-                                         new_snapshot, new_volume, snapshot, volume)
+                                         new_snapshot, new_volume, read_mounts_as_nfs, snapshot,
+                                         volume)
 
 from acme_functional import GROUP, MY_IP, mounts_under
 
@@ -64,11 +65,14 @@ def system_ca_bundle_in_environment(monkeypatch):
 
 @pytest.fixture
 def bind_mounts(monkeypatch, appliance):
-    """Replace only os-brick's NFS mount command by a bind mount of the share's directory."""
+    """Replace only os-brick's NFS mount command by a bind mount of the share's directory
+    (named in the mount table by its export, as an NFS mount is)."""
     from os_brick.remotefs import remotefs
     done = []
     monkeypatch.setattr(remotefs.RemoteFsClient, '_do_mount',
                         bind_mount_for(appliance.client(), appliance.share_dir, done))
+    monkeypatch.setattr(remotefs.RemoteFsClient, '_read_mounts',
+                        read_mounts_as_nfs(remotefs.RemoteFsClient._read_mounts))
     return done
 
 

@@ -15,85 +15,25 @@ nothing on the appliance changes; once etcd is back the same coordinator locks a
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import shutil
-import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.etcd import Etcd
 from tests.support.polling import wait_until
+from tests.support.volume_hosts import ClusterHost
 
 pytestmark = [pytest.mark.integration]
 
-HOST_SCRIPT = Path(__file__).with_name('cluster_host.py')
-REPO = Path(__file__).resolve().parents[3]
 MY_IP = {'cv1': '10.0.0.5', 'cv2': '10.0.0.6'}
 LOCK_KEYS = '/tooz/locks'
 # tooz's etcd lock lease (seconds): short, so that what outlives it shows quickly; the
 # coordinator refreshes the leases of held locks every membership_timeout (2 s).
 LOCK_TIMEOUT = 4
-
-
-class ClusterHost:
-    """A cluster_host.py process: requests out, JSON replies in."""
-
-    def __init__(self, name: str, spec: dict, workdir: Path) -> None:
-        self.name, self.my_ip = name, MY_IP[name]
-        self.log, self.stderr = workdir / f'{name}.log', workdir / f'{name}.stderr'
-        self.spec = {**spec, 'host': name, 'my_ip': self.my_ip, 'log': str(self.log),
-                     'base': str(workdir / f'mnt-{name}')}
-        self.start()
-
-    def start(self) -> None:
-        with open(self.stderr, 'ab') as stderr:
-            self.process = subprocess.Popen(
-                ['unshare', '--mount', '--propagation', 'private', sys.executable,
-                 str(HOST_SCRIPT), json.dumps(self.spec)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=REPO)
-        assert self.reply(timeout=120)['result'] == 'ready'
-
-    def send(self, op: str, **args: Any) -> None:
-        self.process.stdin.write(json.dumps({'op': op, **args}).encode() + b'\n')
-        self.process.stdin.flush()
-
-    def poll(self, timeout: float) -> dict | None:
-        """The reply, or None when there is none within ``timeout`` seconds."""
-        ready = select.select([self.process.stdout], [], [], timeout)[0]
-        line = self.process.stdout.readline() if ready else b''
-        return json.loads(line) if line else None
-
-    def reply(self, timeout: float = 60) -> dict:
-        reply = self.poll(timeout)
-        assert reply, f'{self.name} gave no reply: {self.stderr.read_text()[-3000:]}'
-        return reply
-
-    def call(self, op: str, **args: Any) -> Any:
-        self.send(op, **args)
-        reply = self.reply()
-        assert reply['ok'], f"{self.name} {op}: {reply['message']}\n{reply['trace']}"
-        return reply['result']
-
-    def stop(self) -> None:
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process.stdout.close()
-
-    def restart(self) -> None:
-        """cinder-volume restarted on this host: a new process, a new tooz member."""
-        self.stop()
-        self.start()
 
 
 @pytest.fixture(scope='module')
@@ -127,8 +67,9 @@ def hosts(workdir, etcd, nas):
             'data_dir': str(nas.data_dir), 'cluster': 'acme-cluster'}
     started = []
     try:
-        started.append(ClusterHost('cv1', {**spec, 'db_sync': True}, workdir))
-        started.append(ClusterHost('cv2', spec, workdir))
+        started.append(ClusterHost('cv1', {**spec, 'db_sync': True, 'my_ip': MY_IP['cv1']},
+                                   workdir))
+        started.append(ClusterHost('cv2', {**spec, 'my_ip': MY_IP['cv2']}, workdir))
         yield started
     finally:
         for host in started:  # their mount namespaces, and mounts, end with them

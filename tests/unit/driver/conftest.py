@@ -20,7 +20,8 @@ from tests.support.cinder_driver import (configure, ctx, new_snapshot,  # noqa: 
 
 from acme_cinder import nfs
 from acme_cinder.mounts import ShareMounts
-from cinder import context
+from cinder import context, objects
+from cinder.objects import fields
 
 CONF = cfg.CONF
 _OVERRIDDEN: set[str] = set()
@@ -61,7 +62,7 @@ def build_driver(appliance, base, setup=True, my_ip=MY_IP, new_install=None, **o
         drv._is_voldb_empty_at_startup = new_install
     mounts = SymlinkMounts(appliance, drv.base, my_ip, nfs_mount_options=drv.mount_options)
     drv._remotefsclient = mounts
-    drv._mounts = ShareMounts(mounts, umount=mounts.umount,
+    drv._mounts = ShareMounts(mounts, umount=mounts.umount, owns=drv._owns_export,
                               attempts=drv.configuration.nfs_mount_attempts, retry_delay=0)
     if setup:
         drv.do_setup(context.get_admin_context())
@@ -86,3 +87,17 @@ def make_driver(tmp_path, appliance):
 @pytest.fixture
 def driver(make_driver):
     return make_driver()
+
+
+@pytest.fixture
+def db_volume(ctx):  # noqa: F811  # the imported fixture, by name
+    """A volume that exists in Cinder's database (what check_already_managed_volume reads)."""
+    def build(size=1, **updates):
+        vol = objects.Volume(context=ctx, size=size, host=f'{HOST}@{GROUP}#pool1',
+                             status='available', display_name='vol',
+                             attach_status=fields.VolumeAttachStatus.DETACHED, **updates)
+        vol.create()  # the database gives it its id
+        vol.volume_attachment = objects.VolumeAttachmentList(objects=[])
+        vol.obj_reset_changes()
+        return vol
+    return build

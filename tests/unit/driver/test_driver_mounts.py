@@ -165,6 +165,23 @@ def test_reconcile_never_touches_a_share_an_operation_uses(table):
         assert table.mounted
 
 
+def test_reconcile_rechecks_what_is_needed_under_the_mounts_lock(table):
+    """A user that arrived after the first read (a local attach begun meanwhile) keeps it."""
+    table.mount(EXPORT)
+    reads = iter([[], [EXPORT]])
+    assert make(table).reconcile(lambda: next(reads)) == []
+    assert table.mounted == {table.get_mount_point(EXPORT): EXPORT}
+
+
+def test_reconcile_judges_only_the_mounts_its_backend_owns(table):
+    table.mount(EXPORT)
+    table.mount(OTHER)
+    mounts = ShareMounts(table, umount=table.umount, retry_delay=0,
+                         owns=lambda export: export == EXPORT)
+    assert mounts.reconcile(lambda: []) == [table.get_mount_point(EXPORT)]
+    assert table.mounted == {table.get_mount_point(OTHER): OTHER}
+
+
 def test_reconcile_ignores_mounts_outside_the_base(table, tmp_path):
     table.mounted['/mnt/elsewhere'] = EXPORT
     assert make(table).reconcile(lambda: pytest.fail('nothing to judge')) == []

@@ -33,8 +33,9 @@ def posted_share(appliance) -> dict:
 
 
 def mount_dirs(driver) -> list[str]:
-    """What an operation left in the mount base (the secure-mode indicator file aside)."""
-    return [n for n in os.listdir(driver.base) if n != '.cinderSecureEnvIndicator']
+    """What an operation left in the mount base: mount points (os-brick's are hex digests;
+    the secure-mode indicator and the mount users' record are dot files, not mounts)."""
+    return [n for n in os.listdir(driver.base) if not n.startswith('.')]
 
 
 def setup(drv) -> None:
