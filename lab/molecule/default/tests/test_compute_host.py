@@ -1,4 +1,4 @@
-"""Verify of molecule/default on the compute host (os-brick's NFS connector, no Cinder)."""
+"""Verify of lab/molecule/default on the compute host (os-brick's NFS connector, no Cinder)."""
 
 from __future__ import annotations
 

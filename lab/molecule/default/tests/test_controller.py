@@ -1,6 +1,6 @@
-"""Verify of molecule/default on the controller: the appliance, Cinder's API and its backend.
+"""Verify of lab/molecule/default on the controller: the appliance, Cinder's API and its backend.
 
-Runs inside the lab namespace (molecule/default/bin/pytest), where the lab addresses are.
+Runs inside the lab namespace (lab/molecule/default/bin/pytest), where the lab addresses are.
 """
 
 from __future__ import annotations

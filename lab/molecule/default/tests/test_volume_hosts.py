@@ -1,4 +1,4 @@
-"""Verify of molecule/default on every cinder-volume host (the lab's QEMU guests)."""
+"""Verify of lab/molecule/default on every cinder-volume host (the lab's QEMU guests)."""
 
 from __future__ import annotations
 
