@@ -53,9 +53,11 @@ collection-link:  ## ansible and ansible-test need the checkout under ansible_co
 	@mkdir -p $(dir $(COLL))
 	@ln -sfn $(ROOT) $(COLL)
 
-lint: venv
+lint: venv collection-link
 	@echo "== ruff"
 	@$(VENV)/bin/ruff check .
+	@echo "== ansible-lint (production profile): the lab (lab/), then the checkout without it"
+	@tests/lint/ansible-lint.sh
 
 sanity: venv collection-link
 	@echo "== ansible-test sanity"
