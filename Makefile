@@ -53,9 +53,11 @@ collection-link:  ## ansible and ansible-test need the checkout under ansible_co
 	@mkdir -p $(dir $(COLL))
 	@ln -sfn $(ROOT) $(COLL)
 
-lint: venv
+lint: venv collection-link
 	@echo "== ruff"
 	@$(VENV)/bin/ruff check .
+	@echo "== ansible-lint (production profile): the lab (lab/), then the checkout without it"
+	@tests/lint/ansible-lint.sh
 
 sanity: venv collection-link
 	@echo "== ansible-test sanity"
@@ -102,13 +104,13 @@ bench: deps venv collection-link
 	@$(PY) tests/bench/driver_bench.py
 	@if [ -x tests/bench/modules_bench.sh ]; then tests/bench/modules_bench.sh; fi
 
-lab: venv collection-link  ## the whole lab: molecule/default create, converge, idempotence, side_effect, verify (timed), crash step, report (lab/README.md); root, Debian 12
+lab: venv collection-link  ## the whole lab: lab/molecule/default create, converge, idempotence, side_effect, verify (timed), crash step, report (lab/README.md); root, Debian 12
 	@lab/bin/lab-up
 
 lab-negative: venv collection-link  ## after make lab: wrong password -> backend down, reason logged once; fixed -> up
 	@test -s lab/state/inventory.yml || { echo "lab-negative: no lab (run make lab first)" >&2; exit 2; }
-	@CONTAINERS_CONF=$(ROOT)/lab/state/containers.conf ANSIBLE_NOCOLOR=1 nsenter --net=/run/netns/acme-lab \
-	  $(VENV)/bin/ansible-playbook -i lab/state/inventory.yml lab/playbooks/negative.yml
+	@CONTAINERS_CONF=$(ROOT)/lab/state/containers.conf ANSIBLE_CONFIG=$(ROOT)/lab/ansible.cfg ANSIBLE_NOCOLOR=1 \
+	  nsenter --net=/run/netns/acme-lab $(VENV)/bin/ansible-playbook -i lab/state/inventory.yml lab/playbooks/negative.yml
 
 lab-tempest: venv collection-link  ## after make lab: tempest + cinder-tempest-plugin volume API tests inside the lab
 	@lab/bin/lab-tempest
@@ -119,12 +121,12 @@ lab-cluster: venv  ## after make lab: the active-active flows (burst, clones, at
 lab-bench: venv collection-link  ## after make lab: benchmarks against Cinder's generic NFS driver; LAB_BENCH_ARGS=--help
 	@lab/bin/lab-bench $(LAB_BENCH_ARGS)
 
-lab-verify: venv collection-link  ## after make lab: molecule verify -s default (testinfra on the volume hosts, compute host, controller)
+lab-verify: venv collection-link  ## after make lab: cd lab && molecule verify -s default (testinfra on the volume hosts, compute host, controller)
 	@test -s lab/state/inventory.yml || { echo "lab-verify: no lab (run make lab first)" >&2; exit 2; }
-	@PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule verify -s default --no-command-borders
+	@cd lab && PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule verify -s default --no-command-borders
 
-lab-down: venv collection-link  ## molecule destroy -s default: lab/bin/lab-down removes everything the lab started (the image cache in .cache/lab stays)
-	@PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule destroy -s default --no-command-borders
+lab-down: venv collection-link  ## cd lab && molecule destroy -s default: lab/bin/lab-down removes everything the lab started (the image cache in .cache/lab stays)
+	@cd lab && PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule destroy -s default --no-command-borders
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

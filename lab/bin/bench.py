@@ -66,6 +66,7 @@ def backends(lab: Lab, args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def playbook(lab: Lab, state: str, **extra: str) -> None:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(bl.REPO / 'build'), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_CONFIG=str(bl.REPO / 'lab/ansible.cfg'),
                CONTAINERS_CONF=str(bl.STATE / 'containers.conf'))
     extra_args = [f'acme_bench_state={state}', f'acme_bench_host={generic_host(lab).name}',
                   f'acme_lab_root={bl.REPO}'] + [f'{k}={v}' for k, v in extra.items()]

@@ -82,10 +82,18 @@ def test_nothing_shippable_left_out(tarball: tarfile.TarFile) -> None:
 
 
 def test_lab_content_exists_but_stays_out(tarball: tarfile.TarFile) -> None:
-    lab = [p.relative_to(REPO).as_posix() for p in (*REPO.glob('roles/lab_*/meta/main.yml'),
-                                                    *REPO.glob('playbooks/lab*.yml'))]
+    lab = [p.relative_to(REPO).as_posix() for p in (*REPO.glob('lab/roles/lab_*/meta/main.yml'),
+                                                    *REPO.glob('lab/playbooks/*.yml'),
+                                                    *REPO.glob('lab/molecule/*/molecule.yml'))]
     assert lab, 'no lab content in the checkout: the exclusion test proves nothing'
     assert set(lab).isdisjoint(files(tarball))
+
+
+def test_roles_and_playbooks_hold_only_what_ships() -> None:
+    """The lab's roles and playbooks are under lab/, not in the collection's roles/, playbooks/."""
+    tracked = subprocess.run(['git', 'ls-files', 'roles', 'playbooks'], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert tracked and [n for n in tracked if not matches(n, SHIPPED)] == []
 
 
 def used_collections(tarball: tarfile.TarFile) -> dict[str, set[str]]:
