@@ -17,10 +17,14 @@ from oslo_log import log as logging
 
 from acme_cinder import local_users
 from acme_cinder.errors import backend_errors
+from cinder import exception
 from cinder.objects import fields
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
+# Attachments that still need their host's NFS rule: not yet detached.
+LIVE_ATTACH = (fields.VolumeAttachStatus.RESERVED, fields.VolumeAttachStatus.ATTACHING,
+               fields.VolumeAttachStatus.ATTACHED)
 
 
 class ConnectionsMixin:
@@ -45,6 +49,11 @@ class ConnectionsMixin:
             LOG.warning('Share of volume %s stays mounted on this host until the next '
                         'reconcile: %s', volume.id, error)
 
+    def validate_connector(self, connector: dict) -> None:
+        """The share is exported to the connector's address: without one, no attach."""
+        if not (connector or {}).get('ip'):
+            raise exception.InvalidConnectorException(missing='ip')
+
     @backend_errors
     def initialize_connection(self, volume: Any, connector: dict,
                               initiator_data: dict | None = None) -> dict:
@@ -65,19 +74,22 @@ class ConnectionsMixin:
                              **kwargs: Any) -> bool:
         """Revoke the connector's access unless another attachment from its host needs it.
 
-        Returns whether other attachments of the volume remain (Cinder keeps
-        the export then). This host's own rule stays: the driver's own
-        operations use it.
+        Every attachment not yet detached (reserved, attaching, attached)
+        counts, the one ending included. Returns whether other attachments of
+        the volume remain (Cinder keeps the export then). This host's own rule
+        stays: the driver's own operations use it. A force detach without a
+        connector keeps the rules of the attachments that remain and ends the
+        others.
         """
-        attached = [a for a in (volume.volume_attachment or [])
-                    if a.attach_status == fields.VolumeAttachStatus.ATTACHED]
-        if connector is None:  # force detach of every attachment
-            self._keep_access(volume, lambda clients: clients == CONF.my_ip)
+        live = [a for a in (volume.volume_attachment or []) if a.attach_status in LIVE_ATTACH]
+        if connector is None:
+            needed = {CONF.my_ip} | {(a.connector or {}).get('ip') for a in live}
+            self._keep_access(volume, lambda clients: clients in needed)
             return False
         ip = connector.get('ip')
-        if ip and ip != CONF.my_ip and self._same_host_count(attached, connector) <= 1:
+        if ip and ip != CONF.my_ip and self._same_host_count(live, connector) <= 1:
             self._keep_access(volume, lambda clients: clients != ip)
-        return len(attached) > 1
+        return len(live) > 1
 
     def _keep_access(self, volume: Any, keep: Callable[[str], bool]) -> None:
         share_id = self._share_id(volume)

@@ -498,9 +498,15 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     # ------------------------------------------------------------------
     def retype(self, context: Any, volume: Any, new_type: Any, diff: Any,
                host: dict) -> tuple[bool, None]:
-        same_backend = volume_utils.extract_host(volume.host, 'backend') == \
-            volume_utils.extract_host(host['host'], 'backend')
-        return same_backend, None
+        """In place when the destination is this backend. In an active-active cluster
+        Cinder names the cluster's first host, not necessarily this one: the cluster's
+        name decides then."""
+        def backend(name: str | None) -> str | None:
+            return volume_utils.extract_host(name, 'backend') if name else None
+
+        if volume.cluster_name and host.get('cluster_name'):
+            return backend(volume.cluster_name) == backend(host['cluster_name']), None
+        return backend(volume.host) == backend(host['host']), None
 
     # ------------------------------------------------------------------
     # Stats: one pool request, whatever the number of volumes; also the
@@ -522,8 +528,9 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             'free_capacity_gb': round(pool['free_bytes'] / units.Gi, 2),
             'provisioned_capacity_gb': round(pool['provisioned_bytes'] / units.Gi, 2),
             'reserved_percentage': conf.reserved_percentage,
+            # 'auto' is passed on: the scheduler computes it from these capacities.
             'max_over_subscription_ratio': volume_utils.get_max_over_subscription_ratio(
-                conf.max_over_subscription_ratio, supports_auto=False),
+                conf.max_over_subscription_ratio, supports_auto=True),
             'thin_provisioning_support': thin,
             'thick_provisioning_support': not thin,
             'sparse_copy_volume': True,

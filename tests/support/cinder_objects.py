@@ -13,7 +13,8 @@ def make_volume(ctx, group: str, size: int = 1, **updates) -> objects.Volume:
     values = dict(id=str(uuid.uuid4()), _name_id=None, size=size, host=f'cv1@{group}#pool1',
                   status='available', attach_status=fields.VolumeAttachStatus.DETACHED,
                   provider_location=None, provider_id=None, encryption_key_id=None,
-                  volume_type_id=None, display_name='vol', migration_status=None)
+                  volume_type_id=None, display_name='vol', migration_status=None,
+                  cluster_name=None)
     values.update(updates)
     vol = objects.Volume(context=ctx, **values)
     vol.volume_attachment = objects.VolumeAttachmentList(objects=[])

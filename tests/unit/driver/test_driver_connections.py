@@ -14,7 +14,7 @@ import threading
 import pytest
 from driver_helpers import HOST, MY_IP, assert_clean
 
-from cinder import coordination, objects
+from cinder import coordination, exception, objects
 from cinder.db import api as db
 from cinder.objects import fields
 
@@ -99,6 +99,37 @@ def test_terminate_keeps_the_rule_while_another_attachment_of_that_host_remains(
     attach(ctx, vol, COMPUTE)
     assert driver.terminate_connection(vol, COMPUTE) is True
     assert COMPUTE['ip'] in rules(appliance, vol)
+
+
+@pytest.mark.parametrize('status', [fields.VolumeAttachStatus.RESERVED,
+                                    fields.VolumeAttachStatus.ATTACHING])
+def test_detach_keeps_the_rule_another_not_yet_detached_attachment_of_that_host_needs(
+        driver, appliance, volume, ctx, status):
+    vol = volume()
+    driver.initialize_connection(vol, COMPUTE)
+    attach(ctx, vol, COMPUTE)
+    attach(ctx, vol, COMPUTE, status=status)  # a second server on that host, being attached
+    assert driver.terminate_connection(vol, COMPUTE) is True
+    assert COMPUTE['ip'] in rules(appliance, vol)
+
+
+def test_force_detach_keeps_the_rules_of_the_remaining_attachments(driver, appliance, volume,
+                                                                    ctx):
+    vol = volume()
+    gone = {'ip': '10.0.0.52', 'host': 'compute-3'}
+    for connector in (COMPUTE, gone):
+        driver.initialize_connection(vol, connector)
+    attach(ctx, vol, COMPUTE)
+    attach(ctx, vol, gone, status=fields.VolumeAttachStatus.DETACHED)
+    assert driver.terminate_connection(vol, None) is False
+    assert set(rules(appliance, vol)) == {MY_IP, COMPUTE['ip']}
+
+
+@pytest.mark.parametrize('connector', [{}, {'host': 'compute-1'}, {'ip': None}, None])
+def test_validate_connector_without_an_address_is_an_invalid_connector(driver, connector):
+    with pytest.raises(exception.InvalidConnectorException, match='ip'):
+        driver.validate_connector(connector)
+    driver.validate_connector(COMPUTE)
 
 
 def test_force_detach_leaves_only_this_host(driver, appliance, volume):

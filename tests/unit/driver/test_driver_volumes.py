@@ -566,6 +566,20 @@ def test_volume_stats_thick(make_driver):
     assert stats['thick_provisioning_support'] is True
 
 
+def test_max_over_subscription_ratio_auto_is_reported_for_cinders_scheduler(make_driver,
+                                                                           volume):
+    """'auto' stopped every stats refresh (VolumeDriverException); the scheduler computes it
+    from the capacities the driver reports, as for Cinder's own thin drivers."""
+    from cinder.scheduler import sched_utils
+    drv = make_driver(max_over_subscription_ratio='auto')
+    volume(size=2, drv=drv)
+    stats = drv.get_volume_stats(refresh=True)
+    assert stats['max_over_subscription_ratio'] == 'auto'
+    used = stats['total_capacity_gb'] - stats['free_capacity_gb']
+    assert sched_utils.calculate_max_over_subscription_ratio(stats, 20.0) == \
+        1 + stats['provisioned_capacity_gb'] / (used + 1)
+
+
 def test_volume_stats_failure_is_backend_error(driver, appliance):
     appliance.add_fault(method='GET', path='/pools/pool1', action='fail', status=500)
     with pytest.raises(exception.VolumeBackendAPIException, match='INTERNAL'):
@@ -577,6 +591,15 @@ def test_retype_within_backend_needs_no_migration(driver, volume):
     vol = volume()
     assert driver.retype(None, vol, {}, {}, {'host': 'cv1@acme-unit#pool1'}) == (True, None)
     assert driver.retype(None, vol, {}, {}, {'host': 'cv2@other#p'}) == (False, None)
+
+
+def test_retype_within_backend_in_an_active_active_cluster_needs_no_migration(driver, volume):
+    """Cinder passes the cluster's first host, which need not be the volume's."""
+    vol = volume(host='cv2@acme-unit#pool1', cluster_name='lab@acme-unit#pool1')
+    cluster = {'host': 'cv1@acme-unit#pool1', 'cluster_name': 'lab@acme-unit#pool1'}
+    assert driver.retype(None, vol, {}, {}, cluster) == (True, None)
+    other = {'host': 'cv1@acme-unit#pool1', 'cluster_name': 'other@acme-unit#pool1'}
+    assert driver.retype(None, vol, {}, {}, other) == (False, None)
 
 
 def test_migrate_volume_uses_generic_path(driver, volume, ctx):
