@@ -258,8 +258,8 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         share prefix at this appliance's location of it, or a share of its pool and data
         address that is gone (deleted, or renamed by a manage). Other backends' mounts,
         under the same mount base, are never this backend's to judge."""
-        address, _, path = export.rpartition(':')
-        pool, _, name = path.strip('/').partition('/')
+        address, _colon, path = export.rpartition(':')
+        pool, _slash, name = path.strip('/').partition('/')
         if pool != self._pool() or not name or '/' in name:
             return False
         try:
