@@ -76,6 +76,18 @@ class Executor:
         return processutils.execute(*cmd, **kwargs)
 
 
+class RootRecorder(Executor):
+    """The test executor, also noting each command and whether it asked for root."""
+
+    def __init__(self):
+        super().__init__()
+        self.as_root: list[tuple[tuple[str, ...], bool]] = []
+
+    def __call__(self, *cmd, **kwargs):
+        self.as_root.append((cmd, kwargs.get('run_as_root', False)))
+        return super().__call__(*cmd, **kwargs)
+
+
 def assert_clean(driver, appliance, shares=0, snapshots=0):
     """Nothing mounted on this host; the appliance holds only what is expected."""
     assert driver._remotefsclient.table == {}

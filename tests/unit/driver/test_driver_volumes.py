@@ -8,7 +8,7 @@ import stat
 
 import certifi
 import pytest
-from driver_helpers import MY_IP, QUOTA, Executor, assert_clean
+from driver_helpers import MY_IP, QUOTA, RootRecorder, assert_clean
 
 from tests.support.appliance import free_port
 from tests.support.cinder_driver import read, volume_file, write
@@ -41,18 +41,6 @@ def mount_dirs(driver) -> list[str]:
 def setup(drv) -> None:
     drv.do_setup(context.get_admin_context())
     drv.check_for_setup_error()
-
-
-class RootRecorder(Executor):
-    """The test executor, also noting whether each command asked for root."""
-
-    def __init__(self):
-        super().__init__()
-        self.as_root: list[tuple[str, bool]] = []
-
-    def __call__(self, *cmd, **kwargs):
-        self.as_root.append((cmd[0], kwargs.get('run_as_root', False)))
-        return super().__call__(*cmd, **kwargs)
 
 
 # -- set-up ------------------------------------------------------------------------------
@@ -205,7 +193,7 @@ def test_secure_nas_mode_clone_and_revert_copy_run_no_command_as_root(
     drv._execute = recorder = RootRecorder()
     drv.create_volume_from_snapshot(new_volume(size=2), snap)
     drv.revert_to_snapshot(ctx, vol, snap)  # by copy
-    assert {'mv', 'cp', 'truncate', 'chmod'} <= {cmd for cmd, _as_root in recorder.as_root}
+    assert {'mv', 'cp', 'truncate', 'chmod'} <= {cmd[0] for cmd, _as_root in recorder.as_root}
     assert not any(as_root for _cmd, as_root in recorder.as_root)
     shares = appliance.shares()
     assert len(shares) == 3 and all(s.root.mode == 0o775 for s in shares)
