@@ -113,8 +113,8 @@ def test_detach_keeps_the_rule_another_not_yet_detached_attachment_of_that_host_
     assert COMPUTE['ip'] in rules(appliance, vol)
 
 
-def test_force_detach_keeps_the_rules_of_the_remaining_attachments(driver, appliance, volume,
-                                                                    ctx):
+def test_force_detach_keeps_the_rules_of_the_remaining_attachments(
+        driver, appliance, volume, ctx):
     vol = volume()
     gone = {'ip': '10.0.0.52', 'host': 'compute-3'}
     for connector in (COMPUTE, gone):

@@ -554,8 +554,8 @@ def test_volume_stats_thick(make_driver):
     assert stats['thick_provisioning_support'] is True
 
 
-def test_max_over_subscription_ratio_auto_is_reported_for_cinders_scheduler(make_driver,
-                                                                           volume):
+def test_max_over_subscription_ratio_auto_is_reported_for_cinders_scheduler(
+        make_driver, volume):
     """'auto' stopped every stats refresh (VolumeDriverException); the scheduler computes it
     from the capacities the driver reports, as for Cinder's own thin drivers."""
     from cinder.scheduler import sched_utils
