@@ -155,8 +155,8 @@ class ShareMounts:
                 ) -> Iterator[str]:
         """Mount ``export`` for the block (unless already mounted); yield its mount point.
 
-        ``prepare`` runs when a mount was refused (e.g. to grant this host
-        access), then the mount is tried again. A failed unmount at the end is
+        ``prepare`` runs before each mount attempt (e.g. to make sure this
+        host has access); not at all when the share is mounted already. A failed unmount at the end is
         logged, not raised: the operation itself succeeded.
         """
         self._acquire(export, prepare)
@@ -235,13 +235,15 @@ class ShareMounts:
                 LOG.warning('%s; the next reconcile retries', error)
 
     def _mount(self, export: str, prepare: Callable[[], None] | None) -> None:
-        """Mount with nfs_mount_attempts tries; ``prepare`` runs after the first failure.
+        """Mount with nfs_mount_attempts tries; ``prepare`` runs before each.
 
-        Granting this host access costs a REST call, and the host usually has it
-        already (the share was created exported to it), so it is done only when a
-        mount was refused.
+        ``prepare`` makes sure of this host's access (a rule another host of a
+        cluster may have revoked): a mount refused for want of it would be
+        logged as an ERROR by os-brick, although nothing is wrong.
         """
         for attempt in range(1, self._attempts + 1):
+            if prepare is not None:
+                prepare()
             try:
                 self._client.mount(export, list(self._flags))
                 return
@@ -251,11 +253,7 @@ class ShareMounts:
                     self._remove_dir(self.mount_point(export))
                     raise MountError(f'cannot mount {export}: {exc}') from exc
                 LOG.debug('Mount attempt %d of %s failed: %s; retrying', attempt, export, exc)
-            if prepare is not None:
-                prepare()
-                prepare = None
-            else:
-                time.sleep(self._retry_delay)
+            time.sleep(self._retry_delay)
 
     def _unmount(self, export: str) -> None:
         """Unmount and forget that the driver mounted it (caller holds its lock)."""
