@@ -156,8 +156,9 @@ class ShareMounts:
         """Mount ``export`` for the block (unless already mounted); yield its mount point.
 
         ``prepare`` runs before each mount attempt (e.g. to make sure this
-        host has access); not at all when the share is mounted already. A failed unmount at the end is
-        logged, not raised: the operation itself succeeded.
+        host has access); not at all when the share is mounted already. A
+        failed unmount at the end is logged, not raised: the operation itself
+        succeeded.
         """
         self._acquire(export, prepare)
         try:
