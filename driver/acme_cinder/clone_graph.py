@@ -171,26 +171,33 @@ class CloneGraphMixin:
     def _collect_one(self, snapshot_id: str) -> str | None:
         """Delete a hidden, unneeded snapshot (and its hidden share if now empty).
 
+        Judged under the share's lock on a fresh read: another host may be
+        hiding the snapshot right now, after this host's last clone of it went.
         Returns the next snapshot up the chain worth looking at, or None.
         """
         try:
-            snap = self.client.snapshots.get(snapshot_id)
+            share_id = self.client.snapshots.get(snapshot_id)['share_id']
+            with self._share_lock(share_id):
+                share = self._collect_locked(self.client.snapshots.get(snapshot_id))
         except acme_client.NotFound:
             return None
-        if snap['clones'] or not names.is_hidden_snapshot(snap['name']):
+        if share is None:
             return None
-        share_id = snap['share_id']
-        with self._share_lock(share_id):
-            if not self._delete_or_keep(snap):
-                return None
-            share = self.client.shares.get(share_id)
-            if not self._names.is_hidden(share['name']) or \
-                    self.client.snapshots.list(share_id):
-                return None
-            self.client.shares.delete(share_id, recursive=True)
         LOG.info('Deleted hidden share %s: the last volume made from it is gone', share_id)
         self._forget_share(share_id)
         return share.get('origin_snapshot_id')
+
+    def _collect_locked(self, snap: dict) -> dict | None:
+        """The hidden share deleted after its last snapshot, or None (caller holds its lock)."""
+        if snap['clones'] or not names.is_hidden_snapshot(snap['name']):
+            return None
+        if not self._delete_or_keep(snap):
+            return None
+        share = self.client.shares.get(snap['share_id'])
+        if not self._names.is_hidden(share['name']) or self.client.snapshots.list(share['id']):
+            return None
+        self.client.shares.delete(share['id'], recursive=True)
+        return share
 
     def _forget_share(self, share_id: str) -> None:
         """Remove the share's lock file (tooz file backend; others clean up themselves)."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 
 import pytest
 from driver_helpers import QUOTA, assert_clean
 
 from tests.support.cinder_driver import read, volume_file, write
+from tests.support.polling import wait_until
 
 from acme_cinder import names
 from cinder import exception
@@ -235,3 +237,28 @@ def test_lock_files_go_with_volumes_and_shares(driver, appliance, volume, snapsh
     driver.clean_volume_file_locks(vol.id)
     left = [p.name for p in locks.iterdir()] if locks.exists() else []
     assert not [n for n in left if vol.id in n or vol.provider_id in n], left
+
+
+def test_snapshot_hidden_while_its_last_clone_goes_on_another_host_is_still_collected(
+        make_driver, appliance, volume, snapshot, from_snapshot, tmp_path):
+    """Host A deletes the snapshot while host B deletes its last clone: B judges the snapshot
+    again under its share's lock, after A's hide, and collects it (issue 20)."""
+    host_a, host_b = make_driver(), make_driver(base=tmp_path / 'mnt-b')
+    source = volume(drv=host_a)
+    snap = snapshot(source, drv=host_a)
+    child = from_snapshot(snap)
+    hide = host_a.client.snapshots.update
+    other_host = threading.Thread(target=host_b.delete_volume, args=(child,))
+
+    def hide_while_the_clone_goes(*args, **kwargs):
+        other_host.start()  # B deletes the last clone between A's check and A's hide
+        wait_until(lambda: child.provider_id not in {s.id for s in appliance.shares()},
+                   timeout=30)
+        return hide(*args, **kwargs)
+
+    host_a.client.snapshots.update = hide_while_the_clone_goes
+    host_a.delete_snapshot(snap)
+    other_host.join(timeout=60)
+    assert appliance.snapshots(source.provider_id) == []
+    for drv in (host_a, host_b):
+        assert_clean(drv, appliance, shares=1, snapshots=0)
