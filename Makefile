@@ -18,19 +18,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks unit integration test bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-verify
 
-help:
-	@echo "make test      every test tier (installs what it needs)"
-	@echo "make lab       bring up the end-to-end lab and print its report"
-	@echo "make lab-negative  after make lab: the wrong-password run (backend down, then up again)"
-	@echo "make lab-tempest  after make lab: tempest volume API tests through Keystone (lab/README.md)"
-	@echo "make lab-cluster  after make lab: the active-active flows on the two volume hosts (lab/README.md)"
-	@echo "make lab-bench  after make lab: side by side with Cinder's generic NFS driver (lab/README.md)"
-	@echo "make lab-verify  after make lab: molecule verify of the lab (testinfra)"
-	@echo "make lab-down  remove everything the lab started"
-	@echo "make bench     benchmarks (appliance lookup, modules)"
-	@echo "make molecule  molecule test of the scenarios appliance, cinder_backend, driver"
-	@echo "make ansible-test  ansible-test units and integration (the modules; --local, offline)"
-	@echo "make publish-checks  the Galaxy tarball: ansible-lint, galaxy-importer, changelog lint"
+help:  ## this list (from the ## comment of each target)
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
+	  sed -E 's/^([a-z-]+):[^#]*## (.*)/\1\t\2/' | sort | awk -F'\t' '{printf "make %-16s %s\n", $$1, $$2}'
 
 deps:  ## Debian packages and container runtime configuration
 	@if [ -n "$(APT_PKGS)" ] && ! dpkg -s $(APT_PKGS) >/dev/null 2>&1; then \
@@ -42,24 +32,27 @@ deps:  ## Debian packages and container runtime configuration
 $(STAMP): requirements-dev.txt constraints.txt appliance/pyproject.toml driver/pyproject.toml
 	@echo "== virtualenv $(VENV)"
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PIP) install -q -r requirements-dev.txt -c constraints.txt 2>&1 | grep -v '^WARNING: Location' || true
-	@$(PIP) install -q --no-deps -e appliance -e driver 2>&1 | grep -v '^WARNING: Location' || true
+	@# pip's "WARNING: Location" lines are noise; a failed install still fails (pipefail)
+	@$(PIP) install -q -r requirements-dev.txt -c constraints.txt 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@$(PIP) install -q --no-deps -e appliance -e driver 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@$(PY) -c 'import ansible, fastapi, cinder, acme_appliance, acme_cinder'
 	@touch $@
 
-venv: $(STAMP)
+venv: $(STAMP)  ## the project's virtualenv (.venv) with pinned requirements
 
 collection-link:  ## ansible and ansible-test need the checkout under ansible_collections/acme/nas
 	@mkdir -p $(dir $(COLL))
 	@ln -sfn $(ROOT) $(COLL)
 
-lint: venv collection-link
+lint: venv collection-link  ## ruff, shellcheck of every shell script, ansible-lint (lab/ and the rest)
 	@echo "== ruff"
 	@$(VENV)/bin/ruff check .
+	@echo "== shellcheck"
+	@tests/lint/shellcheck.sh
 	@echo "== ansible-lint (production profile): the lab (lab/), then the checkout without it"
 	@tests/lint/ansible-lint.sh
 
-sanity: venv collection-link
+sanity: venv collection-link  ## ansible-test sanity (ansible-core of .venv)
 	@echo "== ansible-test sanity"
 	@PATH=$(VENV)/bin:$$PATH tests/sanity/run.sh
 
@@ -73,10 +66,10 @@ publish-checks: venv  ## the Galaxy tarball: ansible-lint production, galaxy-imp
 	@echo "== publish checks"
 	@tests/publish/run.sh
 
-unit: venv
+unit: venv  ## pytest tests/unit (no services)
 	@$(PY) -m pytest -q --ignore=tests/unit/plugins tests/unit
 
-integration: deps venv collection-link
+integration: deps venv collection-link  ## pytest tests/integration (real simulator, ganesha, podman, etcd)
 	@$(PY) -m pytest -q tests/integration
 
 MOLECULE_SCENARIOS := appliance cinder_backend driver
@@ -95,11 +88,11 @@ ansible-test: deps venv collection-link  ## ansible-test units (tests/unit/plugi
 	@echo "== ansible-test integration (the modules against the simulator)"
 	@tests/ansible-test/run.sh integration
 
-test: deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks molecule ansible-test
+test: deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks molecule ansible-test  ## every test tier (installs what it needs); last line = the pytest summary
 	@echo "== pytest: unit + integration"
 	@$(PY) -m pytest -p no:cacheprovider --ignore=tests/unit/plugins tests/unit tests/integration
 
-bench: deps venv collection-link
+bench: deps venv collection-link  ## benchmarks (appliance lookup, driver REST calls, modules)
 	@$(PY) tests/bench/lookup_bench.py
 	@$(PY) tests/bench/driver_bench.py
 	@if [ -x tests/bench/modules_bench.sh ]; then tests/bench/modules_bench.sh; fi
@@ -128,5 +121,5 @@ lab-verify: venv collection-link  ## after make lab: cd lab && molecule verify -
 lab-down: venv collection-link  ## cd lab && molecule destroy -s default: lab/bin/lab-down removes everything the lab started (the image cache in .cache/lab stays)
 	@cd lab && PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule destroy -s default --no-command-borders
 
-clean:
+clean:  ## remove build/ and tool caches
 	rm -rf build .pytest_cache .ruff_cache

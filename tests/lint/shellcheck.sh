@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# shellcheck of every shell script git tracks, by shebang (most have no .sh extension:
+# lab/bin/*, appliance/run, appliance/container/*, the molecule shims), following sourced files.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+mapfile -t scripts < <(git ls-files -z | xargs -0 grep -lIE '^#!.*\b(ba)?sh\b' -- 2>/dev/null \
+    | while IFS= read -r f; do head -n1 "$f" | grep -qE '^#!.*\b(ba)?sh\b' && echo "$f"; done)
+shellcheck -x "${scripts[@]}"
+echo "shellcheck: ${#scripts[@]} scripts ok"
