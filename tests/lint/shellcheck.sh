@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck of every shell script git tracks, by shebang (most have no .sh extension:
+# Lint every shell script git tracks with shellcheck, found by shebang (most have no .sh extension:
 # lab/bin/*, appliance/run, appliance/container/*, the molecule shims), following sourced files.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
