@@ -198,37 +198,3 @@ class CloneGraphMixin:
             return None
         self.client.shares.delete(share['id'], recursive=True)
         return share
-
-    def _forget_share(self, share_id: str) -> None:
-        """Remove the share's lock file (tooz file backend; others clean up themselves)."""
-        coordination.synchronized_remove(self._share_lock_name(share_id))
-
-    # ------------------------------------------------------------------
-    # Shares of new volumes
-    # ------------------------------------------------------------------
-    def _new_share(self, volume: Any, origin: dict | None = None) -> dict:
-        """POST the share (a clone of snapshot ``origin``): quota, root ownership and this
-        host's export in one call."""
-        name = self._names.volume(volume.name)
-        try:
-            return self.client.shares.create(
-                name, self._pool(), quota_bytes=self._quota(volume.size, origin),
-                origin_snapshot_id=origin and origin['id'], nfs=self._host_nfs(),
-                **self._root_ownership())
-        except acme_client.AcmeError as error:
-            # A create whose answer was lost may still have made the share.
-            self._discard_share(None, name)
-            raise exception.VolumeBackendAPIException(
-                data=f'cannot create volume {volume.id}: {error}') from error
-
-    def _discard_share(self, share_id: str | None, name: str) -> None:
-        """Best-effort removal of a half-made share (cleanup after a failure)."""
-        try:
-            if share_id is None:
-                found = self.client.shares.find(name, self._pool())
-                share_id = found and found['id']
-            if share_id:
-                self.client.shares.delete(share_id, recursive=True)
-                self._forget_share(share_id)
-        except acme_client.AcmeError as error:
-            LOG.error('Could not delete the temporary or half-made share %s: %s', name, error)

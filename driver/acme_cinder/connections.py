@@ -15,7 +15,6 @@ from typing import Any
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from acme_cinder import local_users
 from acme_cinder.errors import backend_errors
 from cinder import exception
 from cinder.objects import fields
@@ -106,20 +105,6 @@ class ConnectionsMixin:
     # ------------------------------------------------------------------
     # NFS rules (caller holds the share's lock)
     # ------------------------------------------------------------------
-    def _rule(self, ip: str) -> dict:
-        """rw for ``ip``; root squashed in secure NAS mode (no root on the share)."""
-        return {'clients': ip, 'access': 'rw', 'root_squash': self._secure_operations()}
-
-    def _host_nfs(self) -> dict:
-        return {'enabled': True, 'rules': [self._rule(CONF.my_ip)]}
-
-    def _grant_locked(self, share_id: str, ip: str) -> None:
-        nfs = self.client.shares.get_nfs(share_id)
-        rules = nfs.get('rules') or []
-        if nfs.get('enabled') and any(r['clients'] == ip for r in rules):
-            return
-        self.client.shares.set_nfs(share_id, True, rules + [self._rule(ip)])
-
     def _revoke_locked(self, share_id: str, keep: Callable[[str], bool]) -> None:
         nfs = self.client.shares.get_nfs(share_id)
         rules = nfs.get('rules') or []
@@ -134,13 +119,3 @@ class ConnectionsMixin:
         rules = [self._rule(ip) for ip in dict.fromkeys(ip for ip in ips if ip)]
         with self._share_lock(share_id):
             self.client.shares.set_nfs(share_id, True, rules)
-
-    # ------------------------------------------------------------------
-    # Mounts no local user needs (restart, detach handled by another host)
-    # ------------------------------------------------------------------
-    def _reconcile_mounts(self, context: Any) -> list[str]:
-        try:
-            return self._mounts.reconcile(lambda: local_users.needed_exports(context))
-        except Exception as error:
-            LOG.warning('Could not check the mounts under %s: %s', self.base, error)
-            return []

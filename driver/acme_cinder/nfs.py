@@ -25,7 +25,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import netutils, units
 
-from acme_cinder import __version__, acme_client, names, options, quotas
+from acme_cinder import __version__, acme_client, local_users, names, options, quotas
 from acme_cinder.clone_graph import CloneGraphMixin
 from acme_cinder.connections import ConnectionsMixin
 from acme_cinder.errors import backend_errors
@@ -294,6 +294,61 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         share_id = self._share_id(volume)
         return self._mounts.mounted(volume.provider_location,
                                     prepare=lambda: self._grant(share_id, CONF.my_ip))
+
+    # ------------------------------------------------------------------
+    # Shares and their NFS rules (what the mixins build on)
+    # ------------------------------------------------------------------
+    def _new_share(self, volume: Any, origin: dict | None = None) -> dict:
+        """POST the share (a clone of snapshot ``origin``): quota, root ownership and this
+        host's export in one call."""
+        name = self._names.volume(volume.name)
+        try:
+            return self.client.shares.create(
+                name, self._pool(), quota_bytes=self._quota(volume.size, origin),
+                origin_snapshot_id=origin and origin['id'], nfs=self._host_nfs(),
+                **self._root_ownership())
+        except acme_client.AcmeError as error:
+            # A create whose answer was lost may still have made the share.
+            self._discard_share(None, name)
+            raise exception.VolumeBackendAPIException(
+                data=f'cannot create volume {volume.id}: {error}') from error
+
+    def _discard_share(self, share_id: str | None, name: str) -> None:
+        """Best-effort removal of a half-made share (cleanup after a failure)."""
+        try:
+            if share_id is None:
+                found = self.client.shares.find(name, self._pool())
+                share_id = found and found['id']
+            if share_id:
+                self.client.shares.delete(share_id, recursive=True)
+                self._forget_share(share_id)
+        except acme_client.AcmeError as error:
+            LOG.error('Could not delete the temporary or half-made share %s: %s', name, error)
+
+    def _forget_share(self, share_id: str) -> None:
+        """Remove the share's lock file (tooz file backend; others clean up themselves)."""
+        coordination.synchronized_remove(self._share_lock_name(share_id))
+
+    def _rule(self, ip: str) -> dict:
+        """rw for ``ip``; root squashed in secure NAS mode (no root on the share)."""
+        return {'clients': ip, 'access': 'rw', 'root_squash': self._secure_operations()}
+
+    def _host_nfs(self) -> dict:
+        return {'enabled': True, 'rules': [self._rule(CONF.my_ip)]}
+
+    def _grant_locked(self, share_id: str, ip: str) -> None:
+        nfs = self.client.shares.get_nfs(share_id)
+        rules = nfs.get('rules') or []
+        if nfs.get('enabled') and any(r['clients'] == ip for r in rules):
+            return
+        self.client.shares.set_nfs(share_id, True, rules + [self._rule(ip)])
+
+    def _reconcile_mounts(self, context: Any) -> list[str]:
+        try:
+            return self._mounts.reconcile(lambda: local_users.needed_exports(context))
+        except Exception as error:
+            LOG.warning('Could not check the mounts under %s: %s', self.base, error)
+            return []
 
     # ------------------------------------------------------------------
     # File operations (as root only in insecure mode)
