@@ -8,7 +8,9 @@ appliance client (``acme_cinder.acme_client``); this package only decides.
 The class is composed by capability, like Cinder's remotefs drivers:
 ``clone_graph`` (clones and the deletes that respect them), ``connections``
 (exports, attaches and the mounts they imply) and ``manage``. This module
-keeps set-up, volumes, snapshots, revert, images and stats.
+keeps set-up, volumes, snapshots, revert, images and stats, and what the
+mixins build on (shares, this host's NFS rule, mounts): the mixins call down
+into it, never the other way round.
 """
 
 from __future__ import annotations
