@@ -40,13 +40,7 @@ class ConnectionsMixin:
     @backend_errors
     def remove_export(self, context: Any, volume: Any) -> None:
         """The last connection of the volume ended: unmount it here if mounted and idle."""
-        if not volume.provider_location:
-            return
-        try:
-            self._mounts.release(volume.provider_location)
-        except Exception as error:  # detach must not fail for a local unmount
-            LOG.warning('Share of volume %s stays mounted on this host until the next '
-                        'reconcile: %s', volume.id, error)
+        self._release_or_warn(volume)  # a detach must not fail for a local unmount
 
     def validate_connector(self, connector: dict) -> None:
         """The share is exported to the connector's address: without one, no attach."""

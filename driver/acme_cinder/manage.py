@@ -187,13 +187,7 @@ class ManageMixin:
     @backend_errors
     def unmanage(self, volume: Any) -> None:
         """The share stays as it is; a local mount goes (or the next reconcile ends it)."""
-        if not volume.provider_location:
-            return
-        try:
-            self._mounts.release(volume.provider_location)
-        except Exception as error:
-            LOG.warning('Share of unmanaged volume %s stays mounted on this host until the '
-                        'next reconcile: %s', volume.id, error)
+        self._release_or_warn(volume)
 
     # ------------------------------------------------------------------
     # Snapshots

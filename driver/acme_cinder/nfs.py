@@ -345,6 +345,16 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             return
         self.client.shares.set_nfs(share_id, True, rules + [self._rule(ip)])
 
+    def _release_or_warn(self, volume: Any) -> None:
+        """Unmount the volume's share here if idle; a failure is logged, not raised."""
+        if not volume.provider_location:
+            return
+        try:
+            self._mounts.release(volume.provider_location)
+        except Exception as error:
+            LOG.warning('Share of volume %s stays mounted on this host until the next '
+                        'reconcile: %s', volume.id, error)
+
     def _reconcile_mounts(self, context: Any) -> list[str]:
         try:
             return self._mounts.reconcile(lambda: local_users.needed_exports(context))
