@@ -29,11 +29,9 @@ LIVE_ATTACH = (fields.VolumeAttachStatus.RESERVED, fields.VolumeAttachStatus.ATT
 class ConnectionsMixin:
     """create/ensure/remove_export and initialize/terminate_connection."""
 
-    @backend_errors
     def create_export(self, context: Any, volume: Any, connector: dict) -> None:
         """Nothing to create: the rule comes with initialize_connection, the mount with os-brick."""
 
-    @backend_errors
     def ensure_export(self, context: Any, volume: Any) -> None:
         """Nothing to mount at service start; an in-use volume stays as it is."""
 

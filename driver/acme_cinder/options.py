@@ -102,3 +102,9 @@ ACME_NFS_OPTS = (
 )
 
 ACME_OPTS = ACME_CONNECTION_OPTS + ACME_SHARE_OPTS + ACME_SECURE_OPTS + ACME_NFS_OPTS
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    """Entry point ``oslo.config.opts: acme_cinder`` for oslo-config-generator."""
+    # 'backend' is Cinder's placeholder for a section named in enabled_backends.
+    return [('backend', list(ACME_OPTS))]

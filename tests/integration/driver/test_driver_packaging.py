@@ -27,8 +27,8 @@ def test_wheel_carries_the_client_as_a_real_file(tmp_path):
         assert archive.read(info) == CLIENT.read_bytes()
         names = set(archive.namelist())
         assert {'acme_cinder/nfs.py', 'acme_cinder/mounts.py', 'acme_cinder/options.py',
-                'acme_cinder/opts.py', 'acme_cinder/__init__.py'} <= names
+                'acme_cinder/__init__.py'} <= names
         entry_points, = [n for n in names if n.endswith('entry_points.txt')]
         text = archive.read(entry_points).decode()
     assert '[oslo.config.opts]' in text
-    assert 'acme_cinder = acme_cinder.opts:list_opts' in text
+    assert 'acme_cinder = acme_cinder.options:list_opts' in text

@@ -14,7 +14,7 @@ from unittest import mock
 import pytest
 from driver_helpers import MY_IP, assert_clean, copy_image_to_volume
 
-from acme_cinder import nfs, options, opts
+from acme_cinder import nfs, options
 from cinder import exception, interface
 from cinder.interface import util as interface_util
 from cinder.interface import (volume_driver, volume_manageable_driver,
@@ -123,7 +123,7 @@ def test_driver_options_cover_the_design():
     names = {opt.name for opt in nfs.AcmeNfsDriver.get_driver_options()}
     assert names == DESIGN_OPTIONS
     assert len(options.ACME_OPTS) == len(names)  # no name twice
-    (group, listed), = opts.list_opts()
+    (group, listed), = options.list_opts()
     assert group == 'backend' and {o.name for o in listed} == names
 
 
