@@ -49,40 +49,27 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError  # noqa: E402 (after the documentation)
-
-ACME_DRIVER = 'acme_cinder.nfs.AcmeNfsDriver'
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return ','.join(_text(item) for item in value)
-    return str(value)
-
-
-def _backend(name: str, backend: dict, ca_file: str, role_keys: list[str]) -> dict:
-    if not isinstance(backend, dict) or 'volume_driver' not in backend:
-        raise AnsibleFilterError(f'backend {name}: a map with volume_driver is needed')
-    out = {'volume_backend_name': name}
-    if ca_file and backend['volume_driver'] == ACME_DRIVER:
-        out['acme_ca_file'] = ca_file
-    out.update((key, _text(value)) for key, value in backend.items()
-               if key not in role_keys and value is not None)
-    volume_type = backend.get('volume_type')
-    if 'volume_type' in role_keys and volume_type and volume_type != name:
-        out['extra_volume_types'] = [volume_type]
-    return out
+from ansible_collections.acme.nas.plugins.module_utils.cinder_conf import (  # noqa: E402
+    ROLE_KEYS,
+    BackendError,
+    backend_sections,
+)
 
 
 def osa_cinder_backends(backends: dict, ca_file: str = '',
                         role_keys: list[str] | None = None) -> dict:
-    """acme_cinder_backends -> openstack-ansible's cinder_backends."""
-    if not isinstance(backends, dict):
-        raise AnsibleFilterError('osa_cinder_backends expects a dict of backends')
-    keys = ['volume_type'] if role_keys is None else list(role_keys)
-    return {name: _backend(name, backend, ca_file, keys)
-            for name, backend in sorted(backends.items())}
+    """acme_cinder_backends -> openstack-ansible's cinder_backends: the sections the role
+    writes, and extra_volume_types where the role-only key volume_type names another type."""
+    keys = ROLE_KEYS if role_keys is None else role_keys
+    try:
+        sections = backend_sections(backends, ca_file, keys)
+    except BackendError as error:
+        raise AnsibleFilterError(f'osa_cinder_backends: {error}') from None
+    for name, section in sections.items():
+        volume_type = backends[name].get('volume_type')
+        if 'volume_type' in keys and volume_type and volume_type != name:
+            section['extra_volume_types'] = [volume_type]
+    return sections
 
 
 class FilterModule:
