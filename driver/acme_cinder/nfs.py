@@ -483,6 +483,16 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             self._share_id(snapshot.volume), snapshot.name)
         return {'provider_id': created['id']}
 
+    def backup_use_temp_snapshot(self) -> bool:
+        """False: a snapshot cannot be attached locally here. Cinder then backs up an in-use
+        volume, or a snapshot, through a temporary volume cloned on the appliance (no data
+        through this host either); BaseVD asks for a warning when the option says True."""
+        if self.configuration.safe_get('backup_use_temp_snapshot'):
+            LOG.warning('backup_use_temp_snapshot = True is not supported by the ACME driver '
+                        '(backend %s): backups use a temporary appliance clone instead',
+                        self.configuration.config_group)
+        return False
+
     def snapshot_revert_use_temp_snapshot(self) -> bool:
         # A temporary snapshot would be newer than the one reverted to and
         # turn every appliance rollback into a file copy.

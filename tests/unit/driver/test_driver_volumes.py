@@ -9,6 +9,7 @@ import stat
 import certifi
 import pytest
 from driver_helpers import MY_IP, QUOTA, RootRecorder, assert_clean
+from oslo_config import cfg
 
 from tests.support.appliance import free_port
 from tests.support.cinder_driver import read, volume_file, write
@@ -17,6 +18,7 @@ from acme_cinder import quotas
 from cinder import context, exception
 from cinder.objects import fields
 
+CONF = cfg.CONF
 GIB, MIB = 1024**3, 1024**2
 SECRET = 'Wr0ng-pa55-7f3a'  # a wrong password that no log line may show
 
@@ -573,6 +575,21 @@ def test_volume_stats_failure_is_backend_error(driver, appliance):
     appliance.add_fault(method='GET', path='/pools/pool1', action='fail', status=500)
     with pytest.raises(exception.VolumeBackendAPIException, match='INTERNAL'):
         driver.get_volume_stats(refresh=True)
+
+
+@pytest.mark.parametrize('configured', [True, False])
+def test_backup_use_temp_snapshot_is_refused_with_a_warning_temp_clones_instead(
+        make_driver, caplog, configured):
+    """The backup manager raised a TypeError with the option True (the driver has no snapshot
+    attach): Cinder's temporary-clone path is taken instead, an appliance clone."""
+    drv = make_driver()  # BaseVD registers the option in the backend's section
+    CONF.set_override('backup_use_temp_snapshot', configured, group=drv.configuration.config_group)
+    try:
+        with caplog.at_level(logging.WARNING, logger='acme_cinder'):
+            assert drv.backup_use_temp_snapshot() is False
+    finally:
+        CONF.clear_override('backup_use_temp_snapshot', group=drv.configuration.config_group)
+    assert ('backup_use_temp_snapshot = True is not supported' in caplog.text) is configured
 
 
 # -- retype and migration ----------------------------------------------------------------
