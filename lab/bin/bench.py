@@ -17,6 +17,11 @@ scale     --scale volumes created and deleted (--scale-window at a time) on the 
           then 0 mounts at rest and nothing new on the appliance
 restart   the appliance container restarted during --restart-burst creates: every volume ends
           available or error, no share Cinder does not know
+shared-base  (after setup with --generic-mount-base set to the ACME backend's base) Cinder's
+          generic NFS driver has its share mounted for good in the ACME backend's mount base:
+          it survives the ACME backend's reconciles (a restart of its cinder-volume, stats
+          refreshes) and ACME operations that mount and unmount (create, extend); no
+          "Unmounted" line of the ACME driver names it
 nfs-stop  ganesha stopped (SIGSTOP) once the appliance has made the share of a new volume,
           before the driver mounts it; resumed once the driver gave up: nfs_mount_attempts
           honoured, a clear error, nothing left
@@ -48,7 +53,7 @@ GENERIC_SHARE = 'bench-generic-nfs'
 GENERIC_QUOTA = 60 * GIB
 CLEANUP_S = 60  # what the driver may take to clean up after a failed create (nfs-stop)
 GENERIC_MOUNT_BASE = '/var/lib/cinder/mnt-generic'  # lab/playbooks/bench_backend.yml
-STEPS = ('setup', 'clone', 'burst', 'scale', 'restart', 'nfs-stop', 'teardown')
+STEPS = ('setup', 'clone', 'burst', 'scale', 'restart', 'shared-base', 'nfs-stop', 'teardown')
 LOCK_WORDS = re.compile(r'lock|Lock|coordination|tooz|deadlock', re.I)
 
 
@@ -69,7 +74,8 @@ def playbook(lab: Lab, state: str, **extra: str) -> None:
                ANSIBLE_CONFIG=str(bl.REPO / 'lab/ansible.cfg'),
                CONTAINERS_CONF=str(bl.STATE / 'containers.conf'))
     extra_args = [f'acme_bench_state={state}', f'acme_bench_host={generic_host(lab).name}',
-                  f'acme_lab_root={bl.REPO}'] + [f'{k}={v}' for k, v in extra.items()]
+                  f'acme_lab_root={bl.REPO}', f'acme_bench_mount_base={lab.generic_base}'] + \
+        [f'{k}={v}' for k, v in extra.items()]
     argv = [str(bl.REPO / '.venv/bin/ansible-playbook'), '-i', str(bl.STATE / 'inventory.yml'),
             str(bl.REPO / 'lab/playbooks/bench_backend.yml')]
     for item in extra_args:
@@ -434,6 +440,51 @@ def step_restart(lab: Lab, args: argparse.Namespace) -> dict:
                 mounts_at_rest=mounts_at_rest(lab))
 
 
+ACME_UNMOUNTED = re.compile(r'Unmounted (\S+) \((\S+)\): no local user')
+
+
+def generic_mounts(lab: Lab) -> list[str]:
+    """The generic share's mounts on its host (source and target)."""
+    out = generic_host(lab).ssh('findmnt -rn -o SOURCE,TARGET -t nfs,nfs4 || true')
+    return [line for line in out.splitlines() if f'/{GENERIC_SHARE} ' in line]
+
+
+def step_shared_base(lab: Lab, _args: argparse.Namespace) -> dict:
+    host = generic_host(lab)
+    if lab.generic_base != lab.acme_base:
+        raise RuntimeError(f'shared-base needs setup with --generic-mount-base {lab.acme_base}')
+    offsets = log_offsets(lab)
+    generic_id = lab.cloud.create('bench-shared-generic', GENERIC)
+    generic_status, _t = lab.cloud.wait_one(generic_id, 900)
+    before = generic_mounts(lab)
+    # the ACME backend's reconcile at start, then its own mounts: a create and an extend
+    restart_s = time.monotonic()
+    host.ssh('systemctl restart cinder-volume')
+    while not lab.cloud.backend_up(lab.acme_backend):
+        time.sleep(5)
+    restart_s = time.monotonic() - restart_s
+    acme_id = lab.cloud.create('bench-shared-acme', lab.acme_type)
+    acme_status, _t = lab.cloud.wait_one(acme_id, 900)
+    lab.cloud.bs.extend_volume(acme_id, 2)
+    time.sleep(75)  # the extend, and one more stats refresh of the ACME backend (60 s)
+    extended = lab.cloud.bs.get_volume(acme_id)
+    after = generic_mounts(lab)
+    unmounted = [m.groups() for g in lab.guests
+                 for m in ACME_UNMOUNTED.finditer(g.log_since(offsets[g.name]))]
+    foreign = [u for u in unmounted if GENERIC_SHARE in u[1]]
+    deleted, left = lab.cloud.delete_all([generic_id, acme_id], 900)
+    result = dict(base=lab.acme_base, generic_volume=generic_status, acme_volume=acme_status,
+                  acme_extend=f'{extended.status}, {extended.size} GiB',
+                  generic_mounts_before=before,
+                  generic_mounts_after=after, acme_restart_s=restart_s,
+                  acme_unmounts=len(unmounted), acme_unmounts_of_the_generic_share=foreign,
+                  not_deleted=len(left), acme_mounts_at_rest=len(
+                      [p for p in host.nfs_mounts(lab.acme_base)
+                       if not any(p in line for line in after)]))
+    log(f'shared-base: {result}')
+    return result
+
+
 FAILED_MOUNT = re.compile(r'Mount of (\S+) failed after (\d+) attempts: (.*)')
 
 
@@ -599,8 +650,21 @@ def nfs_table(data: dict) -> list[str]:
             f'{data.get("mounts_at_end", "-")}; a new volume is {data["after_restart"]}']
 
 
+def shared_base_table(data: dict) -> list[str]:
+    return ['shared mount base: the generic NFS backend in the ACME backend\'s base '
+            f'({data["base"]})',
+            f'  generic share mounted before / after the ACME reconciles: '
+            f'{len(data["generic_mounts_before"])} / {len(data["generic_mounts_after"])}',
+            f'  ACME cinder-volume restart: {data["acme_restart_s"]:.0f} s; ACME volume '
+            f'{data["acme_volume"]}, extend {data["acme_extend"]}; generic volume '
+            f'{data["generic_volume"]}',
+            f'  ACME "Unmounted" lines: {data["acme_unmounts"]}, naming the generic share: '
+            f'{len(data["acme_unmounts_of_the_generic_share"])}; ACME mounts at rest: '
+            f'{data["acme_mounts_at_rest"]}']
+
+
 TABLES = (('clone', clone_table), ('burst', burst_table), ('scale', scale_table),
-          ('restart', restart_table), ('nfs-stop', nfs_table))
+          ('restart', restart_table), ('shared-base', shared_base_table), ('nfs-stop', nfs_table))
 
 
 def report() -> str:
@@ -624,6 +688,7 @@ def report() -> str:
 # --- main -----------------------------------------------------------------------------------
 
 RUNNERS = {'setup': step_setup, 'clone': step_clone, 'burst': step_burst, 'scale': step_scale,
+           'shared-base': step_shared_base,
            'restart': step_restart, 'nfs-stop': step_nfs_stop, 'teardown': step_teardown}
 
 
@@ -644,6 +709,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--scale-window', type=int, default=50)
     parser.add_argument('--restart-burst', type=int, default=20)
     parser.add_argument('--nfs-stop-timeout', type=float, default=1800)
+    parser.add_argument('--generic-mount-base', default=GENERIC_MOUNT_BASE,
+                        help="setup: the generic backend's nfs_mount_point_base (shared-base: "
+                             "the ACME backend's, /var/lib/cinder/mnt)")
     return parser.parse_args()
 
 
@@ -666,6 +734,7 @@ def main() -> int:
         raise SystemExit(f'lab-bench: unknown steps {sorted(unknown)}; known: {", ".join(STEPS)}')
     if steps:
         lab = Lab()
+        lab.generic_base = args.generic_mount_base
         quotas = bl.lift_volume_quotas(lab.cloud.conn)  # bursts of 50 and 200 volumes
         try:
             run_steps(lab, args, steps)
