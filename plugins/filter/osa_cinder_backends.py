@@ -18,22 +18,8 @@ description:
     C(extra_volume_types) when it names another type.
 author:
   - ACME NAS maintainers (@acme-storage)
-options:
-  _input:
-    description: The backends, keyed by section name, as in C(acme_cinder_backends).
-    type: dict
-    required: true
-  ca_file:
-    description:
-      - The appliance CA certificate on the cinder-volume hosts, set as C(acme_ca_file) in each
-        ACME backend that has none.
-    type: str
-    default: ""
-  role_keys:
-    description: Backend keys that are role data, not cinder.conf options.
-    type: list
-    elements: str
-    default: [volume_type]
+extends_documentation_fragment:
+  - acme.nas.cinder_backends
 """
 
 EXAMPLES = r"""

@@ -10,7 +10,10 @@ Tests that rely on the bind mount are named *_bindmount.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 from oslo_config import cfg
@@ -113,3 +116,18 @@ def make_driver(appliance, base, bind_mounts):
 @pytest.fixture
 def driver(make_driver):
     return make_driver()
+
+
+@pytest.fixture(scope='module')
+def workdir(request):
+    """A directory for the module's host processes (databases, logs, mount bases)."""
+    path = Path(tempfile.mkdtemp(prefix=f'acme-{request.module.__name__}-'))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def nas(request, appliance_server, appliance_state_root):
+    """One simulator state for the module (its host processes keep its data directory)."""
+    return appliance_server.reset(Path(tempfile.mkdtemp(dir=appliance_state_root,
+                                                        prefix=request.module.__name__)))

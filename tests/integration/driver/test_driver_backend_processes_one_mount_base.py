@@ -18,9 +18,7 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -43,19 +41,6 @@ def namespace():
     yield ('nsenter', f'--mount=/proc/{holder.pid}/ns/mnt', '--')
     holder.kill()
     holder.wait()
-
-
-@pytest.fixture(scope='module')
-def workdir():
-    path = Path(tempfile.mkdtemp(prefix='acme-shared-base-'))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope='module')
-def nas(appliance_server, appliance_state_root):
-    return appliance_server.reset(Path(tempfile.mkdtemp(dir=appliance_state_root,
-                                                        prefix='shared-base-')))
 
 
 @pytest.fixture(scope='module')

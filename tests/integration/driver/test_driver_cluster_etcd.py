@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -37,24 +35,10 @@ LOCK_TIMEOUT = 4
 
 
 @pytest.fixture(scope='module')
-def workdir():
-    path = Path(tempfile.mkdtemp(prefix='acme-cluster-'))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope='module')
 def etcd(workdir):
     server = Etcd(workdir / 'etcd').start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope='module')
-def nas(appliance_server, appliance_state_root):
-    """One simulator state for the module (the hosts keep its data directory)."""
-    return appliance_server.reset(Path(tempfile.mkdtemp(dir=appliance_state_root,
-                                                        prefix='cluster-')))
 
 
 @pytest.fixture(scope='module')
