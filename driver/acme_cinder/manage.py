@@ -275,6 +275,8 @@ class ManageMixin:
             reason = _('already managed')
         elif self._names.is_internal(share['name']):
             reason = _('internal share of the driver')
+        elif self._backs_a_volume(share):
+            reason = _('already managed by another backend')
         return {
             'reference': {'source-name': share['name']},
             'size': self._quota_size(share) or gib(share.get('used_bytes') or 0),

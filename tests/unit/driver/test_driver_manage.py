@@ -318,6 +318,21 @@ def test_manageable_volumes_mark_managed_and_internal_shares_unsafe(driver, appl
     assert appliance.writes == []
 
 
+def test_manageable_volumes_mark_a_share_of_another_backends_volume_unsafe(
+        make_driver, appliance, db_volume, tmp_path):
+    """Another backend on the same appliance pool (another volume type): its volumes' shares
+    are listed here too, and were offered as safe to manage (issue 20)."""
+    other_backend = make_driver(acme_share_prefix='gold-', base=tmp_path / 'gold')
+    theirs = db_volume()
+    theirs.update(other_backend.create_volume(theirs))
+    db.volume_update(theirs._context, theirs.id, {'provider_id': theirs.provider_id})
+    driver = make_driver(acme_share_prefix='cinder-')
+    entries = by_reference(driver.get_manageable_volumes([], None, 10, 0, ['size'], ['asc']))
+    entry = entries['gold-' + theirs.name]
+    assert entry['safe_to_manage'] is False
+    assert entry['reason_not_safe'] == 'already managed by another backend'
+
+
 def test_manageable_volumes_paginate(driver, appliance):
     for name in ('a', 'b', 'c', 'd', 'e'):
         appliance.create_share(name, quota_bytes=GIB)
