@@ -57,7 +57,7 @@ class CloneGraphMixin:
     def delete_volume(self, volume: Any) -> None:
         if volume.provider_location:
             try:
-                self._mounts.release(volume.provider_location)
+                self._mounts.release(self._export(volume.provider_location))
             except Exception as error:
                 LOG.warning('Volume %s stays: its share is busy on this host: %s',
                             volume.id, error)

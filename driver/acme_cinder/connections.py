@@ -55,7 +55,7 @@ class ConnectionsMixin:
                 self._grant_locked(share_id, ip)
         return {
             'driver_volume_type': self.driver_volume_type,
-            'data': {'export': volume.provider_location, 'name': volume.name,
+            'data': {'export': self._export(volume.provider_location), 'name': volume.name,
                      'options': f'-o {self.mount_options}'},
             'mount_point_base': self.base,
         }

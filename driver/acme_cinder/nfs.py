@@ -255,6 +255,19 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             address = f'[{address}]'
         return f'{address}:{path}'
 
+    def _export(self, location: str | None) -> str | None:
+        """A volume's export now: its ``provider_location`` with ``acme_nfs_address`` as the
+        address when that is set, so that after the appliance's data address changed (and the
+        option with it) the export given to compute nodes, this host's mounts and the
+        reconcile's view of what is needed all follow it (Cinder keeps the stored location:
+        update_provider_info can only change provider_id)."""
+        address = self.configuration.acme_nfs_address
+        if not location or not address:
+            return location
+        if netutils.is_valid_ipv6(address):
+            address = f'[{address}]'
+        return f"{address}:{location.rsplit(':', 1)[1]}"
+
     def _owns_export(self, export: str) -> bool:
         """Whether a mount's export is this backend's: a share of its pool with its
         share prefix at this appliance's location of it, or a share of its pool and data
@@ -294,7 +307,7 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
 
     def _mounted(self, volume: Any) -> Any:
         share_id = self._share_id(volume)
-        return self._mounts.mounted(volume.provider_location,
+        return self._mounts.mounted(self._export(volume.provider_location),
                                     prepare=lambda: self._grant(share_id, CONF.my_ip))
 
     # ------------------------------------------------------------------
@@ -350,14 +363,15 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         if not volume.provider_location:
             return
         try:
-            self._mounts.release(volume.provider_location)
+            self._mounts.release(self._export(volume.provider_location))
         except Exception as error:
             LOG.warning('Share of volume %s stays mounted on this host until the next '
                         'reconcile: %s', volume.id, error)
 
     def _reconcile_mounts(self, context: Any) -> list[str]:
         try:
-            return self._mounts.reconcile(lambda: local_users.needed_exports(context))
+            return self._mounts.reconcile(
+                lambda: {self._export(e) for e in local_users.needed_exports(context)})
         except Exception as error:
             LOG.warning('Could not check the mounts under %s: %s', self.base, error)
             return []
@@ -559,7 +573,8 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             super().copy_volume_to_image(context, volume, image_service, image_meta)
 
     def local_path(self, volume: Any) -> str:
-        return os.path.join(self._mounts.mount_point(volume.provider_location), volume.name)
+        return os.path.join(self._mounts.mount_point(self._export(volume.provider_location)),
+                            volume.name)
 
     def _ensure_shares_mounted(self) -> None:
         """RemoteFSDriver mounts every configured share here; this driver never does."""

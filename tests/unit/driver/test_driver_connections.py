@@ -261,3 +261,23 @@ def test_reconcile_at_rest_reads_no_database_and_calls_no_appliance(driver, appl
     appliance.calls.clear()
     assert driver._reconcile_mounts(None) == []
     assert appliance.calls == []
+
+
+def test_export_follows_a_changed_data_address_for_compute_nodes_mounts_and_reconcile(
+        make_driver, appliance, volume, ctx):
+    """The appliance's data address changed and acme_nfs_address with it: Cinder keeps the
+    stored provider_location (update_provider_info can only change provider_id), so the driver
+    derives the export from it at use, everywhere alike (issue 20)."""
+    vol = volume(drv=make_driver())
+    moved = make_driver(acme_nfs_address='127.0.0.2')
+    export = moved.initialize_connection(vol, LOCAL)['data']['export']
+    assert export == '127.0.0.2:' + vol.provider_location.split(':', 1)[1]
+    moved.extend_volume(vol, 2)  # its own mount, at the new export, ended
+    assert moved._remotefsclient.table == {}
+    record(ctx, vol, 'backing-up')  # a local attach (backup) through the new export
+    moved._remotefsclient.mount(export)
+    moved.get_volume_stats(refresh=True)
+    assert set(moved._remotefsclient.table.values()) == {export}  # still needed: kept
+    record(ctx, vol, 'available')
+    moved.remove_export(ctx, vol)
+    assert_clean(moved, appliance, shares=1)
