@@ -50,6 +50,15 @@ def _key(export: str) -> str:
     return 'acme-mount-' + hashlib.md5(export.encode(), usedforsecurity=False).hexdigest()
 
 
+def _boot_id() -> str:
+    """This boot of the host: a record older than it is stale (mounts do not survive a boot)."""
+    try:
+        with open('/proc/sys/kernel/random/boot_id') as boot:
+            return boot.read().strip()
+    except OSError:
+        return ''
+
+
 def _process_id(pid: int) -> str | None:
     """``pid.start-time``: a process, not a reused pid; None when it is gone."""
     try:
@@ -101,16 +110,21 @@ class MountUsers:
         return False
 
     def set_ours(self, export: str, ours: bool) -> None:
-        """Whether the driver (any process of it) mounted ``export``, not os-brick."""
+        """Whether the driver (any process of it) mounted ``export``, not os-brick; noted
+        with the boot, so that after a reboot os-brick's new mount is never taken for it."""
         if ours:
-            with open(self._path(export, 'mounted'), 'w'):
-                pass
+            with open(self._path(export, 'mounted'), 'w') as flag:
+                flag.write(_boot_id())
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path(export, 'mounted'))
 
     def ours(self, export: str) -> bool:
-        return os.path.exists(self._path(export, 'mounted'))
+        try:
+            with open(self._path(export, 'mounted')) as flag:
+                return flag.read() == _boot_id()
+        except FileNotFoundError:
+            return False
 
 
 class ShareMounts:

@@ -184,6 +184,20 @@ def test_reconcile_judges_only_the_mounts_its_backend_owns(table):
     assert table.mounted == {table.get_mount_point(OTHER): OTHER}
 
 
+def test_a_mount_the_driver_made_before_a_reboot_is_not_taken_for_its_own(table):
+    """After a reboot os-brick mounts the share again for a local attach; the record of the
+    driver's mount from before the reboot must not make an operation end that mount."""
+    mounts = make(table)
+    with mounts.mounted(EXPORT):
+        pass  # the driver mounted and unmounted it (the record's directory exists)
+    with open(mounts._record._path(EXPORT, 'mounted'), 'w') as flag:
+        flag.write('another-boot')  # what a crash before the last boot left
+    table.mount(EXPORT)  # os-brick's local attach, after the reboot
+    with mounts.mounted(EXPORT):
+        pass
+    assert table.mounted == {table.get_mount_point(EXPORT): EXPORT}
+
+
 def test_reconcile_ignores_mounts_outside_the_base(table, tmp_path):
     table.mounted['/mnt/elsewhere'] = EXPORT
     assert make(table).reconcile(lambda: pytest.fail('nothing to judge')) == []
