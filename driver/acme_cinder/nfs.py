@@ -341,8 +341,9 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             LOG.error('Could not delete the temporary or half-made share %s: %s', name, error)
 
     def _forget_share(self, share_id: str) -> None:
-        """Remove the share's lock file (tooz file backend; others clean up themselves)."""
-        coordination.synchronized_remove(self._share_lock_name(share_id))
+        """Remove the share's lock files (tooz file backend; others clean up themselves)."""
+        for purpose in ('share', 'manage'):
+            coordination.synchronized_remove(self._share_lock_name(share_id, purpose))
 
     def _rule(self, ip: str) -> dict:
         """rw for ``ip``; root squashed in secure NAS mode (no root on the share)."""

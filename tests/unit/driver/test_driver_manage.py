@@ -168,6 +168,16 @@ def test_unmanaged_volume_can_be_managed_again_once_gone_from_cinder(driver, app
     assert_clean(driver, appliance, shares=1)
 
 
+def test_lock_files_of_a_managed_volume_go_with_its_share(driver, foreign_share, db_volume,
+                                                          cinder_runtime):
+    vol = db_volume(size=2)
+    vol.update(driver.manage_existing(vol, {'source-name': 'legacy'}))  # the manage lock too
+    driver.delete_volume(vol)
+    driver.clean_volume_file_locks(vol.id)
+    left = [p.name for p in (cinder_runtime / 'locks').iterdir()]
+    assert not [n for n in left if foreign_share['id'] in n or vol.id in n], left
+
+
 def test_unmanage_releases_a_local_mount_and_keeps_the_share(driver, appliance, volume):
     vol = volume()
     driver._remotefsclient.mount(vol.provider_location)
