@@ -594,12 +594,12 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         """In place when the destination is this backend. In an active-active cluster
         Cinder names the cluster's first host, not necessarily this one: the cluster's
         name decides then."""
-        def backend(name: str | None) -> str | None:
-            return volume_utils.extract_host(name, 'backend') if name else None
-
         if volume.cluster_name and host.get('cluster_name'):
-            return backend(volume.cluster_name) == backend(host['cluster_name']), None
-        return backend(volume.host) == backend(host['host']), None
+            mine, theirs = volume.cluster_name, host['cluster_name']
+        else:
+            mine, theirs = volume.host, host['host']
+        return volume_utils.extract_host(mine, 'backend') == \
+            volume_utils.extract_host(theirs, 'backend'), None
 
     # ------------------------------------------------------------------
     # Stats: one pool request, whatever the number of volumes; also the
