@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -38,9 +39,21 @@ def namespace():
         pytest.skip('needs root and unshare (a mount namespace for the host)')
     holder = subprocess.Popen(['unshare', '--mount', '--propagation', 'private',
                                'sleep', 'infinity'])
+    wait_for_own_namespace(holder.pid)
     yield ('nsenter', f'--mount=/proc/{holder.pid}/ns/mnt', '--')
     holder.kill()
     holder.wait()
+
+
+def wait_for_own_namespace(pid: int) -> None:
+    """Until ``unshare`` has made its namespace: entering /proc/<pid>/ns/mnt before that
+    enters this process's own, and the mounts made there are not the host's (CI saw it)."""
+    mine = os.readlink('/proc/self/ns/mnt')
+    for _ in range(1000):
+        if os.readlink(f'/proc/{pid}/ns/mnt') != mine:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f'unshare (pid {pid}) made no mount namespace')
 
 
 @pytest.fixture(scope='module')
