@@ -52,13 +52,14 @@ class ManageMixin:
     # ------------------------------------------------------------------
     # Volumes
     # ------------------------------------------------------------------
-    def _existing_share(self, existing_ref: dict) -> dict:
-        share = self._referenced_share(existing_ref)
-        if share is None or share['pool'] != self._pool():
+    def _existing_share(self, volume: Any, existing_ref: dict) -> dict:
+        """The referenced share, in the pool of the volume's host (host@backend#pool)."""
+        pool = self._pool_of(volume)
+        share = self._referenced_share(existing_ref, pool)
+        if share is None or share['pool'] != pool:
             raise exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref,
-                reason=_('no share with this source-name or source-id in pool %s')
-                % self._pool())
+                reason=_('no share with this source-name or source-id in pool %s') % pool)
         if self._names.is_internal(share['name']):
             raise exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref,
@@ -105,12 +106,12 @@ class ManageMixin:
         if self._root_ownership() and share.get('root'):
             self.client.shares.update(share['id'], root=share['root'])
 
-    def _referenced_share(self, existing_ref: dict) -> dict | None:
+    def _referenced_share(self, existing_ref: dict, pool: str) -> dict | None:
         key, value = reference(existing_ref)
         try:
             if key == 'source-id':
                 return self.client.shares.get(value)
-            return self.client.shares.find(value, self._pool())
+            return self.client.shares.find(value, pool)
         except acme_client.NotFound:
             return None
 
@@ -136,7 +137,7 @@ class ManageMixin:
 
     @backend_errors
     def manage_existing_get_size(self, volume: Any, existing_ref: dict) -> int:
-        share = self._existing_share(existing_ref)
+        share = self._existing_share(volume, existing_ref)
         with self._inspecting(share, keep_access=False) as mount_point:
             return gib(os.path.getsize(self._existing_file(mount_point, existing_ref)))
 
@@ -148,9 +149,10 @@ class ManageMixin:
         The checks run again, on a fresh read, under the share's manage lock:
         of two volumes managing one share at once, the second finds it taken.
         """
-        share_id = self._existing_share(existing_ref)['id']
+        share_id = self._existing_share(volume, existing_ref)['id']
         with self._share_lock(share_id, 'manage'):
-            return self._take_over(volume, self._existing_share(existing_ref), existing_ref)
+            return self._take_over(volume, self._existing_share(volume, existing_ref),
+                                   existing_ref)
 
     def _take_over(self, volume: Any, share: dict, existing_ref: dict) -> dict:
         """The share is renamed last: until then a failure leaves it under the
@@ -260,9 +262,12 @@ class ManageMixin:
                                offset: int, sort_keys: list, sort_dirs: list) -> list:
         managed = {v.provider_id: v.id for v in cinder_volumes if v.provider_id}
         entries = [self._manageable_volume(share, managed.get(share['id']))
-                   for share in self.client.shares.list(pool=self._pool())]
+                   for share in self._pool_shares()]
         return volume_utils.paginate_entries_list(entries, marker, limit, offset,
                                                   sort_keys, sort_dirs)
+
+    def _pool_shares(self) -> list[dict]:
+        return [share for pool in self._pools() for share in self.client.shares.list(pool=pool)]
 
     def _quota_size(self, share: dict) -> int:
         """Whole GiB of the volume a share's quota stands for (0: no quota)."""
@@ -281,14 +286,14 @@ class ManageMixin:
             'reference': {'source-name': share['name']},
             'size': self._quota_size(share) or gib(share.get('used_bytes') or 0),
             'safe_to_manage': reason is None, 'reason_not_safe': reason,
-            'cinder_id': cinder_id, 'extra_info': None}
+            'cinder_id': cinder_id, 'extra_info': {'pool': share['pool']}}
 
     @backend_errors
     def get_manageable_snapshots(self, cinder_snapshots: list, marker: Any, limit: int,
                                  offset: int, sort_keys: list, sort_dirs: list) -> list:
         managed = {s.provider_id: s.id for s in cinder_snapshots if s.provider_id}
         entries = []
-        for share in self.client.shares.list(pool=self._pool()):
+        for share in self._pool_shares():
             for snap in self.client.snapshots.list(share['id']):
                 entries.append(self._manageable_snapshot(snap, share, managed))
         return volume_utils.paginate_entries_list(entries, marker, limit, offset,
@@ -305,5 +310,5 @@ class ManageMixin:
             'reference': {'source-name': snap['name']},
             'size': self._quota_size(share),
             'safe_to_manage': reason is None, 'reason_not_safe': reason,
-            'cinder_id': cinder_id, 'extra_info': None,
+            'cinder_id': cinder_id, 'extra_info': {'pool': share['pool']},
             'source_reference': {'source-name': share['name']}}

@@ -46,7 +46,6 @@ LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
 VENDOR = 'ACME STORAGE, Inc'
-REQUIRED_OPTIONS = ('acme_url', 'acme_pool', 'nas_password')
 SECURE_INDICATOR = '.cinderSecureEnvIndicator'  # Cinder's file name
 
 
@@ -100,10 +99,10 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     def do_setup(self, context: Any) -> None:
         super().do_setup(context)  # validates nas_secure_file_* values
         conf = self.configuration
-        for name in REQUIRED_OPTIONS:
-            if not conf.safe_get(name):
-                raise exception.InvalidConfigurationValue(
-                    option=name, value='' if name == 'nas_password' else conf.safe_get(name))
+        for name, problem in options.setting_problems(conf.safe_get):
+            LOG.error('ACME backend %s: %s %s', conf.config_group, name, problem)
+            raise exception.InvalidConfigurationValue(
+                option=name, value='' if name == 'nas_password' else conf.safe_get(name))
         if conf.acme_ca_file and not os.path.isfile(conf.acme_ca_file):
             raise exception.InvalidConfigurationValue(
                 option='acme_ca_file', value=conf.acme_ca_file)
@@ -133,25 +132,31 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             retry_after_max=conf.acme_retry_after_max)
 
     def check_for_setup_error(self) -> None:
-        """Reach the appliance and find the pool; one clear message if not."""
+        """Reach the appliance and find the pools; one clear message if not."""
         conf = self.configuration
         try:
             system = self.client.system.get()
-            self.client.pools.get(conf.acme_pool)
+            for pool in self._pools():
+                self._pool_info(pool)
         except acme_client.AcmeError as error:
             reason = self._setup_reason(error)
             self._log_setup_error(reason)
             raise exception.VolumeBackendAPIException(data=reason) from None
-        LOG.info('ACME backend %s: %s %s %s, pool %s', conf.config_group,
+        LOG.info('ACME backend %s: %s %s %s, pools %s', conf.config_group,
                  system.get('vendor'), system.get('model'), system.get('version'),
-                 conf.acme_pool)
+                 ', '.join(self._pools()))
+
+    def _pool_info(self, pool: str) -> dict:
+        try:
+            return self.client.pools.get(pool)
+        except acme_client.NotFound as error:
+            raise acme_client.NotFound(
+                f'pool {pool!r} does not exist on {self.configuration.acme_url}') from error
 
     def _setup_reason(self, error: acme_client.AcmeError) -> str:
         conf = self.configuration
         if isinstance(error, acme_client.Unauthorized):
             return f'the appliance at {conf.acme_url} refused user {self._login()!r}'
-        if isinstance(error, acme_client.NotFound):
-            return f'pool {conf.acme_pool!r} does not exist on {conf.acme_url}'
         return str(error)
 
     def _log_setup_error(self, reason: str) -> None:
@@ -191,7 +196,7 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         non-root owner (secure mode), means secure; only shares all owned by
         root mean an existing insecure installation.
         """
-        shares = [s for s in self.client.shares.list(pool=self._pool())
+        shares = [s for pool in self._pools() for s in self.client.shares.list(pool=pool)
                   if s['name'].startswith(self._names.prefix)]
         return not shares or any((s.get('root') or {}).get('uid') for s in shares)
 
@@ -232,8 +237,24 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             finally:
                 LOG.debug('Lock "%s" released :: held %.3fs', name, time.monotonic() - got)
 
-    def _pool(self) -> str:
-        return self.configuration.acme_pool
+    def _pools(self) -> list[str]:
+        """The appliance pools of this backend, the first one the default."""
+        conf = self.configuration
+        return list(conf.acme_pools or []) or [conf.acme_pool]
+
+    def _pool_of(self, volume: Any) -> str:
+        """The appliance pool of a volume: its share's (from provider_location), else the
+        one the scheduler chose (host#pool) when that is one of this backend's, else the
+        first (single-pool backends and volumes from before acme_pools: #<backend name>)."""
+        if volume.provider_location:
+            return volume.provider_location.rsplit(':', 1)[1].strip('/').split('/', 1)[0]
+        chosen = volume_utils.extract_host(volume.host, 'pool')
+        return chosen if chosen in self._pools() else self._pools()[0]
+
+    def get_pool(self, volume: Any) -> str | None:
+        """The pool Cinder should name in the volume's host: its appliance pool when this
+        backend reports several (acme_pools), else None (Cinder's single-pool name)."""
+        return self._pool_of(volume) if self.configuration.acme_pools else None
 
     def _quota(self, size_gib: int, data: dict | None = None) -> int:
         """Share quota of a volume: its size plus headroom, and at least the used bytes of
@@ -275,7 +296,7 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         under the same mount base, are never this backend's to judge."""
         address, _colon, path = export.rpartition(':')
         pool, _slash, name = path.strip('/').partition('/')
-        if pool != self._pool() or not name or '/' in name:
+        if pool not in self._pools() or not name or '/' in name:
             return False
         try:
             share = self.client.shares.find(name, pool)
@@ -289,7 +310,8 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         try:
             if volume.provider_id:
                 return self.client.shares.get(volume.provider_id)
-            return self.client.shares.find(self._names.volume(volume.name), self._pool())
+            return self.client.shares.find(self._names.volume(volume.name),
+                                           self._pool_of(volume))
         except acme_client.NotFound:
             return None
 
@@ -316,23 +338,24 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     def _new_share(self, volume: Any, origin: dict | None = None) -> dict:
         """POST the share (a clone of snapshot ``origin``): quota, root ownership and this
         host's export in one call."""
-        name = self._names.volume(volume.name)
+        name, pool = self._names.volume(volume.name), self._pool_of(volume)
         try:
             return self.client.shares.create(
-                name, self._pool(), quota_bytes=self._quota(volume.size, origin),
+                name, pool, quota_bytes=self._quota(volume.size, origin),
                 origin_snapshot_id=origin and origin['id'], nfs=self._host_nfs(),
                 **self._root_ownership())
         except acme_client.AcmeError as error:
             # A create whose answer was lost may still have made the share.
-            self._discard_share(None, name)
+            self._discard_share(None, name, pool)
             raise exception.VolumeBackendAPIException(
                 data=f'cannot create volume {volume.id}: {error}') from error
 
-    def _discard_share(self, share_id: str | None, name: str) -> None:
-        """Best-effort removal of a half-made share (cleanup after a failure)."""
+    def _discard_share(self, share_id: str | None, name: str, pool: str) -> None:
+        """Best-effort removal of a half-made share (cleanup after a failure); without
+        ``share_id`` the share named ``name`` in ``pool``, if any."""
         try:
             if share_id is None:
-                found = self.client.shares.find(name, self._pool())
+                found = self.client.shares.find(name, pool)
                 share_id = found and found['id']
             if share_id:
                 self.client.shares.delete(share_id, recursive=True)
@@ -456,7 +479,7 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             with self._mounts.mounted(location) as mount_point:
                 fill(os.path.join(mount_point, volume.name))
         except Exception as error:
-            self._discard_share(share['id'], share['name'])
+            self._discard_share(share['id'], share['name'], share['pool'])
             raise exception.VolumeBackendAPIException(
                 data=f'cannot create volume {volume.id}: {error}') from error
         return {'provider_location': location, 'provider_id': share['id']}
@@ -541,11 +564,11 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
 
     def _revert_by_copy(self, volume: Any, snapshot: Any) -> None:
         """Copy the file from a temporary clone of the snapshot (keeps newer snapshots)."""
-        name = self._names.revert(volume.id)
-        self._discard_share(None, name)  # left over by an interrupted revert
+        name, pool = self._names.revert(volume.id), self._pool_of(volume)
+        self._discard_share(None, name, pool)  # left over by an interrupted revert
         # No quota (0): inherited, the volume's could be below the snapshot's used bytes.
         temp = self.client.shares.create(
-            name, self._pool(), quota_bytes=0, origin_snapshot_id=snapshot.provider_id,
+            name, pool, quota_bytes=0, origin_snapshot_id=snapshot.provider_id,
             nfs=self._host_nfs(), **self._root_ownership())
         try:
             with self._mounts.mounted(self._location(temp)) as source_dir, \
@@ -555,7 +578,7 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
                 self._run('cp', f'--sparse={sparse}', '-f', source,
                           os.path.join(target_dir, volume.name))
         finally:
-            self._discard_share(temp['id'], name)
+            self._discard_share(temp['id'], name, pool)
 
     # ------------------------------------------------------------------
     # Images (the inherited local-path copies, with the share mounted)
@@ -591,15 +614,19 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     # ------------------------------------------------------------------
     def retype(self, context: Any, volume: Any, new_type: Any, diff: Any,
                host: dict) -> tuple[bool, None]:
-        """In place when the destination is this backend. In an active-active cluster
-        Cinder names the cluster's first host, not necessarily this one: the cluster's
-        name decides then."""
+        """In place when the destination is this backend and, with acme_pools, the
+        volume's pool; another pool is Cinder's migration (a copy by this host: shares do
+        not move between appliance pools). In an active-active cluster Cinder names the
+        cluster's first host, not necessarily this one: the cluster's name decides then."""
         if volume.cluster_name and host.get('cluster_name'):
             mine, theirs = volume.cluster_name, host['cluster_name']
         else:
             mine, theirs = volume.host, host['host']
-        return volume_utils.extract_host(mine, 'backend') == \
-            volume_utils.extract_host(theirs, 'backend'), None
+        same_backend = volume_utils.extract_host(mine, 'backend') == \
+            volume_utils.extract_host(theirs, 'backend')
+        same_pool = not self.configuration.acme_pools or \
+            volume_utils.extract_host(theirs, 'pool') == self._pool_of(volume)
+        return same_backend and same_pool, None
 
     # ------------------------------------------------------------------
     # Stats: one pool request, whatever the number of volumes; also the
@@ -609,14 +636,25 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     def _update_volume_stats(self) -> None:
         self._reconcile_mounts(self._admin_context())
         conf = self.configuration
-        pool = self.client.pools.get(conf.acme_pool)
-        thin = conf.nfs_sparsed_volumes
-        self._stats = {
+        stats = {
             'volume_backend_name': conf.safe_get('volume_backend_name')
             or self.volume_backend_name,
             'vendor_name': VENDOR,
             'driver_version': self.VERSION,
             'storage_protocol': constants.NFS,
+        }
+        if conf.acme_pools:
+            stats['pools'] = [{'pool_name': name, **self._pool_stats(self._pool_info(name))}
+                              for name in conf.acme_pools]
+        else:
+            stats.update(self._pool_stats(self._pool_info(conf.acme_pool)))
+        self._stats = stats
+
+    def _pool_stats(self, pool: dict) -> dict:
+        """What Cinder's scheduler weighs of one pool."""
+        conf = self.configuration
+        thin = conf.nfs_sparsed_volumes
+        return {
             'total_capacity_gb': round(pool['total_bytes'] / units.Gi, 2),
             'free_capacity_gb': round(pool['free_bytes'] / units.Gi, 2),
             'provisioned_capacity_gb': round(pool['provisioned_bytes'] / units.Gi, 2),

@@ -8,6 +8,9 @@ different definition of the same name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from oslo_config import cfg
 
 from cinder.volume.drivers import nfs as cinder_nfs
@@ -55,7 +58,16 @@ ACME_CONNECTION_OPTS = [
 
 ACME_SHARE_OPTS = [
     cfg.StrOpt('acme_pool',
-               help='Appliance pool that holds the shares of this backend.'),
+               help='Appliance pool that holds the shares of this backend, reported '
+                    'to Cinder as one pool named after volume_backend_name. Set '
+                    'this or acme_pools.'),
+    cfg.ListOpt('acme_pools', default=[],
+                help='Appliance pools that hold the shares of this backend, each '
+                     "reported to Cinder as a pool of its own (host@backend#<pool>) "
+                     'with its own capacity, so the scheduler places each volume. '
+                     'Set this or acme_pool. Volumes made while acme_pool was set '
+                     'keep host@backend#<volume_backend_name> until cinder-manage '
+                     'volume update_host moves them to their pool.'),
     cfg.StrOpt('acme_share_prefix', default='cinder-',
                help='Prefix of the share name of each volume (the share is '
                     'named <prefix><volume name>).'),
@@ -102,6 +114,22 @@ ACME_NFS_OPTS = (
 )
 
 ACME_OPTS = ACME_CONNECTION_OPTS + ACME_SHARE_OPTS + ACME_SECURE_OPTS + ACME_NFS_OPTS
+
+
+REQUIRED_OPTIONS = ('acme_url', 'nas_password')
+POOL_OPTIONS = ('acme_pool', 'acme_pools')
+
+
+def setting_problems(value: Callable[[str], Any]) -> list[tuple[str, str]]:
+    """(option, what is wrong) for each required setting a backend section lacks:
+    ``value(name)`` is the option's value in it (empty or None when unset)."""
+    found = [(name, 'is required') for name in REQUIRED_OPTIONS if not value(name)]
+    pools = [name for name in POOL_OPTIONS if value(name)]
+    if not pools:
+        found.append(('acme_pool', 'or acme_pools is required'))
+    elif len(pools) > 1:
+        found.append(('acme_pools', 'and acme_pool are both set: set one of them'))
+    return found
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:

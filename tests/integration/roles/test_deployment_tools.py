@@ -127,7 +127,7 @@ def test_dropin_validation_still_refuses_a_broken_acme_backend(tmp_path):
     broken = {'acme-gold': {**BACKENDS['acme-gold'], 'acme_pool': None}}
     result = run_role(tmp_path, role_vars(tmp_path, dropin, acme_cinder_backends=broken))
     assert result.rc != 0
-    assert '[acme-gold] acme_pool is required' in result.output
+    assert '[acme-gold] acme_pool or acme_pools is required' in result.output
     assert PASSWORD not in result.output
     assert not dropin.exists()
 

@@ -111,8 +111,9 @@ def test_no_capability_flag_nothing_reads():
 DESIGN_OPTIONS = {'nas_login', 'nas_user', 'nas_password', 'nfs_sparsed_volumes',
                   'nfs_mount_point_base', 'nfs_mount_options', 'nfs_mount_attempts',
                   'nas_secure_file_operations', 'nas_secure_file_permissions', 'acme_url',
-                  'acme_pool', 'acme_tls_verify', 'acme_ca_file', 'acme_connect_timeout',
-                  'acme_read_timeout', 'acme_retries', 'acme_backoff', 'acme_retry_after_max',
+                  'acme_pool', 'acme_pools', 'acme_tls_verify', 'acme_ca_file',
+                  'acme_connect_timeout', 'acme_read_timeout', 'acme_retries', 'acme_backoff',
+                  'acme_retry_after_max',
                   'acme_share_prefix', 'acme_nfs_address', 'acme_file_wait_timeout',
                   'acme_share_quota_headroom', 'acme_share_root_uid', 'acme_share_root_gid',
                   'acme_share_root_mode'}
