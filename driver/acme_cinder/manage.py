@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from oslo_config import cfg
+from oslo_concurrency import processutils
 from oslo_log import log as logging
-from oslo_utils import units
+from oslo_utils import imageutils, units
 
 from acme_cinder import acme_client, names, quotas
 from acme_cinder.errors import backend_errors
@@ -116,20 +117,40 @@ class ManageMixin:
             return None
 
     def _existing_file(self, mount_point: str, existing_ref: dict) -> str:
+        path, reason = self._volume_file(mount_point)
+        if reason:
+            raise exception.ManageExistingInvalidReference(existing_ref=existing_ref,
+                                                           reason=reason)
+        return path
+
+    def _volume_file(self, mount_point: str) -> tuple[str, str | None]:
+        """(path of the share's one file, None), or ('', why it cannot become a volume)."""
         files = [n for n in self._listdir(mount_point) if not n.startswith('.')]
         if len(files) != 1:
-            raise exception.ManageExistingInvalidReference(
-                existing_ref=existing_ref,
-                reason=_('the share must hold exactly one file, it holds %d') % len(files))
+            return '', _('the share must hold exactly one file, it holds %d') % len(files)
         path = os.path.join(mount_point, files[0])
         owner = os.stat(path).st_uid
         if self._secure_operations() and owner != os.getuid():
-            raise exception.ManageExistingInvalidReference(
-                existing_ref=existing_ref,
-                reason=_('in secure NAS mode the file must belong to uid %(uid)d '
-                         '(cinder-volume), %(name)s belongs to uid %(owner)d')
-                % {'uid': os.getuid(), 'name': files[0], 'owner': owner})
-        return path
+            return '', (_('in secure NAS mode the file must belong to uid %(uid)d '
+                          '(cinder-volume), %(name)s belongs to uid %(owner)d')
+                        % {'uid': os.getuid(), 'name': files[0], 'owner': owner})
+        return path, self._image_problem(path)
+
+    def _image_problem(self, path: str) -> str | None:
+        """Why the file is no raw image without a backing file (what Cinder's remotefs
+        drivers check before a manage), by qemu-img; None when it is one."""
+        try:
+            out = self._run('env', 'LC_ALL=C', 'qemu-img', 'info', '--output=json', path)[0]
+        except processutils.ProcessExecutionError as error:
+            return _('qemu-img cannot read %(name)s: %(error)s') % {
+                'name': os.path.basename(path), 'error': (error.stderr or '').strip()}
+        info = imageutils.QemuImgInfo(out, format='json')
+        if info.backing_file:
+            return _('%s has a backing file') % os.path.basename(path)
+        if info.file_format != 'raw':
+            return _('%(name)s is %(format)s: only raw files become volumes') % {
+                'name': os.path.basename(path), 'format': info.file_format}
+        return None
 
     def _mounted_share(self, share: dict) -> Any:
         return self._mounts.mounted(
@@ -275,6 +296,7 @@ class ManageMixin:
                                   self.configuration.acme_share_quota_headroom)
 
     def _manageable_volume(self, share: dict, cinder_id: str | None) -> dict:
+        size = self._quota_size(share) or gib(share.get('used_bytes') or 0)
         reason = None
         if cinder_id:
             reason = _('already managed')
@@ -282,11 +304,25 @@ class ManageMixin:
             reason = _('internal share of the driver')
         elif self._backs_a_volume(share):
             reason = _('already managed by another backend')
+        else:
+            size, reason = self._inspected_size(share, size)
         return {
             'reference': {'source-name': share['name']},
-            'size': self._quota_size(share) or gib(share.get('used_bytes') or 0),
+            'size': size,
             'safe_to_manage': reason is None, 'reason_not_safe': reason,
             'cinder_id': cinder_id, 'extra_info': {'pool': share['pool']}}
+
+    def _inspected_size(self, share: dict, size: int) -> tuple[int, str | None]:
+        """(the size a manage would give, None) from the share's file, seen through a mount
+        as manage sees it; or (``size``, why a manage would refuse the share)."""
+        try:
+            with self._inspecting(share, keep_access=False) as mount_point:
+                path, reason = self._volume_file(mount_point)
+                return (size, reason) if reason else (gib(os.path.getsize(path)), None)
+        except Exception as error:
+            LOG.warning('Could not look into share %s for the manageable list: %s',
+                        share['name'], error)
+            return size, _('could not be inspected: %s') % error
 
     @backend_errors
     def get_manageable_snapshots(self, cinder_snapshots: list, marker: Any, limit: int,

@@ -4,6 +4,7 @@ Cinder, on the real simulator with Cinder's real database."""
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import uuid
 
@@ -309,13 +310,13 @@ def test_manageable_volumes_mark_managed_and_internal_shares_unsafe(driver, appl
     for internal in ('cinder-deleted-' + str(uuid.uuid4()), 'cinder-revert-x'):
         appliance.create_share(internal)
     appliance.create_share('elsewhere', pool='pool2')
-    appliance.calls.clear()
+    before = state(appliance)
     entries = by_reference(driver.get_manageable_volumes([managed], None, 10, 0, ['size'],
                                                          ['asc']))
     assert len(entries) == 4  # pool1 only
     legacy = entries['legacy']
     assert legacy['safe_to_manage'] is True and legacy['reason_not_safe'] is None
-    assert legacy['size'] == 10 and legacy['cinder_id'] is None
+    assert legacy['size'] == 2 and legacy['cinder_id'] is None  # what manage gives: 1.5 GiB
     mine = entries['cinder-' + managed.name]
     assert mine['safe_to_manage'] is False and mine['cinder_id'] == managed.id
     assert mine['size'] == managed.size == 1  # its quota's headroom is no extra GiB
@@ -325,7 +326,70 @@ def test_manageable_volumes_mark_managed_and_internal_shares_unsafe(driver, appl
     assert len(internal) == 2
     assert all(not e['safe_to_manage'] and 'internal' in e['reason_not_safe']
                for e in internal)
-    assert appliance.writes == []
+    assert state(appliance) == before  # the look into legacy put its rules back
+    assert_clean(driver, appliance, shares=5)
+
+
+def qemu_img(*args: str) -> None:
+    subprocess.run(['qemu-img', *args], check=True, capture_output=True)
+
+
+def make_qcow2(share_dir, name: str = 'disk.img') -> None:
+    (share_dir / 'disk.img').unlink()
+    qemu_img('create', '-q', '-f', 'qcow2', str(share_dir / name), '1G')
+
+
+def make_backed_qcow2(share_dir) -> None:
+    """A qcow2 whose backing file is outside the share (what a manage must never adopt)."""
+    (share_dir / 'disk.img').unlink()
+    qemu_img('create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname',
+             str(share_dir / 'disk.img'))
+
+
+MAKERS = {'qcow2': (make_qcow2, 'is qcow2: only raw files'),
+          'backing-file': (make_backed_qcow2, 'has a backing file')}
+
+
+@pytest.mark.parametrize('kind', MAKERS)
+def test_manage_refuses_a_file_that_is_not_raw_and_changes_nothing(driver, appliance,
+                                                                   foreign_share, new_volume,
+                                                                   kind):
+    make, reason = MAKERS[kind]
+    make(appliance.share_dir(foreign_share['id']))
+    before = state(appliance)
+    with pytest.raises(exception.ManageExistingInvalidReference, match=reason):
+        driver.manage_existing_get_size(new_volume(), {'source-name': 'legacy'})
+    with pytest.raises(exception.ManageExistingInvalidReference, match=reason):
+        driver.manage_existing(new_volume(size=2), {'source-name': 'legacy'})
+    assert state(appliance) == before
+    assert_clean(driver, appliance, shares=1)
+
+
+def test_manageable_volumes_tell_the_size_manage_gives_and_refuse_what_manage_refuses(
+        driver, appliance):
+    """Only a share holding exactly one raw file is safe, with that file's size rounded up
+    (not the share's quota); each other one says why, as a manage of it would."""
+    contents = {'raw': ['disk.img'], 'no-file': [], 'two-files': ['a.img', 'b.img'],
+                'qcow2': None, 'backing-file': None}
+    for name, files in contents.items():
+        share = appliance.create_share(name, quota_bytes=10 * GIB)
+        share_dir = appliance.share_dir(share['id'])
+        for file in ['disk.img'] if files is None else files:
+            with open(share_dir / file, 'wb') as image:
+                image.truncate(3 * GIB // 2)
+        if files is None:
+            MAKERS[name][0](share_dir)
+    before = state(appliance)
+    entries = by_reference(driver.get_manageable_volumes([], None, 10, 0, ['size'], ['asc']))
+    assert {name: (e['safe_to_manage'], e['size']) for name, e in entries.items()} == {
+        'raw': (True, 2), 'no-file': (False, 10), 'two-files': (False, 10),
+        'qcow2': (False, 10), 'backing-file': (False, 10)}
+    assert 'holds 0' in entries['no-file']['reason_not_safe']
+    assert 'holds 2' in entries['two-files']['reason_not_safe']
+    assert 'only raw files' in entries['qcow2']['reason_not_safe']
+    assert 'backing file' in entries['backing-file']['reason_not_safe']
+    assert state(appliance) == before
+    assert_clean(driver, appliance, shares=5)
 
 
 def test_manageable_volumes_mark_a_share_of_another_backends_volume_unsafe(
