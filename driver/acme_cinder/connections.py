@@ -15,6 +15,7 @@ from typing import Any
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from acme_cinder import local_users
 from acme_cinder.errors import backend_errors
 from cinder import exception
 from cinder.objects import fields
@@ -52,7 +53,7 @@ class ConnectionsMixin:
         if ip:
             share_id = self._share_id(volume)
             with self._share_lock(share_id):
-                self._grant_locked(share_id, ip)
+                self._grant_locked(share_id, ip, False if self._copied_as_root(volume) else None)
         return {
             'driver_volume_type': self.driver_volume_type,
             'data': {'export': self._export(volume.provider_location), 'name': volume.name,
@@ -80,7 +81,18 @@ class ConnectionsMixin:
         ip = connector.get('ip')
         if ip and ip != CONF.my_ip and self._same_host_count(live, connector) <= 1:
             self._keep_access(volume, lambda clients: clients != ip)
+        elif ip and self._copied_as_root(volume):  # the copy is over: root squashed again
+            self._grant(self._share_id(volume), ip, self._secure_operations())
         return len(live) > 1
+
+    @staticmethod
+    def _copied_as_root(volume: Any) -> bool:
+        """Whether Cinder copies the volume's data as root through this connection: a
+        host-assisted migration (source ``migrating``, destination ``target:<id>``) runs
+        dd as root (volume_utils.copy_volume), which a root-squashed rule refuses on the
+        cinder-owned file of secure NAS mode."""
+        status = volume.migration_status or ''
+        return status in local_users.MIGRATING or status.startswith('target:')
 
     def _keep_access(self, volume: Any, keep: Callable[[str], bool]) -> None:
         share_id = self._share_id(volume)

@@ -323,9 +323,9 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             raise acme_client.NotFound(f'no share for volume {volume.id}')
         return share['id']
 
-    def _grant(self, share_id: str, ip: str) -> None:
+    def _grant(self, share_id: str, ip: str, squash: bool | None = None) -> None:
         with self._share_lock(share_id):
-            self._grant_locked(share_id, ip)
+            self._grant_locked(share_id, ip, squash)
 
     def _mounted(self, volume: Any) -> Any:
         share_id = self._share_id(volume)
@@ -368,19 +368,24 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         for purpose in ('share', 'manage'):
             coordination.synchronized_remove(self._share_lock_name(share_id, purpose))
 
-    def _rule(self, ip: str) -> dict:
-        """rw for ``ip``; root squashed in secure NAS mode (no root on the share)."""
-        return {'clients': ip, 'access': 'rw', 'root_squash': self._secure_operations()}
+    def _rule(self, ip: str, squash: bool | None = None) -> dict:
+        """rw for ``ip``; root squashed in secure NAS mode (no root on the share) unless
+        ``squash`` says otherwise."""
+        squash = self._secure_operations() if squash is None else squash
+        return {'clients': ip, 'access': 'rw', 'root_squash': squash}
 
     def _host_nfs(self) -> dict:
         return {'enabled': True, 'rules': [self._rule(CONF.my_ip)]}
 
-    def _grant_locked(self, share_id: str, ip: str) -> None:
+    def _grant_locked(self, share_id: str, ip: str, squash: bool | None = None) -> None:
+        """Make sure ``ip`` has a rule; with ``squash``, one that squashes root or not."""
         nfs = self.client.shares.get_nfs(share_id)
         rules = nfs.get('rules') or []
-        if nfs.get('enabled') and any(r['clients'] == ip for r in rules):
+        current = [r for r in rules if r['clients'] == ip]
+        if nfs.get('enabled') and current and squash in (None, current[0]['root_squash']):
             return
-        self.client.shares.set_nfs(share_id, True, rules + [self._rule(ip)])
+        others = [r for r in rules if r['clients'] != ip]
+        self.client.shares.set_nfs(share_id, True, others + [self._rule(ip, squash)])
 
     def _release_or_warn(self, volume: Any) -> None:
         """Unmount the volume's share here if idle; a failure is logged, not raised."""

@@ -150,6 +150,27 @@ def test_root_ownership_is_what_nfs_clients_get(appliance, nfs, tmp_path):
     assert not list(share_dir(appliance, plain).iterdir())
 
 
+def test_root_writes_a_cinder_owned_file_only_where_root_is_not_squashed(appliance, nfs,
+                                                                           tmp_path):
+    """What the driver's rules mean for root on a client: in secure NAS mode the volume file
+    belongs to the cinder user (0660) and root is squashed; Cinder's host-assisted migration
+    copies as root, so the driver grants its connection a rule that does not squash root
+    (test_a_migration_copy_may_write_as_root_in_secure_mode_and_root_is_squashed_after)."""
+    cinder = {'uid': 165, 'gid': 165, 'mode': '0770'}
+    share = appliance.create_share('migrating', root=cinder,
+                                   nfs=exported(rule('127.0.0.1', 'rw', True)))
+    local = tmp_path / 'volume'
+    local.write_text('volume data\n')
+    for version in VERSIONS:
+        assert nfs.put(local, f'/pool1/migrating/squashed-v{version}', version, 0).returncode != 0
+    appliance.set_nfs(share['id'], True, [rule('127.0.0.1', 'rw', False)])
+    for version in VERSIONS:
+        result = nfs.put(local, f'/pool1/migrating/copied-v{version}', version, 0)
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in share_dir(appliance, share).iterdir()) == [
+        'copied-v3', 'copied-v4']
+
+
 def test_read_only_rule_refuses_writes(appliance, nfs, tmp_path):
     share = appliance.create_share('ro-share', nfs=exported(rule('127.0.0.0/8', 'ro')))
     (share_dir(appliance, share) / 'data.txt').write_text('read me\n')

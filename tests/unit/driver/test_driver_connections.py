@@ -91,6 +91,27 @@ def test_rules_follow_secure_mode_root_squash(make_driver, appliance, volume, se
         MY_IP: secure, COMPUTE['ip']: secure}
 
 
+OTHER_CINDER_HOST = {'ip': '10.0.0.6', 'host': 'cv2'}  # a generic NFS or other backend's host
+
+
+@pytest.mark.parametrize('connector', [LOCAL, OTHER_CINDER_HOST], ids=['local', 'other-host'])
+@pytest.mark.parametrize('migration_status', ['migrating', 'target:{id}'],
+                         ids=['source', 'destination'])
+def test_a_migration_copy_may_write_as_root_in_secure_mode_and_root_is_squashed_after(
+        make_driver, appliance, volume, connector, migration_status):
+    """Cinder's host-assisted migration copies with dd as root (volume_utils.copy_volume):
+    on the cinder-owned 0660 file of secure NAS mode a root-squashed rule refused it, so a
+    volume could not be migrated to or from this backend (nor between its pools)."""
+    drv = make_driver(nas_secure_file_operations='true')
+    vol = volume(drv=drv)
+    vol.migration_status = migration_status.format(id=vol.id)
+    drv.initialize_connection(vol, connector)
+    assert rules(appliance, vol)[connector['ip']].root_squash is False
+    drv.terminate_connection(vol, connector)
+    after = {ip: rule.root_squash for ip, rule in rules(appliance, vol).items()}
+    assert after == {MY_IP: True}  # this host's own rule squashed again, the other one gone
+
+
 def test_terminate_keeps_the_rule_while_another_attachment_of_that_host_remains(
         driver, appliance, volume, ctx):
     vol = volume()
