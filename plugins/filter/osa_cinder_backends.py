@@ -11,8 +11,8 @@ description:
   - Turns the backends dict of the role C(acme.nas.cinder_backend) (its C(acme_cinder_backends)
     variable) into the C(cinder_backends) variable of openstack-ansible's os_cinder role.
   - "Every value becomes the text the role would write (C(true)/C(false) for booleans, lists
-    joined with commas, C(null) left out), because os_cinder's template writes each key as
-    C(key=value) as it is."
+    joined with commas, every C($) doubled as oslo.config needs it, C(null) left out), because
+    os_cinder's template writes each key as C(key=value) as it is."
   - C(volume_backend_name) defaults to the section name (os_cinder creates a volume type named
     after the section with that property). The role-only key C(volume_type) becomes
     C(extra_volume_types) when it names another type.
@@ -39,6 +39,7 @@ from ansible_collections.acme.nas.plugins.module_utils.cinder_conf import (  # n
     ROLE_KEYS,
     BackendError,
     backend_sections,
+    file_sections,
 )
 
 
@@ -48,7 +49,7 @@ def osa_cinder_backends(backends: dict, ca_file: str = '',
     writes, and extra_volume_types where the role-only key volume_type names another type."""
     keys = ROLE_KEYS if role_keys is None else role_keys
     try:
-        sections = backend_sections(backends, ca_file, keys)
+        sections = file_sections(backend_sections(backends, ca_file, keys))
     except BackendError as error:
         raise AnsibleFilterError(f'osa_cinder_backends: {error}') from None
     for name, section in sections.items():

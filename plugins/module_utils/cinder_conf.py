@@ -22,6 +22,21 @@ def option_text(value: object) -> str:
     return str(value)
 
 
+def file_text(value: object) -> str:
+    """A value as written into a file oslo.config reads: its option_text with every ``$``
+    doubled, because oslo.config reads ``$name`` as the value of another option (a password
+    ``pa$word`` would become an error or another option's value) and ``$$`` as ``$``."""
+    return option_text(value).replace('$', '$$')
+
+
+def file_sections(conf: dict) -> dict:
+    """A {section: {key: value}} map with every value as written into the file; nulls left
+    out."""
+    return {section: {key: file_text(value) for key, value in options.items()
+                      if value is not None}
+            for section, options in conf.items()}
+
+
 def backend_section(name: str, backend: dict, ca_file: str = '',
                     role_keys: tuple | list = ROLE_KEYS) -> dict:
     """One backend's section: volume_backend_name defaults to the section name, an ACME

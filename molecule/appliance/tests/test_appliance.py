@@ -8,7 +8,7 @@ import os
 ROOT = os.environ.get('ACME_MOLECULE_ROOT', '/tmp/acme-molecule-appliance')
 NAME = f"acme-molecule-{hashlib.sha1(ROOT.encode()).hexdigest()[:8]}"
 PORT = int(os.environ.get('ACME_TEST_API_PORT', '18443'))
-PASSWORD = 'molecule-Secret-1'  # molecule/appliance/vars/main.yml
+PASSWORD = 'molecule-$ecret-1'  # molecule/appliance/vars/main.yml
 
 
 def test_container_runs(host):

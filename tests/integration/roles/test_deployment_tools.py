@@ -35,7 +35,7 @@ FILES = Path(__file__).parent / 'files'
 VALIDATOR = REPO / 'roles' / 'cinder_backend' / 'files' / 'acme-cinder-conf-validate'
 KOLLA_ANSIBLE = '22.2.0'
 CACHE = REPO / '.cache' / 'compat' / f'kolla-ansible-{KOLLA_ANSIBLE}'
-PASSWORD = 'Dr0p-in-S3cret'
+PASSWORD = 'Dr0p-in-$3cret$'  # a $ is what oslo.config interpolates: every path writes $$
 
 BACKENDS = {
     'acme-gold': {'volume_driver': 'acme_cinder.nfs.AcmeNfsDriver',
@@ -85,7 +85,8 @@ def load(*args: str, files: tuple[Path, ...] = (), dirs: tuple[Path, ...] = ()
     conf.register_opts([cfg.ListOpt('enabled_backends'), cfg.StrOpt('default_volume_type'),
                         cfg.StrOpt('transport_url')])
     conf.register_opts([cfg.StrOpt('acme_pool'), cfg.StrOpt('volume_backend_name'),
-                        cfg.BoolOpt('nfs_sparsed_volumes')], group='acme-gold')
+                        cfg.BoolOpt('nfs_sparsed_volumes'),
+                        cfg.StrOpt('nas_password', secret=True)], group='acme-gold')
     conf(list(args), project='cinder', default_config_files=[str(f) for f in files],
          default_config_dirs=[str(d) for d in dirs])
     return conf
@@ -117,6 +118,7 @@ def test_dropin_adds_the_backends_to_a_cinder_conf_another_tool_owns(tmp_path):
         gold = conf['acme-gold']
         assert (gold.acme_pool, gold.volume_backend_name, gold.nfs_sparsed_volumes) == (
             'gold', 'acme-gold', True)
+        assert gold.nas_password == PASSWORD
     # --config-file alone: the default directory is read first and cinder.conf wins (the
     # documented case for a unit drop-in adding --config-dir)
     assert load('--config-file', str(owner), dirs=(dropin.parent,)).enabled_backends == ['lvm-1']
@@ -128,7 +130,7 @@ def test_dropin_validation_still_refuses_a_broken_acme_backend(tmp_path):
     result = run_role(tmp_path, role_vars(tmp_path, dropin, acme_cinder_backends=broken))
     assert result.rc != 0
     assert '[acme-gold] acme_pool or acme_pools is required' in result.output
-    assert PASSWORD not in result.output
+    assert PASSWORD not in result.output and '3cret' not in result.output
     assert not dropin.exists()
 
 
@@ -177,6 +179,7 @@ def test_kolla_merge_configs_merges_the_dropin_into_cinder_conf(tmp_path, kolla_
     assert conf.enabled_backends == ['acme-gold', 'lvm-1']
     assert conf.transport_url == 'rabbit://cinder:owner@192.0.2.1:5672/'
     assert conf['acme-gold'].acme_pool == 'gold'
+    assert conf['acme-gold'].nas_password == PASSWORD
     result = validate(merged)
     assert result.returncode == 0, result.stderr
 
@@ -211,6 +214,7 @@ def test_osa_cinder_backends_render_through_os_cinders_template(tmp_path):
     conf = load('--config-file', str(rendered))
     assert conf.enabled_backends == ['acme-gold']
     assert conf['acme-gold'].nfs_sparsed_volumes is True
+    assert conf['acme-gold'].nas_password == PASSWORD
     result = validate(rendered)
     assert result.returncode == 0, result.stderr
     assert 'extra_volume_types' not in rendered.read_text()

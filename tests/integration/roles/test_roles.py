@@ -139,10 +139,10 @@ def test_cinder_backend_password_change_restarts_and_is_never_shown(backend_runn
     converge = scenario('cinder_backend') / 'converge.yml'
     backend_runner.playbook(converge).ok()
     result = backend_runner.playbook(converge, '--diff', '-v',
-                                     '-e', 'acme_test_password=New-Secret-2').ok()
-    assert 'New-Secret-2' not in result.output
-    assert 'S3cret-gold' not in result.output
-    assert 'nas_password = New-Secret-2' in backend_runner.conf.read_text()
+                                     '-e', 'acme_test_password=New-$ecret-2').ok()
+    assert 'ecret-2' not in result.output
+    assert 'S3cret' not in result.output
+    assert 'nas_password = New-$$ecret-2' in backend_runner.conf.read_text()  # read: New-$ecret-2
     assert restarts(backend_runner) == 2
 
 

@@ -8,10 +8,6 @@ the appliance makes clones nowhere else); a retype to another pool is Cinder's m
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from driver_helpers import GROUP, HOST, assert_clean
 
@@ -148,22 +144,3 @@ def test_an_unknown_pool_of_acme_pools_is_named_at_start(make_driver):
     with pytest.raises(exception.VolumeBackendAPIException, match="pool 'pool9' does not exist"):
         make_driver(acme_pool=None, acme_pools=['pool1', 'pool9'])
 
-
-VALIDATE = (Path(__file__).resolve().parents[3] / 'roles' / 'cinder_backend' / 'files'
-            / 'acme-cinder-conf-validate')
-
-
-@pytest.mark.parametrize('pools, problem', [
-    ('acme_pools = pool1, pool2', None),
-    ('acme_pool = pool1\nacme_pools = pool1, pool2', 'acme_pools and acme_pool are both set'),
-    ('', 'acme_pool or acme_pools is required'),
-], ids=['acme_pools', 'both', 'neither'])
-def test_the_roles_cinder_conf_check_follows_the_drivers_pool_rule(tmp_path, pools, problem):
-    conf = tmp_path / 'cinder.conf'
-    conf.write_text('[DEFAULT]\nenabled_backends = acme\n[acme]\n'
-                    'volume_driver = acme_cinder.nfs.AcmeNfsDriver\n'
-                    'acme_url = https://nas:8443\nnas_password = s3cret\n' + pools + '\n')
-    result = subprocess.run([sys.executable, str(VALIDATE), str(conf)],
-                            capture_output=True, text=True, check=False)
-    assert result.returncode == (1 if problem else 0), result.stderr
-    assert (problem or '') in result.stderr and 's3cret' not in result.stderr

@@ -1,11 +1,14 @@
 """The one builder of cinder.conf backend sections (plugins/module_utils/cinder_conf.py) and
-its two filters: acme.nas.cinder_backend_sections (the role's template) and
-acme.nas.osa_cinder_backends (openstack-ansible's cinder_backends)."""
+its filters: acme.nas.cinder_backend_sections and acme.nas.cinder_conf_file_text (the role's
+template) and acme.nas.osa_cinder_backends (openstack-ansible's cinder_backends)."""
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.acme.nas.plugins.filter.cinder_backend_sections import (
     cinder_backend_sections,
+)
+from ansible_collections.acme.nas.plugins.filter.cinder_conf_file_text import (
+    cinder_conf_file_text,
 )
 from ansible_collections.acme.nas.plugins.filter.osa_cinder_backends import osa_cinder_backends
 
@@ -57,3 +60,31 @@ def test_bad_backends_are_a_clear_filter_error(bad, message):
     for build in (cinder_backend_sections, osa_cinder_backends):
         with pytest.raises(AnsibleFilterError, match=message):
             build(bad)
+
+
+DOLLAR = {'volume_driver': ACME, 'nas_password': 'pa$word$', 'acme_retries': 3,
+          'nfs_mount_options': ['a$b', 'c']}
+
+
+def test_what_is_written_doubles_every_dollar_so_oslo_config_reads_the_value_given(tmp_path):
+    from oslo_config import cfg
+    written = cinder_conf_file_text({'acme': cinder_backend_sections({'acme': DOLLAR})['acme'],
+                                     'DEFAULT': {'debug': True, 'host': None}})
+    assert written == {'DEFAULT': {'debug': 'true'}, 'acme': {
+        'volume_backend_name': 'acme', 'volume_driver': ACME, 'nas_password': 'pa$$word$$',
+        'acme_retries': '3', 'nfs_mount_options': 'a$$b,c'}}
+    assert osa_cinder_backends({'acme': DOLLAR})['acme'] == written['acme']
+    path = tmp_path / 'cinder.conf'
+    path.write_text(''.join(f'[{section}]\n' + ''.join(f'{k} = {v}\n' for k, v in opts.items())
+                            for section, opts in written.items()))
+    conf = cfg.ConfigOpts()
+    conf.register_opts([cfg.StrOpt('nas_password', secret=True),
+                        cfg.StrOpt('nfs_mount_options')], group='acme')
+    conf(args=[], default_config_files=[str(path)], default_config_dirs=[], use_env=False)
+    assert (conf.acme.nas_password, conf.acme.nfs_mount_options) == ('pa$word$', 'a$b,c')
+
+
+def test_file_text_of_something_that_is_not_sections_is_a_clear_filter_error():
+    for bad in ([], {'acme': 'text'}):
+        with pytest.raises(AnsibleFilterError, match='a dict of sections'):
+            cinder_conf_file_text(bad)
