@@ -119,13 +119,45 @@ def test_dependencies_are_what_shipped_content_runs(tarball: tarfile.TarFile) ->
         assert name in readme, f'{prefix}README.md does not say that it needs {name}'
 
 
+def computed(value: object) -> bool:
+    """A default that Jinja computes when the role runs (from the inventory, another variable)."""
+    return isinstance(value, str) and '{{' in value
+
+
+def undocumented(options: dict, defaults: dict, where: str) -> Iterator[str]:
+    """What argument_specs lacks for options to be their one reference: a description, and a
+    default or required: true. A default that defaults/main.yml computes may be left out of the
+    spec (its description says where it comes from); a plain one must be the same in both."""
+    for name, spec in options.items():
+        description = spec.get('description')
+        lines = [description] if isinstance(description, str) else description or []
+        if not lines or not all(isinstance(line, str) and line.strip() for line in lines):
+            yield f'{where}{name}: no description'
+        plain = name in defaults and not computed(defaults[name])
+        if 'default' in spec:
+            if plain and spec['default'] != defaults[name]:
+                yield f'{where}{name}: default {spec["default"]!r} differs from defaults/main.yml'
+        elif not spec.get('required') and not computed(defaults.get(name)):
+            yield f'{where}{name}: neither a default nor required: true'
+        yield from undocumented(spec.get('options') or {}, {}, f'{where}{name}.')
+
+
 @pytest.mark.parametrize('role', DOCUMENTED_ROLES)
-def test_role_readme_documents_every_variable(tarball: tarfile.TarFile, role: str) -> None:
+def test_role_variables_are_documented_once_in_argument_specs(tarball: tarfile.TarFile,
+                                                               role: str) -> None:
+    """meta/argument_specs.yml is the one reference of a role's variables (ansible-doc -t role
+    renders it); the README points there and gives examples instead of a second table."""
     readme = text(tarball, f'roles/{role}/README.md')
     specs = yaml.safe_load(text(tarball, f'roles/{role}/meta/argument_specs.yml'))
+    defaults = yaml.safe_load(text(tarball, f'roles/{role}/defaults/main.yml')) or {}
     options = specs['argument_specs']['main'].get('options', {})
     assert options, f'roles/{role}/meta/argument_specs.yml lists no options'
-    assert sorted(o for o in options if f'`{o}`' not in readme) == []
+    assert sorted(set(defaults) - set(options)) == [], 'undocumented variables in defaults/main.yml'
+    assert list(undocumented(options, defaults, '')) == []
+    assert f'ansible-doc -t role acme.nas.{role}' in readme
+    table_rows = [line for line in readme.splitlines()
+                  if any(line.startswith(f'| `{name}`') for name in options)]
+    assert table_rows == [], f'roles/{role}/README.md documents variables a second time'
     for heading in ('## Variables', '## Example playbook', '## Supported platforms'):
         assert heading in readme, f'roles/{role}/README.md has no "{heading}"'
 

@@ -45,7 +45,8 @@ build() {
 
 lint() {
     (cd "$UNPACKED" && ANSIBLE_COLLECTIONS_PATH=$OUT/collections \
-        ansible-lint --offline --profile production --nocolor -q -c "$ROOT/.ansible-lint")
+        ansible-lint --offline --profile production --nocolor -q -c "$ROOT/.ansible-lint" \
+            --ignore-file "$ROOT/.ansible-lint-ignore")
 }
 
 importer() {
