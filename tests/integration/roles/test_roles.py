@@ -146,6 +146,36 @@ def test_cinder_backend_password_change_restarts_and_is_never_shown(backend_runn
     assert restarts(backend_runner) == 2
 
 
+FOREIGN_CONF = """[DEFAULT]
+my_ip = 192.0.2.21
+enabled_backends = lvm-1
+
+[keystone_authtoken]
+password = the-cloud's-own
+
+[lvm-1]
+volume_driver = cinder.volume.drivers.lvm.LVMVolumeDriver
+"""
+
+
+def test_cinder_backend_full_layout_never_replaces_a_cinder_conf_it_did_not_write(
+        backend_runner):
+    """An existing cloud's cinder.conf (a distribution's, openstack-ansible's): the full layout
+    refuses it unless told to take over, and then keeps it as a backup."""
+    converge = scenario('cinder_backend') / 'converge.yml'
+    backend_runner.conf.write_text(FOREIGN_CONF)
+    refused = backend_runner.playbook(converge)
+    assert refused.rc != 0 and 'was not written by acme.nas.cinder_backend' in refused.output
+    assert 'acme_cinder_conf_layout: drop_in' in refused.output
+    assert backend_runner.conf.read_text() == FOREIGN_CONF and restarts(backend_runner) == 0
+    backend_runner.playbook(converge, '-e', 'acme_cinder_conf_takeover=true').ok()
+    backups = list(backend_runner.conf.parent.glob('cinder.conf.*~'))
+    assert [b.read_text() for b in backups] == [FOREIGN_CONF]
+    assert 'acme-gold' in backend_runner.conf.read_text() and restarts(backend_runner) == 1
+    backend_runner.playbook(converge).ok()  # its own file now: no takeover needed
+    assert restarts(backend_runner) == 1
+
+
 def test_cinder_backend_invalid_config_is_not_installed(backend_runner):
     converge = scenario('cinder_backend') / 'converge.yml'
     backend_runner.playbook(converge).ok()
