@@ -143,8 +143,8 @@ def undocumented(options: dict, defaults: dict, where: str) -> Iterator[str]:
 
 
 @pytest.mark.parametrize('role', DOCUMENTED_ROLES)
-def test_role_variables_are_documented_once_in_argument_specs(tarball: tarfile.TarFile,
-                                                               role: str) -> None:
+def test_role_variables_are_documented_once_in_argument_specs(
+        tarball: tarfile.TarFile, role: str) -> None:
     """meta/argument_specs.yml is the one reference of a role's variables (ansible-doc -t role
     renders it); the README points there and gives examples instead of a second table."""
     readme = text(tarball, f'roles/{role}/README.md')

@@ -150,8 +150,8 @@ def test_root_ownership_is_what_nfs_clients_get(appliance, nfs, tmp_path):
     assert not list(share_dir(appliance, plain).iterdir())
 
 
-def test_root_writes_a_cinder_owned_file_only_where_root_is_not_squashed(appliance, nfs,
-                                                                           tmp_path):
+def test_root_writes_a_cinder_owned_file_only_where_root_is_not_squashed(
+        appliance, nfs, tmp_path):
     """What the driver's rules mean for root on a client: in secure NAS mode the volume file
     belongs to the cinder user (0660) and root is squashed; Cinder's host-assisted migration
     copies as root, so the driver grants its connection a rule that does not squash root

@@ -49,7 +49,7 @@ def wait_for_own_namespace(pid: int) -> None:
     """Until ``unshare`` has made its namespace: entering /proc/<pid>/ns/mnt before that
     enters this process's own, and the mounts made there are not the host's (CI saw it)."""
     mine = os.readlink('/proc/self/ns/mnt')
-    for _ in range(1000):
+    for _attempt in range(1000):
         if os.readlink(f'/proc/{pid}/ns/mnt') != mine:
             return
         time.sleep(0.01)

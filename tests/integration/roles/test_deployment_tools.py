@@ -124,6 +124,28 @@ def test_dropin_adds_the_backends_to_a_cinder_conf_another_tool_owns(tmp_path):
     assert load('--config-file', str(owner), dirs=(dropin.parent,)).enabled_backends == ['lvm-1']
 
 
+@pytest.mark.parametrize('reads_dir', [False, True], ids=['config-file-only', 'config-dir-after'])
+def test_dropin_cinder_volume_would_not_read_is_reported(tmp_path, reads_dir):
+    """A cinder-volume started with --config-file alone never reads a drop-in in a directory
+    of the operator's choosing (and reads the default one before cinder.conf): the role says
+    so instead of succeeding; with --config-dir after --config-file it passes."""
+    owner = tmp_path / 'etc' / 'cinder' / 'cinder.conf'
+    owner.parent.mkdir(parents=True)
+    owner.write_text(OWNER_CONF)
+    dropin = owner.parent / 'acme.d' / 'acme.conf'
+    started_as = ['--config-file', str(owner), '--log-file=/var/log/cinder/cinder-volume.log']
+    if reads_dir:
+        started_as += [f'--config-dir={dropin.parent}']
+    result = run_role(tmp_path, role_vars(tmp_path, dropin, acme_cinder_service_args=started_as))
+    if reads_dir:
+        result.ok()
+    else:
+        assert result.rc != 0
+        assert 'does not serve [acme-gold]: it reads enabled_backends = lvm-1' in result.output
+        assert '--config-dir after --config-file' in result.output
+    assert PASSWORD not in result.output and owner.read_text() == OWNER_CONF
+
+
 def test_dropin_validation_still_refuses_a_broken_acme_backend(tmp_path):
     dropin = tmp_path / 'conf.d' / 'acme.conf'
     broken = {'acme-gold': {**BACKENDS['acme-gold'], 'acme_pool': None}}

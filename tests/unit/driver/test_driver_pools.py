@@ -42,13 +42,13 @@ def test_each_pool_is_reported_to_the_scheduler_with_its_own_capacity(pools_driv
 def test_a_single_pool_backend_reports_as_before(driver):
     stats = driver.get_volume_stats(refresh=True)
     assert 'pools' not in stats and stats['total_capacity_gb'] == POOLS['pool1'] / GIB
-    assert driver.get_pool(type('V', (), {'provider_location': None, 'host': 'x@y#z'})) \
-        is None  # Cinder names the pool after volume_backend_name
+    legacy = type('V', (), {'provider_location': None, 'host': 'x@y#z'})
+    assert driver.get_pool(legacy) is None  # Cinder names the pool after volume_backend_name
 
 
 @pytest.mark.parametrize('pool', BOTH)
-def test_a_volume_is_made_in_the_pool_the_scheduler_chose(pools_driver, appliance, volume,
-                                                           pool):
+def test_a_volume_is_made_in_the_pool_the_scheduler_chose(
+        pools_driver, appliance, volume, pool):
     vol = volume(drv=pools_driver, **in_pool(pool))
     share, = appliance.shares()
     assert share.pool == pool and vol.provider_location.endswith(f':/{pool}/{share.name}')
@@ -58,8 +58,8 @@ def test_a_volume_is_made_in_the_pool_the_scheduler_chose(pools_driver, applianc
     assert_clean(pools_driver, appliance)
 
 
-def test_snapshot_clone_and_revert_stay_in_the_volumes_pool(pools_driver, appliance, volume,
-                                                             snapshot, new_volume):
+def test_snapshot_clone_and_revert_stay_in_the_volumes_pool(
+        pools_driver, appliance, volume, snapshot, new_volume):
     source = volume(drv=pools_driver, **in_pool('pool2'))
     snap = snapshot(source, drv=pools_driver)
     child = new_volume(**in_pool('pool2'))
@@ -75,9 +75,8 @@ def test_snapshot_clone_and_revert_stay_in_the_volumes_pool(pools_driver, applia
     assert_clean(pools_driver, appliance)
 
 
-def test_a_clone_asked_for_another_pool_is_refused_with_the_reason(pools_driver, appliance,
-                                                                   volume, snapshot,
-                                                                   new_volume):
+def test_a_clone_asked_for_another_pool_is_refused_with_the_reason(
+        pools_driver, appliance, volume, snapshot, new_volume):
     source = volume(drv=pools_driver, **in_pool('pool1'))
     snap = snapshot(source, drv=pools_driver)
     elsewhere = new_volume(**in_pool('pool2'))
@@ -89,8 +88,8 @@ def test_a_clone_asked_for_another_pool_is_refused_with_the_reason(pools_driver,
     assert_clean(pools_driver, appliance)
 
 
-def test_retype_to_another_pool_of_the_backend_is_left_to_cinders_migration(pools_driver,
-                                                                             volume):
+def test_retype_to_another_pool_of_the_backend_is_left_to_cinders_migration(
+        pools_driver, volume):
     vol = volume(drv=pools_driver, **in_pool('pool1'))
     same, _update = pools_driver.retype(None, vol, {}, {}, in_pool('pool1'))
     other, _update = pools_driver.retype(None, vol, {}, {}, in_pool('pool2'))
@@ -98,8 +97,8 @@ def test_retype_to_another_pool_of_the_backend_is_left_to_cinders_migration(pool
 
 
 @pytest.mark.parametrize('ref_key', ['source-name', 'source-id'])
-def test_manage_takes_the_share_in_the_pool_of_the_volumes_host(pools_driver, appliance,
-                                                                 new_volume, ref_key):
+def test_manage_takes_the_share_in_the_pool_of_the_volumes_host(
+        pools_driver, appliance, new_volume, ref_key):
     share = appliance.create_share('legacy', pool='pool2')
     (appliance.share_dir(share['id']) / 'disk.img').write_bytes(b'x')
     ref = {ref_key: share['name'] if ref_key == 'source-name' else share['id']}
@@ -143,4 +142,3 @@ def test_a_backend_sets_exactly_one_of_acme_pool_and_acme_pools(make_driver, app
 def test_an_unknown_pool_of_acme_pools_is_named_at_start(make_driver):
     with pytest.raises(exception.VolumeBackendAPIException, match="pool 'pool9' does not exist"):
         make_driver(acme_pool=None, acme_pools=['pool1', 'pool9'])
-

@@ -38,8 +38,8 @@ def test_the_roles_cinder_conf_check_follows_the_drivers_pool_rule(tmp_path, poo
 
 @pytest.mark.parametrize('written', [f'pa$word-{SECRET}', f'pa${{word}}-{SECRET}'],
                          ids=['$name', '${name}'])
-def test_a_dollar_that_cinder_would_read_as_another_option_is_refused_unprinted(tmp_path,
-                                                                               written):
+def test_a_dollar_that_cinder_would_read_as_another_option_is_refused_unprinted(
+        tmp_path, written):
     """Cinder reads pa$word as 'pa' + the option word: the backend would never log in."""
     result = validate(tmp_path, f'acme_pool = pool1\nnas_password = {written}')
     assert result.returncode == 1
