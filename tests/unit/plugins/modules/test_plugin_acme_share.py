@@ -69,6 +69,34 @@ def test_bad_size_fails_before_any_call(share, appliance):
     assert appliance.calls == []
 
 
+@pytest.mark.parametrize('args, option', [
+    ({'name': 'bad/name'}, 'name'),
+    ({'name': '.hidden'}, 'name'),
+    ({'name': '-opt'}, 'name'),
+    ({'name': 'a' * 65}, 'name'),
+    ({'name': ''}, 'name'),
+    ({'name': 'db 01', 'state': 'absent'}, 'name'),
+    ({'new_name': 'db/02'}, 'new_name'),
+    ({'name': 'copy', 'from_snapshot': {'share': '-db01', 'snapshot': 's1'}},
+     'from_snapshot.share'),
+])
+@pytest.mark.parametrize('check', [True, False])
+def test_invalid_share_name_fails_before_any_call(share, appliance, args, option, check):
+    """The contract's name rule is checked locally (as acme_snapshot does): no request at all."""
+    result = share(_check=check, **args)
+    assert result['failed'], result
+    assert result['msg'].startswith(f'{option}: ')
+    assert 'is not a valid name (1 to 64' in result['msg']
+    assert 'Traceback' not in result['msg'] and 'exception' not in result
+    assert appliance.calls == []
+
+
+def test_absent_does_not_check_the_names_it_ignores(share, appliance):
+    result = share(state='absent', new_name='not/used', from_snapshot={'share': '-x',
+                                                                        'snapshot': 's1'})
+    assert not result.get('failed') and not result['changed'], result
+
+
 def test_missing_pool_fails_also_in_check_mode(share, appliance):
     for check in (True, False):
         result = share(_check=check, pool='nope', size='1GiB')
