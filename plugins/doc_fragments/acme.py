@@ -40,6 +40,7 @@ options:
       - PEM file of the certificate authority that signed the appliance's certificate,
         used instead of the system's trust store when O(validate_certs=true).
       - If not set, the value of the E(ACME_CA_PATH) environment variable is used.
+      - A path that does not exist fails before any request (unless O(validate_certs=false)).
     type: path
   timeout:
     description:

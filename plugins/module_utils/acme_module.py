@@ -10,6 +10,7 @@ result dict. ``main()`` is ``module = ShareModule(); module()``.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import traceback
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from ansible_collections.acme.nas.plugins.module_utils.acme_client import (
     REQUIREMENTS_ERROR,
     AcmeClient,
     AcmeError,
+    ConnectionFailed,
     NotFound,
 )
 
@@ -85,11 +87,33 @@ def check_clients(rules):
                                 f'(CIDR) or *') from None
 
 
+CA_HINT = ('set ca_path (or the environment variable ACME_CA_PATH) to the PEM file of the '
+           "certificate authority that signed the appliance's certificate")
+
+
+def check_ca_path(params):
+    """A ``ca_path`` that does not exist fails here, naming the option and its variable."""
+    ca_path = params.get('ca_path')
+    if params.get('validate_certs', True) and ca_path and not os.path.exists(ca_path):
+        raise ModuleFailure(f'ca_path: {ca_path} does not exist; {CA_HINT}')
+
+
+def connection_hint(error):
+    """What to set when the appliance's certificate was refused ('' for other errors)."""
+    text = str(error)
+    if not isinstance(error, ConnectionFailed) or 'CERTIFICATE_VERIFY_FAILED' not in text:
+        return ''
+    if 'mismatch' in text:  # "Hostname mismatch" / "IP address mismatch"
+        return ('; the certificate does not name the host of appliance_url (or the environment '
+                'variable ACME_URL): use a host name the certificate names')
+    return f'; {CA_HINT}, or validate_certs=false to skip the check (trusted lab networks only)'
+
+
 def error_result(error):
     """``fail_json`` arguments for an appliance error: its code, message and request id."""
     step = getattr(error, 'step', None)
     prefix = f'cannot {step}: ' if step else ''
-    return dict(msg=f'{prefix}{error}', error=error.to_dict())
+    return dict(msg=f'{prefix}{error}{connection_hint(error)}', error=error.to_dict())
 
 
 def diff_result(before, after):
@@ -113,6 +137,10 @@ class AcmeModule:
                                    exception=REQUESTS_IMPORT_ERROR)
         if REQUIREMENTS_ERROR:  # installed, but older than the client supports
             self.ansible.fail_json(msg=REQUIREMENTS_ERROR)
+        try:
+            check_ca_path(self.params)
+        except ModuleFailure as failure:
+            self.ansible.fail_json(msg=failure.msg, **failure.details)
         self.client = AcmeClient.from_params(self.params)
 
     def __call__(self):

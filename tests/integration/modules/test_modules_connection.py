@@ -110,6 +110,17 @@ def test_system_trust_store_rejects_the_lab_ca(ansible):
     run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {}}], ca=False)
     assert run.rc != 0
     assert 'CERTIFICATE_VERIFY_FAILED' in run['info']['msg']
+    assert 'set ca_path (or the environment variable ACME_CA_PATH)' in run['info']['msg']
+
+
+def test_missing_ca_path_file_names_the_variable(ansible, tmp_path):
+    missing = tmp_path / 'no-ca.pem'
+    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {}}],
+                           extra={'ACME_CA_PATH': str(missing)}, ca=False)
+    assert run.rc != 0
+    assert run['info']['msg'].startswith(f'ca_path: {missing} does not exist; set ca_path (or '
+                                         'the environment variable ACME_CA_PATH)')
+    assert 'Traceback' not in run.output
 
 
 def test_ca_path_wins_over_requests_ca_bundle(ansible):

@@ -61,15 +61,17 @@ def test_spec_is_fresh_and_extended():
     assert 'name' in first and 'name' not in acme_argument_spec()
 
 
-def test_connection_from_the_environment(run_module, monkeypatch):
+def test_connection_from_the_environment(run_module, monkeypatch, tmp_path):
+    ca_file = tmp_path / 'ca.pem'
+    ca_file.write_text('a CA file (read only when a request is made)\n')
     monkeypatch.setenv('ACME_URL', 'https://env.test:8443')
     monkeypatch.setenv('ACME_USERNAME', 'env-user')
     monkeypatch.setenv('ACME_PASSWORD', PASSWORD)
-    monkeypatch.setenv('ACME_CA_PATH', '/tmp/ca.pem')
+    monkeypatch.setenv('ACME_CA_PATH', str(ca_file))
     result = run_module(Probe, _connection=False)
     assert 'failed' not in result
     assert (result['url'], result['user'], result['ca']) == (
-        'https://env.test:8443', 'env-user', '/tmp/ca.pem')
+        'https://env.test:8443', 'env-user', str(ca_file))
 
 
 def test_explicit_options_win_over_the_environment(run_module, monkeypatch, connection):
