@@ -121,6 +121,31 @@ def diff_result(before, after):
     return dict(before=before or {}, after=after or {})
 
 
+REQUIRED_PREFIX = 'missing required arguments: '
+
+
+def missing_arguments_message(msg, spec):
+    """ansible-core's missing-argument message, plus the variables that can supply them."""
+    if not msg.startswith(REQUIRED_PREFIX):
+        return msg
+    missing = msg[len(REQUIRED_PREFIX):].split(', ')
+    variables = [spec[name]['fallback'][1][0] for name in missing
+                 if name in spec and spec[name].get('fallback', (None,))[0] is env_fallback]
+    if not variables:
+        return msg
+    noun = 'variable' if len(variables) == 1 else 'variables'
+    return (f"{msg} (the connection options can also be set in the environment {noun} "
+            f"{', '.join(variables)}, or for every acme.nas module with module_defaults: "
+            f"group/acme.nas.acme)")
+
+
+class _AnsibleModule(AnsibleModule):
+    """AnsibleModule whose missing-argument failure names the ``ACME_*`` variables."""
+
+    def fail_json(self, msg, **kwargs):
+        super().fail_json(missing_arguments_message(msg, self.argument_spec), **kwargs)
+
+
 class AcmeModule:
     """Spec merge, client construction, one ``AcmeError`` -> ``fail_json``, one ``exit_json``."""
 
@@ -128,7 +153,7 @@ class AcmeModule:
     module_kwargs = {}
 
     def __init__(self):
-        self.ansible = AnsibleModule(argument_spec=acme_argument_spec(**self.argument_spec),
+        self.ansible = _AnsibleModule(argument_spec=acme_argument_spec(**self.argument_spec),
                                      **self.module_kwargs)
         self.params = self.ansible.params
         self.check_mode = self.ansible.check_mode

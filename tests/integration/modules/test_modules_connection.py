@@ -87,7 +87,9 @@ def test_missing_connection_options_fail_clearly(ansible):
                            connection=False)
     assert run.rc != 0
     assert run['info']['msg'] == (
-        'missing required arguments: appliance_url, password, username')
+        'missing required arguments: appliance_url, password, username (the connection options '
+        'can also be set in the environment variables ACME_URL, ACME_PASSWORD, ACME_USERNAME, '
+        'or for every acme.nas module with module_defaults: group/acme.nas.acme)')
 
 
 def test_unreachable_appliance_is_a_message_not_a_traceback(ansible):

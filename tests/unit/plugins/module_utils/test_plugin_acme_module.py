@@ -85,7 +85,25 @@ def test_missing_connection_fails_clearly(run_module, monkeypatch):
         monkeypatch.delenv(variable, raising=False)
     result = run_module(Probe, _connection=False, username='admin')
     assert result['failed']
-    assert 'missing required arguments: appliance_url, password' in result['msg']
+    assert result['msg'] == (
+        'missing required arguments: appliance_url, password (the connection options can also '
+        'be set in the environment variables ACME_URL, ACME_PASSWORD, or for every acme.nas '
+        'module with module_defaults: group/acme.nas.acme)')
+
+
+def test_missing_module_options_name_only_the_variables_of_connection_options(run_module,
+                                                                            monkeypatch):
+    monkeypatch.delenv('ACME_PASSWORD', raising=False)
+
+    class Named(Probe):
+        argument_spec = dict(name=dict(type='str', required=True))
+
+    assert run_module(Named)['msg'] == 'missing required arguments: name'
+    result = run_module(Named, _connection=False, appliance_url='https://a:8443',
+                        username='admin')
+    assert result['msg'].startswith('missing required arguments: name, password (the '
+                                    'connection options can also be set in the environment '
+                                    'variable ACME_PASSWORD, or')
 
 
 def test_appliance_error_is_code_message_and_request_id(run_module, monkeypatch):
