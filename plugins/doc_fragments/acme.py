@@ -46,6 +46,7 @@ options:
     description:
       - Seconds to wait for an answer of the appliance to one request.
       - Connecting waits at most 10 seconds (or O(timeout) if lower).
+      - Must be above V(0).
     type: int
     default: 60
   retry_after_max:

@@ -91,11 +91,16 @@ CA_HINT = ('set ca_path (or the environment variable ACME_CA_PATH) to the PEM fi
            "certificate authority that signed the appliance's certificate")
 
 
-def check_ca_path(params):
-    """A ``ca_path`` that does not exist fails here, naming the option and its variable."""
+def check_connection(params):
+    """Connection options the client cannot use fail here, before any request."""
     ca_path = params.get('ca_path')
     if params.get('validate_certs', True) and ca_path and not os.path.exists(ca_path):
         raise ModuleFailure(f'ca_path: {ca_path} does not exist; {CA_HINT}')
+    timeout = params.get('timeout')
+    if timeout is not None and timeout <= 0:
+        default = acme_argument_spec()['timeout']['default']
+        raise ModuleFailure(f'timeout: {timeout} is not a number of seconds above 0 (leave '
+                            f'timeout out for the default of {default} seconds)')
 
 
 def connection_hint(error):
@@ -163,7 +168,7 @@ class AcmeModule:
         if REQUIREMENTS_ERROR:  # installed, but older than the client supports
             self.ansible.fail_json(msg=REQUIREMENTS_ERROR)
         try:
-            check_ca_path(self.params)
+            check_connection(self.params)
         except ModuleFailure as failure:
             self.ansible.fail_json(msg=failure.msg, **failure.details)
         self.client = AcmeClient.from_params(self.params)

@@ -106,6 +106,15 @@ def test_missing_module_options_name_only_the_variables_of_connection_options(ru
                                     'variable ACME_PASSWORD, or')
 
 
+@pytest.mark.parametrize('timeout', [0, -1, -60])
+def test_a_timeout_not_above_zero_is_refused(run_module, appliance, timeout):
+    result = run_module(Probe, timeout=timeout)
+    assert result.get('failed'), result
+    assert result['msg'] == (f'timeout: {timeout} is not a number of seconds above 0 (leave '
+                             f'timeout out for the default of 60 seconds)')
+    assert appliance.calls == []
+
+
 def test_appliance_error_is_code_message_and_request_id(run_module, monkeypatch):
     error = ac.Unauthorized('invalid username or password', status=401, request_id='req-42')
     monkeypatch.setattr(Probe, 'raise_this', error)

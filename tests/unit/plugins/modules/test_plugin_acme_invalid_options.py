@@ -114,6 +114,7 @@ SNAPSHOT_OPTIONS = {
 CONNECTION_OPTIONS = {
     'validate_certs': (bad_bools.map(lambda v: {'validate_certs': v}), 'validate_certs'),
     'timeout': (bad_numbers.map(lambda v: {'timeout': v}), 'timeout'),
+    'timeout (not above 0)': (st.integers(max_value=0).map(lambda v: {'timeout': v}), 'timeout'),
     'retry_after_max': (bad_numbers.map(lambda v: {'retry_after_max': v}), 'retry_after_max'),
     'unknown option': (st.from_regex(r'[a-z]{3,12}_x', fullmatch=True)
                        .map(lambda v: {v: 'x'}), 'Unsupported parameters'),
