@@ -53,6 +53,8 @@ options:
         V(1.5TiB)).
       - Binary units V(KiB), V(MiB), V(GiB), V(TiB), V(PiB) and the bare V(K), V(M), V(G), V(T),
         V(P) are powers of 1024; V(KB), V(MB), V(GB), V(TB), V(PB) are powers of 1000.
+      - A small C(b) after a capital prefix (V(Gb), V(Mb), V(Gib)) is a unit of bits and fails,
+        naming the units accepted.
       - The appliance rounds a quota up to a multiple of 1 MiB; the module compares sizes after
         that rounding, so V(1000MB) and V(953.67431640625MiB) are the same quota and a re-run
         reports no change.

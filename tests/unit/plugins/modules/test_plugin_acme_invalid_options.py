@@ -56,7 +56,8 @@ bad_numbers = st.one_of(st.text(string.ascii_letters + ' ', min_size=1, max_size
 bad_sizes = st.one_of(
     st.integers(max_value=-1),
     st.builds('{}{}'.format, st.integers(min_value=1, max_value=999),
-              st.sampled_from(['XB', 'KiBi', 'gigs', 'Q', 'iB', 'GiBs', 'B2'])),
+              st.sampled_from(['XB', 'KiBi', 'gigs', 'Q', 'iB', 'GiBs', 'B2',
+                               'Gb', 'Mb', 'Tib'])),  # bits
     st.builds('{}.5B'.format, st.integers(min_value=0, max_value=999)),   # not whole bytes
     st.text(string.ascii_letters + ' ', min_size=1, max_size=10),
     st.booleans(), junk)
