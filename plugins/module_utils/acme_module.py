@@ -19,6 +19,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.acme.nas.plugins.module_utils.acme_client import (
+    DEFAULT_RETRIES,
     DEFAULT_RETRY_AFTER_MAX,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
@@ -45,6 +46,8 @@ def acme_argument_spec(**options):
         timeout=dict(type='int', default=60),
         retry_after_max=dict(type='float', default=DEFAULT_RETRY_AFTER_MAX,
                              fallback=(env_fallback, ['ACME_RETRY_AFTER_MAX'])),
+        retries=dict(type='int', default=DEFAULT_RETRIES,
+                     fallback=(env_fallback, ['ACME_RETRIES'])),
     )
     spec.update(options)
     return spec
@@ -101,6 +104,10 @@ def check_connection(params):
         default = acme_argument_spec()['timeout']['default']
         raise ModuleFailure(f'timeout: {timeout} is not a number of seconds above 0 (leave '
                             f'timeout out for the default of {default} seconds)')
+    retries = params.get('retries')
+    if retries is not None and retries < 0:
+        raise ModuleFailure(f'retries: {retries} is not a number of retries (0 or more; 0 sends '
+                            f'each call once)')
 
 
 def connection_hint(error):

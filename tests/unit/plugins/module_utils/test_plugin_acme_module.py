@@ -14,6 +14,7 @@ from ansible_collections.acme.nas.plugins.module_utils.acme_module import (
     diff_result,
     error_result,
 )
+from ansible_collections.acme.nas.plugins.modules.acme_share_info import ShareInfoModule
 from tests.support.module_args import patch_module_args
 
 PASSWORD = 'S3cret-never-shown'
@@ -196,6 +197,42 @@ def test_option_retry_after_max_reaches_the_client(monkeypatch, args, env, expec
     with patch_module_args(dict(appliance_url='https://a:8443', username='u', password='p',
                                 **args)):
         assert Probe().client.http.retry_after_max == expected
+
+
+@pytest.mark.parametrize(('args', 'env', 'expected'), [
+    ({}, None, ac.DEFAULT_RETRIES), ({}, '7', 7), ({'retries': 0}, '7', 0)])
+def test_option_retries_reaches_the_client(monkeypatch, args, env, expected):
+    monkeypatch.delenv('ACME_RETRIES', raising=False)
+    if env is not None:
+        monkeypatch.setenv('ACME_RETRIES', env)
+    with patch_module_args(dict(appliance_url='https://a:8443', username='u', password='p',
+                                **args)):
+        http = Probe().client.http
+    assert http.retries == expected
+    adapter = http.session.get_adapter(http.base_url + '/pools')
+    assert adapter.max_retries.total == expected
+
+
+@pytest.mark.parametrize(('retries', 'fails'), [(0, True), (1, True), (2, False)])
+def test_retries_decide_how_many_busy_answers_a_module_outlasts(run_module, appliance,
+                                                                monkeypatch, retries, fails):
+    """The appliance answers BUSY twice: retries=2 outlasts it, fewer fail with BUSY."""
+    waits = []
+    monkeypatch.setattr(ac, '_sleep', waits.append)
+    appliance.add_fault(method='GET', path='/pools', times=2, action='fail', code='BUSY')
+    result = run_module(ShareInfoModule, retries=retries)
+    assert bool(result.get('failed')) is fails, result
+    if fails:
+        assert 'BUSY' in result['msg'] and result['error']['code'] == 'BUSY'
+    assert appliance.sent('GET', '/pools') == min(retries, 2) + 1
+    assert len(waits) == min(retries, 2)
+
+
+def test_negative_retries_are_refused(run_module, appliance):
+    result = run_module(Probe, retries=-1)
+    assert result.get('failed') and result['msg'] == (
+        'retries: -1 is not a number of retries (0 or more; 0 sends each call once)')
+    assert appliance.calls == []
 
 
 def test_too_old_libraries_fail_with_one_message(run_module, monkeypatch):

@@ -117,6 +117,8 @@ CONNECTION_OPTIONS = {
     'timeout': (bad_numbers.map(lambda v: {'timeout': v}), 'timeout'),
     'timeout (not above 0)': (st.integers(max_value=0).map(lambda v: {'timeout': v}), 'timeout'),
     'retry_after_max': (bad_numbers.map(lambda v: {'retry_after_max': v}), 'retry_after_max'),
+    'retries': (st.one_of(bad_numbers, st.integers(max_value=-1))
+                .map(lambda v: {'retries': v}), 'retries'),
     'unknown option': (st.from_regex(r'[a-z]{3,12}_x', fullmatch=True)
                        .map(lambda v: {v: 'x'}), 'Unsupported parameters'),
 }
