@@ -8,7 +8,7 @@ import requests.certs
 import yaml
 
 pytestmark = pytest.mark.integration
-MODULES = ('acme_share', 'acme_snapshot', 'acme_share_info', 'acme_snapshot_info')
+MODULES = ('acme_share', 'acme_snapshot', 'acme_share_info', 'acme_snapshot_info', 'acme_info')
 
 
 def test_wrong_password_fails_with_the_401_and_shows_no_password(ansible, client):
