@@ -166,7 +166,7 @@ class AcmeModule:
 
     def __init__(self):
         self.ansible = _AnsibleModule(argument_spec=acme_argument_spec(**self.argument_spec),
-                                     **self.module_kwargs)
+                                      **self.module_kwargs)
         self.params = self.ansible.params
         self.check_mode = self.ansible.check_mode
         if not HAS_REQUESTS:

@@ -92,8 +92,8 @@ def test_missing_connection_fails_clearly(run_module, monkeypatch):
         'module with module_defaults: group/acme.nas.acme)')
 
 
-def test_missing_module_options_name_only_the_variables_of_connection_options(run_module,
-                                                                            monkeypatch):
+def test_missing_module_options_name_only_the_variables_of_connection_options(
+        run_module, monkeypatch):
     monkeypatch.delenv('ACME_PASSWORD', raising=False)
 
     class Named(Probe):

@@ -26,8 +26,8 @@ def test_default_is_system_and_pools_without_listing_the_shares(run_module, appl
     result = run_module(InfoModule)
     assert not result['changed'] and result['gathered_subset'] == ['system', 'pools']
     assert SYSTEM.items() <= result['system'].items() and result['system']['version']
-    assert [(p['name'], p['share_count']) for p in result['pools']] == [('pool1', 1),
-                                                                          ('pool2', 1)]
+    counts = [(p['name'], p['share_count']) for p in result['pools']]
+    assert counts == [('pool1', 1), ('pool2', 1)]
     assert result['pools'][0]['provisioned_bytes'] == GIB
     assert 'shares' not in result and 'snapshots' not in result
     assert [path.removeprefix('/api/v1') for path in gets(appliance)] == ['/system', '/pools']

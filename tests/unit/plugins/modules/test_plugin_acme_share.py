@@ -92,8 +92,8 @@ def test_invalid_share_name_fails_before_any_call(share, appliance, args, option
 
 
 def test_absent_does_not_check_the_names_it_ignores(share, appliance):
-    result = share(state='absent', new_name='not/used', from_snapshot={'share': '-x',
-                                                                        'snapshot': 's1'})
+    ignored = dict(new_name='not/used', from_snapshot={'share': '-x', 'snapshot': 's1'})
+    result = share(state='absent', **ignored)
     assert not result.get('failed') and not result['changed'], result
 
 

@@ -25,8 +25,8 @@ def test_modules_verify_tls_by_default(run_module, connection, endpoint):
 
 
 @pytest.mark.parametrize('check', [True, False])
-def test_a_missing_ca_path_file_names_the_option_and_the_variable(run_module, connection,
-                                                                   appliance, tmp_path, check):
+def test_a_missing_ca_path_file_names_the_option_and_the_variable(
+        run_module, connection, appliance, tmp_path, check):
     missing = str(tmp_path / 'no-such-ca.pem')
     result = run_module(ShareModule, _check=check, name='db01', pool='pool1',
                         **dict(connection, ca_path=missing))
@@ -48,8 +48,8 @@ def test_a_missing_ca_path_from_the_environment_is_refused_the_same_way(
 
 @pytest.mark.filterwarnings('ignore::urllib3.exceptions.InsecureRequestWarning')
 def test_validate_certs_false_ignores_a_missing_ca_path(run_module, connection, tmp_path):
-    result = run_module(ShareInfoModule, **dict(connection, validate_certs=False,
-                                                 ca_path=str(tmp_path / 'no-such-ca.pem')))
+    args = dict(connection, validate_certs=False, ca_path=str(tmp_path / 'no-such-ca.pem'))
+    result = run_module(ShareInfoModule, **args)
     assert not result.get('failed') and result['pools'], result
 
 
@@ -68,10 +68,8 @@ REFUSAL_HINTS = {
 @pytest.fixture(params=list(REFUSAL_HINTS))
 def refusing(request, appliance, tmp_path):
     """(url, CA file or None, the hint the message must end with)."""
-    served = tls_server.endpoint(request.param, appliance, tmp_path)
-    url, ca_file, _refusal = next(served)
-    yield url, ca_file, REFUSAL_HINTS[request.param]
-    served.close()
+    for url, ca_file, _refusal in tls_server.endpoint(request.param, appliance, tmp_path):
+        yield url, ca_file, REFUSAL_HINTS[request.param]
 
 
 def test_a_refused_certificate_says_what_to_set(run_module, connection, refusing):
