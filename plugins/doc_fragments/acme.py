@@ -40,11 +40,13 @@ options:
       - PEM file of the certificate authority that signed the appliance's certificate,
         used instead of the system's trust store when O(validate_certs=true).
       - If not set, the value of the E(ACME_CA_PATH) environment variable is used.
+      - A path that does not exist fails before any request (unless O(validate_certs=false)).
     type: path
   timeout:
     description:
       - Seconds to wait for an answer of the appliance to one request.
       - Connecting waits at most 10 seconds (or O(timeout) if lower).
+      - Must be above V(0).
     type: int
     default: 60
   retry_after_max:
@@ -54,6 +56,15 @@ options:
       - If not set, the value of the E(ACME_RETRY_AFTER_MAX) environment variable is used.
     type: float
     default: 60
+  retries:
+    description:
+      - How many times a call is repeated after the appliance answered BUSY (HTTP 503) or could
+        not be reached, with a growing wait in between, before the task fails.
+      - V(0) sends each call once. Only calls that are safe to repeat are repeated (reads,
+        updates, deletes, the login, and creates, which adopt what a first attempt made).
+      - If not set, the value of the E(ACME_RETRIES) environment variable is used.
+    type: int
+    default: 4
 notes:
   - The module runs where the task runs, usually C(localhost) (C(delegate_to), C(connection=local)),
     and needs the Python library C(requests) there.

@@ -658,7 +658,10 @@ class AcmeClient:
         retry_after_max = params.get('retry_after_max')
         if retry_after_max is None:
             retry_after_max = DEFAULT_RETRY_AFTER_MAX
+        retries = params.get('retries')
+        if retries is None:
+            retries = DEFAULT_RETRIES
         return cls(params['appliance_url'], params['username'],
                    params['password'], verify=verify,
                    timeout=(min(10.0, timeout), float(timeout)),
-                   retry_after_max=retry_after_max)
+                   retries=retries, retry_after_max=retry_after_max)

@@ -10,6 +10,7 @@ result dict. ``main()`` is ``module = ShareModule(); module()``.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import traceback
 from contextlib import contextmanager
@@ -18,12 +19,14 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.acme.nas.plugins.module_utils.acme_client import (
+    DEFAULT_RETRIES,
     DEFAULT_RETRY_AFTER_MAX,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     REQUIREMENTS_ERROR,
     AcmeClient,
     AcmeError,
+    ConnectionFailed,
     NotFound,
 )
 
@@ -43,6 +46,8 @@ def acme_argument_spec(**options):
         timeout=dict(type='int', default=60),
         retry_after_max=dict(type='float', default=DEFAULT_RETRY_AFTER_MAX,
                              fallback=(env_fallback, ['ACME_RETRY_AFTER_MAX'])),
+        retries=dict(type='int', default=DEFAULT_RETRIES,
+                     fallback=(env_fallback, ['ACME_RETRIES'])),
     )
     spec.update(options)
     return spec
@@ -85,16 +90,72 @@ def check_clients(rules):
                                 f'(CIDR) or *') from None
 
 
+CA_HINT = ('set ca_path (or the environment variable ACME_CA_PATH) to the PEM file of the '
+           "certificate authority that signed the appliance's certificate")
+
+
+def check_connection(params):
+    """Connection options the client cannot use fail here, before any request."""
+    ca_path = params.get('ca_path')
+    if params.get('validate_certs', True) and ca_path and not os.path.exists(ca_path):
+        raise ModuleFailure(f'ca_path: {ca_path} does not exist; {CA_HINT}')
+    timeout = params.get('timeout')
+    if timeout is not None and timeout <= 0:
+        default = acme_argument_spec()['timeout']['default']
+        raise ModuleFailure(f'timeout: {timeout} is not a number of seconds above 0 (leave '
+                            f'timeout out for the default of {default} seconds)')
+    retries = params.get('retries')
+    if retries is not None and retries < 0:
+        raise ModuleFailure(f'retries: {retries} is not a number of retries (0 or more; 0 sends '
+                            f'each call once)')
+
+
+def connection_hint(error):
+    """What to set when the appliance's certificate was refused ('' for other errors)."""
+    text = str(error)
+    if not isinstance(error, ConnectionFailed) or 'CERTIFICATE_VERIFY_FAILED' not in text:
+        return ''
+    if 'mismatch' in text:  # "Hostname mismatch" / "IP address mismatch"
+        return ('; the certificate does not name the host of appliance_url (or the environment '
+                'variable ACME_URL): use a host name the certificate names')
+    return f'; {CA_HINT}, or validate_certs=false to skip the check (trusted lab networks only)'
+
+
 def error_result(error):
     """``fail_json`` arguments for an appliance error: its code, message and request id."""
     step = getattr(error, 'step', None)
     prefix = f'cannot {step}: ' if step else ''
-    return dict(msg=f'{prefix}{error}', error=error.to_dict())
+    return dict(msg=f'{prefix}{error}{connection_hint(error)}', error=error.to_dict())
 
 
 def diff_result(before, after):
     """Ansible's ``diff``: the managed attributes before and after (``{}`` for absent)."""
     return dict(before=before or {}, after=after or {})
+
+
+REQUIRED_PREFIX = 'missing required arguments: '
+
+
+def missing_arguments_message(msg, spec):
+    """ansible-core's missing-argument message, plus the variables that can supply them."""
+    if not msg.startswith(REQUIRED_PREFIX):
+        return msg
+    missing = msg[len(REQUIRED_PREFIX):].split(', ')
+    variables = [spec[name]['fallback'][1][0] for name in missing
+                 if name in spec and spec[name].get('fallback', (None,))[0] is env_fallback]
+    if not variables:
+        return msg
+    noun = 'variable' if len(variables) == 1 else 'variables'
+    return (f"{msg} (the connection options can also be set in the environment {noun} "
+            f"{', '.join(variables)}, or for every acme.nas module with module_defaults: "
+            f"group/acme.nas.acme)")
+
+
+class _AnsibleModule(AnsibleModule):
+    """AnsibleModule whose missing-argument failure names the ``ACME_*`` variables."""
+
+    def fail_json(self, msg, **kwargs):
+        super().fail_json(missing_arguments_message(msg, self.argument_spec), **kwargs)
 
 
 class AcmeModule:
@@ -104,8 +165,8 @@ class AcmeModule:
     module_kwargs = {}
 
     def __init__(self):
-        self.ansible = AnsibleModule(argument_spec=acme_argument_spec(**self.argument_spec),
-                                     **self.module_kwargs)
+        self.ansible = _AnsibleModule(argument_spec=acme_argument_spec(**self.argument_spec),
+                                      **self.module_kwargs)
         self.params = self.ansible.params
         self.check_mode = self.ansible.check_mode
         if not HAS_REQUESTS:
@@ -113,6 +174,10 @@ class AcmeModule:
                                    exception=REQUESTS_IMPORT_ERROR)
         if REQUIREMENTS_ERROR:  # installed, but older than the client supports
             self.ansible.fail_json(msg=REQUIREMENTS_ERROR)
+        try:
+            check_connection(self.params)
+        except ModuleFailure as failure:
+            self.ansible.fail_json(msg=failure.msg, **failure.details)
         self.client = AcmeClient.from_params(self.params)
 
     def __call__(self):

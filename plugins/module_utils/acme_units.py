@@ -43,6 +43,12 @@ def parse_size(value):
     if isinstance(value, float):
         value = repr(value)
     match = _SIZE_RE.match(str(value))
+    unit = match.group('prefix') + match.group('suffix') if match else ''
+    if unit.endswith('b') and unit != unit.lower():
+        # Gb, Mb, Gib: a capital prefix with a small b is bits (gigabit), not bytes. All
+        # lowercase (gb, gib, 7b) stays the case-insensitive spelling of bytes.
+        raise SizeError(f'invalid size {value!r}: {unit} is a unit of bits, not bytes; '
+                        f'use {UNITS_HELP}')
     multiplier = match and _multiplier(match.group('prefix'), match.group('suffix'))
     if not multiplier:
         raise SizeError(f'invalid size {value!r}: use {UNITS_HELP}')

@@ -31,7 +31,8 @@ options:
   name:
     description:
       - Name of the share, unique in its O(pool).
-      - 1 to 64 characters of C([A-Za-z0-9_.-]), not starting with C(.) or C(-).
+      - 1 to 64 characters of C([A-Za-z0-9_.-]), not starting with C(.) or C(-). Another name
+        fails before any request is sent, as do O(new_name) and O(from_snapshot.share).
     type: str
     required: true
   pool:
@@ -52,6 +53,8 @@ options:
         V(1.5TiB)).
       - Binary units V(KiB), V(MiB), V(GiB), V(TiB), V(PiB) and the bare V(K), V(M), V(G), V(T),
         V(P) are powers of 1024; V(KB), V(MB), V(GB), V(TB), V(PB) are powers of 1000.
+      - A small C(b) after a capital prefix (V(Gb), V(Mb), V(Gib)) is a unit of bits and fails,
+        naming the units accepted.
       - The appliance rounds a quota up to a multiple of 1 MiB; the module compares sizes after
         that rounding, so V(1000MB) and V(953.67431640625MiB) are the same quota and a re-run
         reports no change.
@@ -287,6 +290,7 @@ from ansible_collections.acme.nas.plugins.module_utils.acme_client import (  # n
 from ansible_collections.acme.nas.plugins.module_utils.acme_module import (  # noqa: E402
     AcmeModule,
     check_clients,
+    check_name,
     diff_result,
 )
 from ansible_collections.acme.nas.plugins.module_utils.acme_units import (  # noqa: E402
@@ -363,6 +367,7 @@ class ShareModule(AcmeModule):
 
     # get ----------------------------------------------------------------------------------
     def run(self):
+        self.check_names()
         wanted = self.wanted()
         current = self.find_current()
         if self.params['state'] == 'absent':
@@ -370,6 +375,20 @@ class ShareModule(AcmeModule):
         if current is None:
             return self.create(wanted)
         return self.update(current, wanted)
+
+    def check_names(self):
+        """Share names the appliance would refuse fail here, before any request.
+
+        An empty optional name is left out (the Ansible idiom ``x: "{{ y | default('') }}"``).
+        """
+        check_name(self.params['name'], 'name')
+        if self.params['state'] == 'absent':  # new_name and from_snapshot are not used
+            return
+        if self.params['new_name']:
+            check_name(self.params['new_name'], 'new_name')
+        origin = self.params['from_snapshot'] or {}
+        if origin.get('share'):
+            check_name(origin['share'], 'from_snapshot.share')
 
     def wanted(self):
         """The size and NFS asked for, validated before the appliance is called."""

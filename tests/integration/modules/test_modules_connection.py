@@ -8,7 +8,7 @@ import requests.certs
 import yaml
 
 pytestmark = pytest.mark.integration
-MODULES = ('acme_share', 'acme_snapshot', 'acme_share_info', 'acme_snapshot_info')
+MODULES = ('acme_share', 'acme_snapshot', 'acme_share_info', 'acme_snapshot_info', 'acme_info')
 
 
 def test_wrong_password_fails_with_the_401_and_shows_no_password(ansible, client):
@@ -87,7 +87,9 @@ def test_missing_connection_options_fail_clearly(ansible):
                            connection=False)
     assert run.rc != 0
     assert run['info']['msg'] == (
-        'missing required arguments: appliance_url, password, username')
+        'missing required arguments: appliance_url, password, username (the connection options '
+        'can also be set in the environment variables ACME_URL, ACME_PASSWORD, ACME_USERNAME, '
+        'or for every acme.nas module with module_defaults: group/acme.nas.acme)')
 
 
 def test_unreachable_appliance_is_a_message_not_a_traceback(ansible):
@@ -110,6 +112,17 @@ def test_system_trust_store_rejects_the_lab_ca(ansible):
     run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {}}], ca=False)
     assert run.rc != 0
     assert 'CERTIFICATE_VERIFY_FAILED' in run['info']['msg']
+    assert 'set ca_path (or the environment variable ACME_CA_PATH)' in run['info']['msg']
+
+
+def test_missing_ca_path_file_names_the_variable(ansible, tmp_path):
+    missing = tmp_path / 'no-ca.pem'
+    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {}}],
+                           extra={'ACME_CA_PATH': str(missing)}, ca=False)
+    assert run.rc != 0
+    assert run['info']['msg'].startswith(f'ca_path: {missing} does not exist; set ca_path (or '
+                                         'the environment variable ACME_CA_PATH)')
+    assert 'Traceback' not in run.output
 
 
 def test_ca_path_wins_over_requests_ca_bundle(ansible):

@@ -14,6 +14,7 @@ from ansible_collections.acme.nas.plugins.module_utils.acme_module import (
     diff_result,
     error_result,
 )
+from ansible_collections.acme.nas.plugins.modules.acme_share_info import ShareInfoModule
 from tests.support.module_args import patch_module_args
 
 PASSWORD = 'S3cret-never-shown'
@@ -61,15 +62,17 @@ def test_spec_is_fresh_and_extended():
     assert 'name' in first and 'name' not in acme_argument_spec()
 
 
-def test_connection_from_the_environment(run_module, monkeypatch):
+def test_connection_from_the_environment(run_module, monkeypatch, tmp_path):
+    ca_file = tmp_path / 'ca.pem'
+    ca_file.write_text('a CA file (read only when a request is made)\n')
     monkeypatch.setenv('ACME_URL', 'https://env.test:8443')
     monkeypatch.setenv('ACME_USERNAME', 'env-user')
     monkeypatch.setenv('ACME_PASSWORD', PASSWORD)
-    monkeypatch.setenv('ACME_CA_PATH', '/tmp/ca.pem')
+    monkeypatch.setenv('ACME_CA_PATH', str(ca_file))
     result = run_module(Probe, _connection=False)
     assert 'failed' not in result
     assert (result['url'], result['user'], result['ca']) == (
-        'https://env.test:8443', 'env-user', '/tmp/ca.pem')
+        'https://env.test:8443', 'env-user', str(ca_file))
 
 
 def test_explicit_options_win_over_the_environment(run_module, monkeypatch, connection):
@@ -83,7 +86,34 @@ def test_missing_connection_fails_clearly(run_module, monkeypatch):
         monkeypatch.delenv(variable, raising=False)
     result = run_module(Probe, _connection=False, username='admin')
     assert result['failed']
-    assert 'missing required arguments: appliance_url, password' in result['msg']
+    assert result['msg'] == (
+        'missing required arguments: appliance_url, password (the connection options can also '
+        'be set in the environment variables ACME_URL, ACME_PASSWORD, or for every acme.nas '
+        'module with module_defaults: group/acme.nas.acme)')
+
+
+def test_missing_module_options_name_only_the_variables_of_connection_options(
+        run_module, monkeypatch):
+    monkeypatch.delenv('ACME_PASSWORD', raising=False)
+
+    class Named(Probe):
+        argument_spec = dict(name=dict(type='str', required=True))
+
+    assert run_module(Named)['msg'] == 'missing required arguments: name'
+    result = run_module(Named, _connection=False, appliance_url='https://a:8443',
+                        username='admin')
+    assert result['msg'].startswith('missing required arguments: name, password (the '
+                                    'connection options can also be set in the environment '
+                                    'variable ACME_PASSWORD, or')
+
+
+@pytest.mark.parametrize('timeout', [0, -1, -60])
+def test_a_timeout_not_above_zero_is_refused(run_module, appliance, timeout):
+    result = run_module(Probe, timeout=timeout)
+    assert result.get('failed'), result
+    assert result['msg'] == (f'timeout: {timeout} is not a number of seconds above 0 (leave '
+                             f'timeout out for the default of 60 seconds)')
+    assert appliance.calls == []
 
 
 def test_appliance_error_is_code_message_and_request_id(run_module, monkeypatch):
@@ -167,6 +197,42 @@ def test_option_retry_after_max_reaches_the_client(monkeypatch, args, env, expec
     with patch_module_args(dict(appliance_url='https://a:8443', username='u', password='p',
                                 **args)):
         assert Probe().client.http.retry_after_max == expected
+
+
+@pytest.mark.parametrize(('args', 'env', 'expected'), [
+    ({}, None, ac.DEFAULT_RETRIES), ({}, '7', 7), ({'retries': 0}, '7', 0)])
+def test_option_retries_reaches_the_client(monkeypatch, args, env, expected):
+    monkeypatch.delenv('ACME_RETRIES', raising=False)
+    if env is not None:
+        monkeypatch.setenv('ACME_RETRIES', env)
+    with patch_module_args(dict(appliance_url='https://a:8443', username='u', password='p',
+                                **args)):
+        http = Probe().client.http
+    assert http.retries == expected
+    adapter = http.session.get_adapter(http.base_url + '/pools')
+    assert adapter.max_retries.total == expected
+
+
+@pytest.mark.parametrize(('retries', 'fails'), [(0, True), (1, True), (2, False)])
+def test_retries_decide_how_many_busy_answers_a_module_outlasts(run_module, appliance,
+                                                                monkeypatch, retries, fails):
+    """The appliance answers BUSY twice: retries=2 outlasts it, fewer fail with BUSY."""
+    waits = []
+    monkeypatch.setattr(ac, '_sleep', waits.append)
+    appliance.add_fault(method='GET', path='/pools', times=2, action='fail', code='BUSY')
+    result = run_module(ShareInfoModule, retries=retries)
+    assert bool(result.get('failed')) is fails, result
+    if fails:
+        assert 'BUSY' in result['msg'] and result['error']['code'] == 'BUSY'
+    assert appliance.sent('GET', '/pools') == min(retries, 2) + 1
+    assert len(waits) == min(retries, 2)
+
+
+def test_negative_retries_are_refused(run_module, appliance):
+    result = run_module(Probe, retries=-1)
+    assert result.get('failed') and result['msg'] == (
+        'retries: -1 is not a number of retries (0 or more; 0 sends each call once)')
+    assert appliance.calls == []
 
 
 def test_too_old_libraries_fail_with_one_message(run_module, monkeypatch):

@@ -3,6 +3,7 @@
 import pytest
 from ansible_collections.acme.nas.plugins.module_utils.acme_client import round_quota
 from ansible_collections.acme.nas.plugins.module_utils.acme_units import (
+    UNITS_HELP,
     SizeError,
     human_size,
     parse_size,
@@ -52,6 +53,18 @@ def test_parse_size(value, expected):
 def test_parse_size_rejects(value, reason):
     with pytest.raises(SizeError, match=reason):
         parse_size(value)
+
+
+@pytest.mark.parametrize('value, unit', [
+    ('10Gb', 'Gb'), ('10 Gb', 'Gb'), ('1Mb', 'Mb'), ('5Kb', 'Kb'), ('3Tb', 'Tb'), ('2Pb', 'Pb'),
+    ('2Gib', 'Gib'), ('1.5Tib', 'Tib'),
+])
+def test_a_unit_of_bits_is_refused_with_the_units_accepted(value, unit):
+    """A lowercase b after a capital prefix is bits (Gb, gigabit): not read as bytes."""
+    with pytest.raises(SizeError) as error:
+        parse_size(value)
+    assert str(error.value) == (f'invalid size {value!r}: {unit} is a unit of bits, not bytes; '
+                                f'use {UNITS_HELP}')
 
 
 @pytest.mark.parametrize('spellings', [

@@ -56,7 +56,8 @@ bad_numbers = st.one_of(st.text(string.ascii_letters + ' ', min_size=1, max_size
 bad_sizes = st.one_of(
     st.integers(max_value=-1),
     st.builds('{}{}'.format, st.integers(min_value=1, max_value=999),
-              st.sampled_from(['XB', 'KiBi', 'gigs', 'Q', 'iB', 'GiBs', 'B2'])),
+              st.sampled_from(['XB', 'KiBi', 'gigs', 'Q', 'iB', 'GiBs', 'B2',
+                               'Gb', 'Mb', 'Tib'])),  # bits
     st.builds('{}.5B'.format, st.integers(min_value=0, max_value=999)),   # not whole bytes
     st.text(string.ascii_letters + ' ', min_size=1, max_size=10),
     st.booleans(), junk)
@@ -114,7 +115,10 @@ SNAPSHOT_OPTIONS = {
 CONNECTION_OPTIONS = {
     'validate_certs': (bad_bools.map(lambda v: {'validate_certs': v}), 'validate_certs'),
     'timeout': (bad_numbers.map(lambda v: {'timeout': v}), 'timeout'),
+    'timeout (not above 0)': (st.integers(max_value=0).map(lambda v: {'timeout': v}), 'timeout'),
     'retry_after_max': (bad_numbers.map(lambda v: {'retry_after_max': v}), 'retry_after_max'),
+    'retries': (st.one_of(bad_numbers, st.integers(max_value=-1))
+                .map(lambda v: {'retries': v}), 'retries'),
     'unknown option': (st.from_regex(r'[a-z]{3,12}_x', fullmatch=True)
                        .map(lambda v: {v: 'x'}), 'Unsupported parameters'),
 }

@@ -69,6 +69,44 @@ def test_bad_size_fails_before_any_call(share, appliance):
     assert appliance.calls == []
 
 
+@pytest.mark.parametrize('args, option', [
+    ({'name': 'bad/name'}, 'name'),
+    ({'name': '.hidden'}, 'name'),
+    ({'name': '-opt'}, 'name'),
+    ({'name': 'a' * 65}, 'name'),
+    ({'name': ''}, 'name'),
+    ({'name': 'db 01', 'state': 'absent'}, 'name'),
+    ({'new_name': 'db/02'}, 'new_name'),
+    ({'name': 'copy', 'from_snapshot': {'share': '-db01', 'snapshot': 's1'}},
+     'from_snapshot.share'),
+])
+@pytest.mark.parametrize('check', [True, False])
+def test_invalid_share_name_fails_before_any_call(share, appliance, args, option, check):
+    """The contract's name rule is checked locally (as acme_snapshot does): no request at all."""
+    result = share(_check=check, **args)
+    assert result['failed'], result
+    assert result['msg'].startswith(f'{option}: ')
+    assert 'is not a valid name (1 to 64' in result['msg']
+    assert 'Traceback' not in result['msg'] and 'exception' not in result
+    assert appliance.calls == []
+
+
+def test_absent_does_not_check_the_names_it_ignores(share, appliance):
+    ignored = dict(new_name='not/used', from_snapshot={'share': '-x', 'snapshot': 's1'})
+    result = share(state='absent', **ignored)
+    assert not result.get('failed') and not result['changed'], result
+
+
+@pytest.mark.parametrize('check', [True, False])
+def test_a_size_in_bits_fails_naming_the_units_accepted(share, appliance, check):
+    appliance.create_share('db01', quota_bytes=GIB)
+    result = share(_check=check, size='10Gb')
+    assert result['failed'] and result['msg'] == (
+        "size: invalid size '10Gb': Gb is a unit of bits, not bytes; use bytes, or a number "
+        'with a unit: B, KiB, MiB, GiB, TiB, PiB (or K, M, G, T, P), KB, MB, GB, TB, PB')
+    assert appliance.calls == [] and appliance.share_named('db01').quota_bytes == GIB
+
+
 def test_missing_pool_fails_also_in_check_mode(share, appliance):
     for check in (True, False):
         result = share(_check=check, pool='nope', size='1GiB')
