@@ -92,6 +92,26 @@ def test_driver_role_reinstalls_when_the_installed_copy_differs(driver_runner):
     assert driver_runner.playbook(converge).ok().stats['changed'] == 0
 
 
+def driver_restarts(runner) -> int:
+    restarted = runner.root / 'restarts'
+    return len(restarted.read_text().splitlines()) if restarted.exists() else 0
+
+
+def test_a_changed_driver_restarts_the_services_that_load_it_and_an_unchanged_one_does_not(
+        driver_runner):
+    """An upgrade (or going back) installs another wheel: cinder-volume must be restarted
+    to run it, before the next role; a run that installs nothing restarts nothing."""
+    converge = scenario('driver') / 'converge.yml'
+    driver_runner.playbook(converge).ok()
+    assert driver_restarts(driver_runner) == 1
+    driver_runner.playbook(converge).ok()
+    assert driver_restarts(driver_runner) == 1
+    for stamp in (driver_runner.root / 'state').glob('installed-*.sha256'):
+        stamp.write_text('the previous version\n')  # what another version left installed
+    driver_runner.playbook(converge).ok()
+    assert driver_restarts(driver_runner) == 2
+
+
 def test_driver_role_rebuilds_and_reinstalls_when_the_source_changes(driver_runner, tmp_path):
     source = tmp_path / 'driver-source'
     shutil.copytree(REPO / 'driver', source, symlinks=False,
