@@ -152,9 +152,6 @@ def update_share(appliance: Appliance, share_id: str, req: ShareUpdate) -> Share
             if appliance.store.find_share(row.pool, req.name):
                 raise _already_exists(appliance, row.pool, req.name)
             changes["name"] = req.name
-            # A new export, not the old one with another Pseudo path: nfs-ganesha's reload
-            # cannot change an export's pseudo path in place (seen: it died on the next HUP).
-            changes["export_id"] = appliance.store.next_export_id()
         path = appliance.storage.share_dir(share_id)
         root = merged_root(Root.of(path), req.root) if req.root is not None else None
         if root is not None:
@@ -162,6 +159,11 @@ def update_share(appliance: Appliance, share_id: str, req: ShareUpdate) -> Share
         if changes:
             try:
                 with appliance.store.transaction(), _ownership_allowed():
+                    if "name" in changes:
+                        # A new export, not the old one with another Pseudo path: nfs-ganesha's
+                        # reload cannot change an export's pseudo path in place (seen: it died
+                        # on the next HUP). Taken in the transaction: two renames, two ids.
+                        changes["export_id"] = appliance.store.next_export_id()
                     appliance.store.update_share(share_id, **changes)
                     if root is not None:
                         apply_root(path, root)
