@@ -20,7 +20,7 @@ from acme_appliance.pagination import decode_cursor, next_cursor
 from acme_appliance.records import Root
 from acme_appliance.storage import apply_root
 from acme_appliance.trees import allocated_bytes
-from acme_appliance.store import ShareRow, SnapshotRow
+from acme_appliance.store import ExportIdsExhausted, ShareRow, SnapshotRow
 from acme_appliance.timeutil import now_rfc3339
 
 
@@ -36,6 +36,14 @@ def _checked_quota(appliance: Appliance, pool: str, quota: int | None) -> int:
         raise ApiError("NO_SPACE", f"quota {rounded} exceeds the size of pool {pool}",
                        {"pool": pool, "quota_bytes": rounded})
     return rounded
+
+
+def _new_export_id(appliance: Appliance) -> int:
+    """A free export id (inside the transaction that stores it); NO_SPACE when none is left."""
+    try:
+        return appliance.store.next_export_id()
+    except ExportIdsExhausted as exc:
+        raise ApiError("NO_SPACE", f"no NFS export id is free: {exc}") from None
 
 
 def _rules(nfs: NfsSettings | None) -> tuple[Rule, ...]:
@@ -130,7 +138,7 @@ def _commit_new_share(appliance: Appliance, req: ShareCreate, share_id: str, quo
                 "used_bytes": allocated_bytes(staged),
                 "origin_snapshot_id": req.origin_snapshot_id,
                 "nfs_enabled": bool(req.nfs and req.nfs.enabled), "nfs_rules": _rules(req.nfs),
-                "export_id": store.next_export_id(), "created_at": now_rfc3339(), "root": root})
+                "export_id": _new_export_id(appliance), "created_at": now_rfc3339(), "root": root})
     except sqlite3.IntegrityError:
         storage.remove(staged)
         raise _already_exists(appliance, req.pool, req.name) from None
@@ -163,7 +171,7 @@ def update_share(appliance: Appliance, share_id: str, req: ShareUpdate) -> Share
                         # A new export, not the old one with another Pseudo path: nfs-ganesha's
                         # reload cannot change an export's pseudo path in place (seen: it died
                         # on the next HUP). Taken in the transaction: two renames, two ids.
-                        changes["export_id"] = appliance.store.next_export_id()
+                        changes["export_id"] = _new_export_id(appliance)
                     appliance.store.update_share(share_id, **changes)
                     if root is not None:
                         apply_root(path, root)

@@ -108,7 +108,7 @@ def test_every_nfs_change_syncs_before_returning(ganesha) -> None:
     kept, renamed = [spec.export_id for spec in fake.calls[-1]]
     # A rename is a new export, never moved: ganesha died on the reload after a pseudo path
     # changed in place (seen in the lab). A resize keeps the export.
-    assert kept == ids[1] and renamed > max(ids)
+    assert kept == ids[1] and renamed not in ids
     client.patch(f"{API}/shares/{other['id']}", json={"quota_bytes": 1 << 20})
     assert client.app.state.appliance.store.find_share("pool1", "o").export_id == kept
     client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": False, "rules": []})
@@ -126,13 +126,23 @@ def test_rollback_reexports_the_new_directory(ganesha) -> None:
     assert fake.calls[before:] == [[], fake.calls[before - 1]]
 
 
-def test_export_ids_are_never_reused(ganesha) -> None:
+def test_free_export_ids_are_reused_and_stay_in_ganesha_range(ganesha) -> None:
+    """Issue 24: ids came from a counter that never went down; after 65,535 creates and
+    renames every export id was out of ganesha's range and NFS management stopped."""
     client, fake = ganesha
     first = create_share(client, "a", nfs={"enabled": True, "rules": [RULE]})
-    used = fake.calls[-1][0].export_id
+    freed = fake.calls[-1][0].export_id
     client.delete(f"{API}/shares/{first['id']}")
-    create_share(client, "a", nfs={"enabled": True, "rules": [RULE]})
-    assert fake.calls[-1][0].export_id > used
+    store = client.app.state.appliance.store
+    with store.transaction():  # what 65,535 creates and renames left behind
+        store._run("INSERT OR REPLACE INTO counters (name, value) VALUES ('export_id', 65535)")
+    second = create_share(client, "b", nfs={"enabled": True, "rules": [RULE]})
+    assert fake.calls[-1][0].export_id == freed
+    reply = client.patch(f"{API}/shares/{second['id']}", json={"name": "c"})
+    assert reply.status_code == 200
+    (spec,) = fake.calls[-1]
+    assert spec.pseudo == "/pool1/c" and 1 <= spec.export_id <= 65535
+    assert spec.export_id != freed
 
 
 def test_failed_export_is_busy_and_retry_applies(ganesha) -> None:
