@@ -12,7 +12,6 @@ still get in.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import signal
@@ -33,7 +32,7 @@ from acme_appliance.procs import (
     stop_pid,
     tail,
 )
-from acme_appliance.records import ExportSpec, Rule
+from acme_appliance.records import ExportSpec, Rule, canonical_clients
 
 MAIN_FILE = 'ganesha.conf'
 EXPORTS_FILE = 'exports.conf'
@@ -66,13 +65,9 @@ def render_client(rule: Rule) -> str:
 
 
 def _client_token(clients: str) -> str:
-    """ganesha wants clients unquoted; accept only '*', an address or a network."""
-    if clients == '*':
-        return clients
+    """ganesha wants clients unquoted; only '*', an address or a network (no zone id)."""
     try:
-        if '/' in clients:
-            return str(ipaddress.ip_network(clients, strict=False))
-        return str(ipaddress.ip_address(clients))
+        return canonical_clients(clients)
     except ValueError:
         raise ValueError(f'clients must be "*", an IP address or a network: {clients!r}') from None
 
@@ -151,13 +146,15 @@ def render_main_conf(conf_dir: Path, bind_addr: str, nfs_port: int, mnt_port: in
 
 
 def write_config(conf_dir: Path, bind_addr: str, nfs_port: int, mnt_port: int,
-                 nlm_port: int) -> Path:
-    """Write ganesha.conf (and an empty exports file if none yet); return the main file."""
+                 nlm_port: int, exports: Iterable[ExportSpec] = ()) -> Path:
+    """Write ganesha.conf and the exports file with ``exports``; return the main file.
+
+    The exports file is always rewritten: ganesha starts on what the caller gives (the
+    database's exports), never on the file the last run left, which may not parse.
+    """
     conf_dir = Path(conf_dir)
     (conf_dir / 'recovery').mkdir(parents=True, exist_ok=True)
-    exports = conf_dir / EXPORTS_FILE
-    if not exports.exists():
-        atomic_write(exports, render_exports([]))
+    atomic_write(conf_dir / EXPORTS_FILE, render_exports(exports))
     main = conf_dir / MAIN_FILE
     atomic_write(main, render_main_conf(conf_dir, bind_addr, nfs_port, mnt_port, nlm_port))
     return main

@@ -231,6 +231,42 @@ def test_rule_for_another_address_denies_loopback(appliance, nfs):
     assert 'does not allow access for client ::ffff:127.0.0.1' in log
 
 
+def test_a_zone_id_is_refused_and_later_changes_apply(appliance, nfs):
+    """Issue 24: ``fe80::1%eth0`` passed the API and made exports.conf unparsable, so every
+    later export change failed or did nothing."""
+    share = appliance.create_share('zoned', nfs=exported(rule()))
+    for clients in ('fe80::1%eth0', 'fe80::%eth0/64'):
+        reply = appliance.call('PUT', f'/shares/{share["id"]}/nfs',
+                               json=exported(rule(clients)))
+        assert reply.status_code == 422 and reply.json()['code'] == 'INVALID', reply.text
+    assert '%' not in (appliance.state_dir / 'ganesha' / 'exports.conf').read_text()
+    appliance.set_nfs(share['id'], True, [rule('127.0.0.1', 'ro')])
+    assert nfs.names('/pool1/zoned', 3) == []
+
+
+RESTART_PORTS = (12249, 12248, 12993)
+
+
+def test_start_up_exports_the_database_not_the_file_the_last_run_left(appliance_factory):
+    """Issue 24: an unparsable exports.conf kept the appliance from starting until it was
+    removed by hand; ganesha now starts on the exports rendered from the database."""
+    require_tools(*TOOLS)
+    nfs_port, mnt_port, nlm_port = map(str, RESTART_PORTS)
+    restarted = appliance_factory('--no-container', '--nfs-port', nfs_port,
+                                  '--mnt-port', mnt_port, '--nlm-port', nlm_port)
+    nfs = NfsClient('127.0.0.1', RESTART_PORTS[0], RESTART_PORTS[1])
+    restarted.create_share('kept', nfs=exported(rule()))
+    assert restarted.stop().returncode == 0
+    exports_conf = restarted.state_dir / 'ganesha' / 'exports.conf'
+    # what a zone id rule left behind before the API refused it
+    exports_conf.write_text(exports_conf.read_text().replace(
+        'Clients = 127.0.0.1;', 'Clients = fe80::1%eth0;'))
+    restarted.start()
+    for version in VERSIONS:
+        assert nfs.names('/pool1/kept', version) == []
+    assert '%' not in exports_conf.read_text()
+
+
 def test_stop_ends_exactly_the_recorded_processes(appliance_factory, appliance):
     pids = json.loads((appliance.state_dir / 'pids.json').read_text())
     assert {'supervisor', 'ganesha', 'api'} <= set(pids)

@@ -68,9 +68,14 @@ def test_nfs_defaults_and_put(client: TestClient) -> None:
     {"clients": "10.0.0.1 ", "access": "rw"}, {"clients": "", "access": "rw"},
     {"clients": "10.0.0.1,10.0.0.2", "access": "rw"}, {"clients": "10.0.0.1", "access": "rx"},
     {"clients": "10.0.0.1", "access": "rw", "root_squash": "no"},
-    {"clients": "10.0.0.1", "access": "rw", "extra": 1}, {"access": "rw"})] + [[RULE, RULE]])
+    {"clients": "10.0.0.1", "access": "rw", "extra": 1}, {"access": "rw"},
+    # issue 24: a zone id made exports.conf unparsable; clients are exported as written
+    {"clients": "fe80::1%eth0", "access": "rw"}, {"clients": "fe80::%eth0/64", "access": "rw"},
+    {"clients": "fe80::1%1", "access": "rw"}, {"clients": "10.0.0.5/24", "access": "rw"},
+    {"clients": "FD00::1", "access": "rw"}, {"clients": "fd00:0:0::1", "access": "rw"})]
+    + [[RULE, RULE]])
 def test_invalid_rules_are_422(client: TestClient, rules: list) -> None:
-    """Each rule invalid, or one client twice."""
+    """Each rule invalid (or not written canonically), or one client twice."""
     share = create_share(client, "n")
     reply = client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": True, "rules": rules})
     assert_error(reply, 422, "INVALID")
@@ -174,3 +179,23 @@ def test_real_ganesha_module_writes_the_exports(data_dir, tmp_path) -> None:
         assert "/pool1/real" in text and share["id"] in text
         client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": False, "rules": []})
         assert "/pool1/real" not in backend.exports_file.read_text()
+
+
+def test_start_up_stores_and_exports_only_clients_ganesha_can_parse(data_dir, tmp_path) -> None:
+    """Issue 24: a zone id stored before the API refused it made exports.conf unparsable at
+    every start; start-up rewrites the stored rules as they can be exported."""
+    conf_dir = tmp_path / "ganesha"
+    conf_dir.mkdir()
+    legacy = (Rule("fe80::1%eth0", "rw", True), Rule("10.0.0.5/24", "ro", True))
+    with started(data_dir, ganesha_conf_dir=conf_dir) as client:
+        share = create_share(client, "old", nfs={"enabled": True, "rules": [RULE]})
+        store = client.app.state.appliance.store
+        with store.transaction():
+            store.update_share(share["id"], nfs_rules=legacy)
+        store.close()
+    with started(data_dir, ganesha_conf_dir=conf_dir) as client:
+        rules = client.get(f"{API}/shares/{share['id']}/nfs").json()["rules"]
+        text = (conf_dir / "exports.conf").read_text()
+    assert rules == [{"clients": "10.0.0.0/24", "access": "ro", "root_squash": True}]
+    assert "Clients = 10.0.0.0/24;" in text and "%" not in text
+    assert context.exports_in_database(data_dir)[0].rules == (Rule("10.0.0.0/24", "ro", True),)

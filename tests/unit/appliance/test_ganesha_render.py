@@ -48,7 +48,8 @@ def test_clients_are_unquoted_and_normalised():
 
 @pytest.mark.parametrize('rule', [
     Rule('host.example', 'rw', True), Rule('10.0.0.1; Access_Type = RW', 'rw', True),
-    Rule('', 'rw', True), Rule('1.2.3', 'rw', True), Rule('*', 'rwx', True)])
+    Rule('', 'rw', True), Rule('1.2.3', 'rw', True), Rule('*', 'rwx', True),
+    Rule('fe80::1%eth0', 'rw', True), Rule('fe80::%eth0/64', 'rw', True)])
 def test_bad_clients_or_access_are_refused(rule):
     with pytest.raises(ValueError):
         ganesha.render_client(rule)
@@ -89,13 +90,15 @@ def test_main_conf(tmp_path):
         assert line in text
 
 
-def test_write_config_creates_empty_exports_once(tmp_path):
+def test_write_config_writes_the_exports_it_is_given_over_the_last_file(tmp_path):
+    """Issue 24: ganesha started on the file the last run left, which may not parse."""
     ganesha.write_config(tmp_path, '127.0.0.1', 2049, 20048, 32803)
     exports = tmp_path / 'exports.conf'
-    assert exports.exists() and (tmp_path / 'ganesha.conf').exists()
-    exports.write_text('kept')
-    ganesha.write_config(tmp_path, '0.0.0.0', 2049, 20048, 32803)
-    assert exports.read_text() == 'kept'
+    assert (tmp_path / 'ganesha.conf').exists()
+    assert exports.read_text() == ganesha.render_exports([])
+    exports.write_text('EXPORT { CLIENT { Clients = fe80::1%eth0; } }')
+    ganesha.write_config(tmp_path, '0.0.0.0', 2049, 20048, 32803, [spec()])
+    assert exports.read_text() == ganesha.render_exports([spec()])
 
 
 def test_sync_without_pidfile_only_writes(tmp_path):
