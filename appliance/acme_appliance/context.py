@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from acme_appliance.config import ApplianceConfig
 from acme_appliance.errors import ApiError, not_found
-from acme_appliance.exports import ExportPublisher, load_backend
+from acme_appliance.exports import ExportPublisher, ExportsNotApplied, load_backend
 from acme_appliance.locks import KeyedLocks
 from acme_appliance.records import ExportSpec, Root, Rule, canonical_clients
 from acme_appliance.storage import Storage
@@ -17,6 +19,7 @@ from acme_appliance.trees import TreeTooDeep, allocated_bytes, raise_fd_limit
 from acme_appliance.store import PoolUsage, ShareRow, SnapshotRow, Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MIB = 1 << 20
 STATE_FILE = "state.db"
 
@@ -82,6 +85,23 @@ class Appliance:
 
     def export_specs(self) -> list[ExportSpec]:
         return export_specs(self.store, self.storage)
+
+    def export_spec(self, share_id: str, pool: str, name: str, export_id: int,
+                    rules: tuple[Rule, ...] | None) -> ExportSpec | None:
+        """The export a share with these values has; None for rules None (NFS disabled)."""
+        if rules is None:
+            return None
+        return ExportSpec(export_id, self.storage.share_dir(share_id), f"/{pool}/{name}", rules)
+
+    def publish_export(self, share_id: str, spec: ExportSpec | None,
+                       commit: Callable[[], T]) -> T:
+        """Store a change of a share's export (`commit`) once ganesha serves `spec`; BUSY, with
+        nothing stored, when ganesha does not apply it."""
+        try:
+            return self.exports.publish(self.storage.share_dir(share_id), spec, commit)
+        except ExportsNotApplied as exc:
+            log.error("applying NFS exports failed: %s", exc)
+            raise ApiError("BUSY", f"applying NFS exports failed: {exc}") from exc
 
     def sync_exports(self, reexport: str | None = None) -> None:
         """Apply the NFS exports now; a failure is BUSY so that the caller can retry."""

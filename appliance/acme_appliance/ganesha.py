@@ -172,31 +172,55 @@ class GaneshaExports:
         self.log_file = Path(log_file) if log_file else self.conf_dir / LOG_FILE
         self.timeout = timeout
         self._lock = threading.Lock()
+        self._applied: list[ExportSpec] | None = None  # what ganesha accepted last, if known
+        # (id, path, pseudo path) of every export ganesha may serve; None: any (at start)
+        self._possible: set[tuple[int, str, str]] | None = None
 
     @property
     def exports_file(self) -> Path:
         return self.conf_dir / EXPORTS_FILE
 
     def sync(self, exports: list[ExportSpec]) -> None:
-        """Make ganesha export exactly ``exports``; return once ganesha applied them."""
-        text = render_exports(exports)
-        _check_directories(exports)
-        with self._lock:
-            if self._current() == text:
-                return
-            offset = file_size(self.log_file)
-            atomic_write(self.exports_file, text)
-            if self.pidfile is None:
-                return
-            os.kill(self._pid(), signal.SIGHUP)
-            wanted = {s.export_id for s in exports if s.rules}
-            self._wait_reloaded(offset, wanted)
+        """Make ganesha export exactly ``exports``; return once ganesha applied them.
 
-    def _current(self) -> str | None:
-        try:
-            return self.exports_file.read_text(encoding='utf-8')
-        except FileNotFoundError:
+        Compared with what ganesha last accepted, not with the file: after a failed reload the
+        same list is reloaded again. Exports that go away or change their id, path or pseudo
+        path are removed by a reload of their own first: within one reload ganesha adds before
+        it removes ("Pseudo path ... is a duplicate"), and cannot move an id to another pseudo
+        path.
+        """
+        served = sorted((s for s in exports if s.rules), key=lambda s: s.export_id)
+        render_exports(served)  # refuses invalid exports before anything is written
+        _check_directories(served)
+        with self._lock:
+            if self._applied == served:
+                return
+            kept = self._kept(served)
+            if kept is not None:
+                self._reload(kept)
+            self._reload(served)
+
+    def _kept(self, served: list[ExportSpec]) -> list[ExportSpec] | None:
+        """The exports of ``served`` ganesha may serve already, when it may serve others too
+        (to remove those first); None when nothing has to go."""
+        if self._possible is None:
+            return []
+        if self._possible <= {_identity(s) for s in served}:
             return None
+        return [s for s in served if _identity(s) in self._possible]
+
+    def _reload(self, specs: list[ExportSpec]) -> None:
+        """Write ``specs`` and have ganesha apply them; on failure what it serves is unknown."""
+        offset = file_size(self.log_file)
+        attempted = {_identity(s) for s in specs}
+        self._applied = None
+        if self._possible is not None:
+            self._possible |= attempted
+        atomic_write(self.exports_file, render_exports(specs))
+        if self.pidfile is not None:
+            os.kill(self._pid(), signal.SIGHUP)
+            self._wait_reloaded(offset, {s.export_id for s in specs})
+        self._applied, self._possible = specs, attempted
 
     def _pid(self) -> int:
         pid = read_pid(self.pidfile)
@@ -229,6 +253,10 @@ class GaneshaExports:
         missing = sorted(wanted - state.exported) if state.listed else []
         details = list(state.errors) + ([f'exports not loaded: {missing}'] if missing else [])
         raise GaneshaError('ganesha rejected the exports: ' + ' | '.join(details))
+
+
+def _identity(spec: ExportSpec) -> tuple[int, str, str]:
+    return spec.export_id, str(spec.directory), spec.pseudo
 
 
 def _check_directories(exports: Iterable[ExportSpec]) -> None:

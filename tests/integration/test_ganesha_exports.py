@@ -89,6 +89,45 @@ def test_sync_reports_a_rejected_configuration(bare_ganesha, tmp_path, monkeypat
     exports.sync([])
 
 
+def test_one_sync_reuses_a_pseudo_path_and_moves_an_export_id(bare_ganesha, bare_nfs,
+                                                              tmp_path):
+    """Issue 24: in one reload ganesha adds before it removes ("Pseudo path ... is a
+    duplicate"), and an id given another pseudo path killed it; removals go first."""
+    exports = ganesha.GaneshaExports(bare_ganesha, bare_ganesha / ganesha.PID_FILE)
+    dirs = {}
+    for name in ('old', 'new', 'moved'):
+        dirs[name] = tmp_path / name
+        dirs[name].mkdir()
+        (dirs[name] / f'{name}.txt').write_text(name)
+    local = (Rule('127.0.0.1', 'rw', False),)
+    exports.sync([ExportSpec(21, dirs['old'], '/pool1/reused', local)])
+    assert bare_nfs.names('/pool1/reused', 3) == ['old.txt']
+    exports.sync([ExportSpec(22, dirs['new'], '/pool1/reused', local),
+                  ExportSpec(21, dirs['moved'], '/pool1/moved', local)])
+    for version in VERSIONS:
+        assert bare_nfs.names('/pool1/reused', version) == ['new.txt']
+        assert bare_nfs.names('/pool1/moved', version) == ['moved.txt']
+    exports.sync([])
+
+
+def test_a_sync_that_failed_is_applied_when_retried(bare_ganesha, bare_nfs, tmp_path):
+    """Issue 24: sync compared the new text with the file it last wrote, so the same sync
+    after a failed one answered at once and ganesha never applied it."""
+    answering, dead = bare_ganesha / ganesha.PID_FILE, tmp_path / 'dead.pid'
+    dead.write_text('999999999\n')
+    exports = ganesha.GaneshaExports(bare_ganesha, dead)
+    (tmp_path / 'retried').mkdir()
+    wanted = [ExportSpec(23, tmp_path / 'retried', '/pool1/retried',
+                         (Rule('127.0.0.1', 'rw', False),))]
+    with pytest.raises(ganesha.GaneshaError, match='not running'):
+        exports.sync(wanted)
+    exports.pidfile = answering
+    exports.sync(wanted)
+    for version in VERSIONS:
+        assert bare_nfs.names('/pool1/retried', version) == []
+    exports.sync([])
+
+
 # --- the simulator's REST API drives the exports ------------------------------------------
 
 @pytest.fixture(scope='module')
@@ -242,6 +281,34 @@ def test_a_zone_id_is_refused_and_later_changes_apply(appliance, nfs):
     assert '%' not in (appliance.state_dir / 'ganesha' / 'exports.conf').read_text()
     appliance.set_nfs(share['id'], True, [rule('127.0.0.1', 'ro')])
     assert nfs.names('/pool1/zoned', 3) == []
+
+
+def test_what_the_api_reports_is_what_ganesha_serves_when_a_change_fails(appliance, nfs):
+    """Issue 24: a change was committed before ganesha applied it: revoking access was
+    reported done while ganesha still exported the share, and a failed create was stored.
+    Here every apply fails (an exported share's directory is missing) until it is back."""
+    served = appliance.create_share('served', nfs=exported(rule()))
+    blocker = appliance.create_share('blocker', nfs=exported(rule('10.9.9.8')))
+    directory = share_dir(appliance, blocker)
+    away = directory.with_name(directory.name + '-away')
+    directory.rename(away)
+    try:
+        revoke = appliance.call('PUT', f'/shares/{served["id"]}/nfs', json=exported())
+        assert revoke.status_code == 503 and revoke.json()['code'] == 'BUSY', revoke.text
+        create = appliance.call('POST', '/shares', json={
+            'name': 'late', 'pool': 'pool1', 'nfs': exported(rule())})
+        assert create.status_code == 503, create.text
+        got = appliance.call('GET', f'/shares/{served["id"]}', expect=200).json()
+        assert got['nfs'] == exported(rule())
+        assert nfs.names('/pool1/served', 3) == []  # still served, as reported
+        assert appliance.call('GET', '/shares', params={'name': 'late'}).json()['items'] == []
+    finally:
+        away.rename(directory)
+    appliance.set_nfs(served['id'], True, [])
+    for version in VERSIONS:
+        assert nfs.ls('/pool1/served', version).returncode != 0
+    appliance.create_share('late', nfs=exported(rule()))
+    assert nfs.names('/pool1/late', 4) == []
 
 
 RESTART_PORTS = (12249, 12248, 12993)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from appliance_helpers import API, assert_error, create_share, create_snapshot, started
 from fastapi.testclient import TestClient
@@ -160,6 +162,46 @@ def test_failed_export_is_busy_and_retry_applies(ganesha) -> None:
     fake.fail = False
     reply = client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": True, "rules": [RULE]})
     assert reply.status_code == 200 and fake.pseudos() == ["/pool1/e"]
+
+
+def test_a_change_ganesha_does_not_apply_is_not_stored(ganesha, data_dir) -> None:
+    """Issue 24: changes were committed before ganesha applied them, so after a failed reload
+    the API reported exports (and revoked access) that ganesha did not serve."""
+    client, fake = ganesha
+    kept = create_share(client, "kept", nfs={"enabled": True, "rules": [RULE]})
+    fake.fail = True
+    exported = {"enabled": True, "rules": [RULE]}
+    for reply in (
+            client.post(f"{API}/shares", json={"name": "new", "pool": "pool1", "nfs": exported}),
+            client.put(f"{API}/shares/{kept['id']}/nfs", json={"enabled": True, "rules": []}),
+            client.put(f"{API}/shares/{kept['id']}/nfs", json={"enabled": False, "rules": []}),
+            client.patch(f"{API}/shares/{kept['id']}", json={"name": "moved"}),
+            client.delete(f"{API}/shares/{kept['id']}")):
+        assert_error(reply, 503, "BUSY")
+    shares = client.get(f"{API}/shares").json()["items"]
+    assert [(s["name"], s["nfs"]) for s in shares] == [("kept", exported)]
+    assert [p.name for p in (data_dir / "shares").iterdir()] == [kept["id"]]
+    fake.fail = False
+    create_share(client, "new", nfs=exported)
+    assert fake.pseudos() == ["/pool1/kept", "/pool1/new"]
+
+
+def test_exports_ganesha_did_not_take_back_are_retried_until_applied(ganesha) -> None:
+    """When giving ganesha the stored exports back fails too, they are applied again in the
+    background until ganesha takes them."""
+    client, fake = ganesha
+    share = create_share(client, "e", nfs={"enabled": True, "rules": [RULE]})
+    fake.fail = True
+    reply = client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": False, "rules": []})
+    assert_error(reply, 503, "BUSY")
+    publisher = client.app.state.appliance.exports
+    assert publisher.pending
+    fake.fail, applied = False, len(fake.calls)
+    deadline = time.monotonic() + 30
+    while publisher.pending and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not publisher.pending
+    assert len(fake.calls) > applied and fake.pseudos() == ["/pool1/e"]
 
 
 def test_no_ganesha_dir_means_no_backend(client: TestClient) -> None:

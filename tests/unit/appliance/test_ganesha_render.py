@@ -222,3 +222,18 @@ def test_sync_fails_with_the_config_error_ganesha_logged(tmp_path, fake_ganesha)
     exports = fake_ganesha(start + error + done)
     with pytest.raises(ganesha.GaneshaError, match='Expected a client'):
         exports.sync(_exports_to_sync(tmp_path))
+
+
+def test_sync_after_a_failed_reload_reloads_the_same_exports(tmp_path, fake_ganesha):
+    """Issue 24: sync compared the new text with the file it wrote, so a retry after a failed
+    reload answered at once without ganesha ever applying it."""
+    exports = fake_ganesha(RELOAD_OK)
+    answering, dead = exports.pidfile, tmp_path / 'dead.pid'
+    dead.write_text('999999999\n')
+    wanted = _exports_to_sync(tmp_path)
+    exports.pidfile = dead
+    with pytest.raises(ganesha.GaneshaError, match='not running'):
+        exports.sync(wanted)
+    exports.pidfile = answering
+    exports.sync(wanted)
+    assert ganesha.parse_reload((tmp_path / 'ganesha.log').read_text()).exported == {0, 1}
