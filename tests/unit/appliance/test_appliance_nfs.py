@@ -152,6 +152,17 @@ def test_free_export_ids_are_reused_and_stay_in_ganesha_range(ganesha) -> None:
     assert spec.export_id != freed
 
 
+def test_no_free_export_id_is_no_space(client: TestClient) -> None:
+    store = client.app.state.appliance.store
+    with store.transaction():  # 65,535 shares hold every id ganesha takes
+        store._run("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                   "WHERE i < 65535) INSERT INTO shares (id, pool, name, export_id, created_at) "
+                   "SELECT 's' || i, 'pool2', 's' || i, i, '2026-01-01T00:00:00Z' FROM n")
+    reply = client.post(f"{API}/shares", json={"name": "one-more", "pool": "pool1"})
+    assert_error(reply, 507, "NO_SPACE")
+    assert store.find_share("pool1", "one-more") is None
+
+
 def test_failed_export_is_busy_and_retry_applies(ganesha) -> None:
     client, fake = ganesha
     share = create_share(client, "e")
