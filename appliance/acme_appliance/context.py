@@ -179,5 +179,5 @@ def open_appliance(config: ApplianceConfig) -> Appliance:
     try:
         appliance.exports.sync()
     except Exception:
-        log.exception("applying the NFS exports at start-up failed; the next change retries")
+        log.exception("applying the NFS exports at start-up failed; retried in the background")
     return appliance

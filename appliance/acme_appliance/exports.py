@@ -46,12 +46,10 @@ class ExportPublisher:
     export that uses it, so that no other change takes the same id in between.
     """
 
-    def __init__(self, backend: ExportBackend | None, collect: Callable[[], list[ExportSpec]],
-                 retry_seconds: float = RETRY_SECONDS):
+    def __init__(self, backend: ExportBackend | None, collect: Callable[[], list[ExportSpec]]):
         self._backend = backend
         self._collect = collect
         self.lock = threading.RLock()
-        self._retry_seconds = retry_seconds
         self._retrier: threading.Thread | None = None
         self.pending = False  # ganesha may serve other exports than the stored ones
 
@@ -120,28 +118,21 @@ class ExportPublisher:
     def retry_once(self) -> bool:
         """Apply the stored exports if a failure left them pending; False while still pending."""
         with self.lock:
-            if not self.pending:
-                self._retrier = None
-                return True
-            try:
-                self.sync()
-            except Exception as exc:
-                log.warning("applying the NFS exports again failed: %s", exc)
-                return False
+            if self.pending:
+                try:
+                    self.sync()
+                except Exception as exc:
+                    log.warning("applying the NFS exports again failed: %s", exc)
+                    return False
             self._retrier = None
             return True
 
-    @property
-    def retry_seconds(self) -> float:
-        return self._retry_seconds
-
 
 def _retry(ref: weakref.ReferenceType[ExportPublisher]) -> None:
-    """Retry until applied; ends with the publisher (a weak reference: tests drop theirs)."""
-    while (publisher := ref()) is not None:
-        pause = publisher.retry_seconds
-        del publisher
-        time.sleep(pause)
+    """Retry every RETRY_SECONDS until applied. The publisher is held weakly: the retries of
+    an appliance that was closed and dropped (tests open many) end with it."""
+    while True:
+        time.sleep(RETRY_SECONDS)
         publisher = ref()
         if publisher is None or publisher.retry_once():
             return

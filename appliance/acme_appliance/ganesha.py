@@ -196,7 +196,7 @@ class GaneshaExports:
             if self._applied == served:
                 return
             kept = self._kept(served)
-            if kept is not None:
+            if kept is not None and kept != served:
                 self._reload(kept)
             self._reload(served)
 

@@ -42,7 +42,8 @@ def _checked_quota(appliance: Appliance, pool: str, quota: int | None) -> int:
 
 
 def _new_export_id(appliance: Appliance) -> int:
-    """A free export id (inside the transaction that stores it); NO_SPACE when none is left."""
+    """A free export id (hold `appliance.exports.lock` until it is stored); NO_SPACE when none
+    is left."""
     try:
         return appliance.store.next_export_id()
     except ExportIdsExhausted as exc:
@@ -281,7 +282,7 @@ def _refuse_name_clash(appliance: Appliance, share_id: str, moved: list[Snapshot
 
 
 def set_nfs(appliance: Appliance, share_id: str, nfs: NfsSettings) -> ShareRow:
-    """Replace the NFS settings; the exports are applied before returning."""
+    """Replace the NFS settings; stored once ganesha applied them (BUSY: nothing changed)."""
     with appliance.locks.hold(share_id):
         row = appliance.share(share_id)
         spec = appliance.export_spec(share_id, row.pool, row.name, row.export_id,

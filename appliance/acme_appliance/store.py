@@ -202,7 +202,8 @@ class Store:
         return [ShareRow.from_db(row) for row in self._all(sql)]
 
     def next_export_id(self) -> int:
-        """The lowest export id no share holds (call inside the transaction that stores it).
+        """The lowest export id no share holds (free until a share holding it is stored: the
+        caller holds the export publisher's lock until then).
 
         ganesha takes ids 1..65535, so freed ids are handed out again; an id that changes its
         pseudo path is removed from ganesha before it is added again (see GaneshaExports).
