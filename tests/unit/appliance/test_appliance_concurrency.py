@@ -136,7 +136,7 @@ def test_parallel_renames_to_unused_names_all_succeed(live, data_dir) -> None:
     sessions = [session(live.url) for _share in ids]
 
     def rename_often(index: int) -> list[int]:
-        return [sessions[index].patch(f"{live.url}{API}/shares/{ids[index]}",
+        return [sessions[index].patch(f"{live.url}{API}/shares/{ids[index]}", timeout=30,
                                       json={"name": f"r{index}-{turn}"}).status_code
                 for turn in range(10)]
 
