@@ -45,6 +45,9 @@ _SAFE_PATH = re.compile(r'^/[A-Za-z0-9_.\-/]*$')
 _RELOAD_START = 'initiating export list reload'
 _RELOAD_DONE = 'Reread exports complete'
 _EXPORT_LINE = re.compile(r'Export\s+(\d+) pseudo \(')
+_HEADER = '# Written by acme_appliance.ganesha; rewritten on every change.\n'
+_EXPORT_IDENTITY = re.compile(
+    r'Export_Id = (\d+);\n\s*Path = "([^"]*)";\n\s*Pseudo = "([^"]*)";')
 _SETTLE_SECONDS = 1.0  # after 'Reread exports complete', for the listing and error details
 
 
@@ -104,8 +107,7 @@ def render_exports(exports: Iterable[ExportSpec]) -> str:
     """The exports file. Exports without rules are left out: nobody could reach them."""
     specs = sorted((s for s in exports if s.rules), key=lambda s: s.export_id)
     _check_unique(specs)
-    header = '# Written by acme_appliance.ganesha; rewritten on every change.\n'
-    return header + ''.join(render_export(spec) for spec in specs)
+    return _HEADER + ''.join(render_export(spec) for spec in specs)
 
 
 def _check_unique(specs: Sequence[ExportSpec]) -> None:
@@ -173,8 +175,10 @@ class GaneshaExports:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._applied: list[ExportSpec] | None = None  # what ganesha accepted last, if known
-        # (id, path, pseudo path) of every export ganesha may serve; None: any (at start)
-        self._possible: set[tuple[int, str, str]] | None = None
+        # (id, path, pseudo path) of every export ganesha may serve; None: unknown, all are
+        # removed first. At start the file ganesha was started on says it: unchanged exports
+        # are then spared the removal (their clients would see them go and come back).
+        self._possible = _identities_in(self.exports_file)
 
     @property
     def exports_file(self) -> Path:
@@ -212,15 +216,12 @@ class GaneshaExports:
     def _reload(self, specs: list[ExportSpec]) -> None:
         """Write ``specs`` and have ganesha apply them; on failure what it serves is unknown."""
         offset = file_size(self.log_file)
-        attempted = {_identity(s) for s in specs}
-        self._applied = None
-        if self._possible is not None:
-            self._possible |= attempted
+        self._applied, self._possible = None, None
         atomic_write(self.exports_file, render_exports(specs))
         if self.pidfile is not None:
             os.kill(self._pid(), signal.SIGHUP)
             self._wait_reloaded(offset, {s.export_id for s in specs})
-        self._applied, self._possible = specs, attempted
+        self._applied, self._possible = specs, {_identity(s) for s in specs}
 
     def _pid(self) -> int:
         pid = read_pid(self.pidfile)
@@ -257,6 +258,18 @@ class GaneshaExports:
 
 def _identity(spec: ExportSpec) -> tuple[int, str, str]:
     return spec.export_id, str(spec.directory), spec.pseudo
+
+
+def _identities_in(exports_file: Path) -> set[tuple[int, str, str]] | None:
+    """(id, path, pseudo path) of the exports in a file render_exports wrote, else None."""
+    try:
+        text = exports_file.read_text(encoding='utf-8')
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith(_HEADER):
+        return None
+    return {(int(export_id), path, pseudo)
+            for export_id, path, pseudo in _EXPORT_IDENTITY.findall(text)}
 
 
 def _check_directories(exports: Iterable[ExportSpec]) -> None:

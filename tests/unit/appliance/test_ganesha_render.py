@@ -237,3 +237,18 @@ def test_sync_after_a_failed_reload_reloads_the_same_exports(tmp_path, fake_gane
     exports.pidfile = answering
     exports.sync(wanted)
     assert ganesha.parse_reload((tmp_path / 'ganesha.log').read_text()).exported == {0, 1}
+
+
+@pytest.mark.parametrize('started_with, reloads', [('/pool1/vol-1', 1), ('/pool1/old', 2)])
+def test_the_first_sync_removes_first_only_what_goes_away(tmp_path, fake_ganesha,
+                                                          started_with, reloads):
+    """Exports ganesha was started with stay through the first sync (their clients would see
+    them go and come back); one that goes away is removed by a reload of its own first."""
+    wanted = _exports_to_sync(tmp_path)
+    started = spec(pseudo=started_with, directory=tmp_path / 'share')
+    (tmp_path / 'exports.conf').write_text(ganesha.render_exports([started]))
+    exports = fake_ganesha(RELOAD_OK)
+    exports.sync(wanted)
+    log = (tmp_path / 'ganesha.log').read_text()
+    assert log.count('initiating export list reload') == reloads
+    assert (tmp_path / 'exports.conf').read_text() == ganesha.render_exports(wanted)
