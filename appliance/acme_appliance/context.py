@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from acme_appliance.config import ApplianceConfig
 from acme_appliance.errors import ApiError, not_found
-from acme_appliance.exports import ExportPublisher, load_backend
+from acme_appliance.exports import ExportPublisher, ExportsNotApplied, load_backend
 from acme_appliance.locks import KeyedLocks
-from acme_appliance.records import ExportSpec, Root
+from acme_appliance.records import ExportSpec, Root, Rule, canonical_clients
 from acme_appliance.storage import Storage
 from acme_appliance.trees import TreeTooDeep, allocated_bytes, raise_fd_limit
 from acme_appliance.store import PoolUsage, ShareRow, SnapshotRow, Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MIB = 1 << 20
 STATE_FILE = "state.db"
 
@@ -81,8 +84,24 @@ class Appliance:
                     self.store.update_share(share_id, used_bytes=used, root=root)
 
     def export_specs(self) -> list[ExportSpec]:
-        return [ExportSpec(row.export_id, self.storage.share_dir(row.id), share_path(row),
-                           row.nfs_rules) for row in self.store.exported_shares()]
+        return export_specs(self.store, self.storage)
+
+    def export_spec(self, share_id: str, pool: str, name: str, export_id: int,
+                    rules: tuple[Rule, ...] | None) -> ExportSpec | None:
+        """The export a share with these values has; None for rules None (NFS disabled)."""
+        if rules is None:
+            return None
+        return ExportSpec(export_id, self.storage.share_dir(share_id), f"/{pool}/{name}", rules)
+
+    def publish_export(self, share_id: str, spec: ExportSpec | None,
+                       commit: Callable[[], T]) -> T:
+        """Store a change of a share's export (`commit`) once ganesha serves `spec`; BUSY, with
+        nothing stored, when ganesha does not apply it."""
+        try:
+            return self.exports.publish(self.storage.share_dir(share_id), spec, commit)
+        except ExportsNotApplied as exc:
+            log.error("applying NFS exports failed: %s", exc)
+            raise ApiError("BUSY", f"applying NFS exports failed: {exc}") from exc
 
     def sync_exports(self, reexport: str | None = None) -> None:
         """Apply the NFS exports now; a failure is BUSY so that the caller can retry."""
@@ -91,6 +110,51 @@ class Appliance:
         except Exception as exc:
             log.exception("applying NFS exports failed")
             raise ApiError("BUSY", f"applying NFS exports failed: {exc}") from exc
+
+
+def export_specs(store: Store, storage: Storage) -> list[ExportSpec]:
+    """The exports of the shares with NFS enabled, as the database holds them."""
+    return [ExportSpec(row.export_id, storage.share_dir(row.id), share_path(row), row.nfs_rules)
+            for row in store.exported_shares()]
+
+
+def exports_in_database(data_dir: Path) -> list[ExportSpec]:
+    """What ganesha starts with, before the API runs: the database's exports, without rules
+    the API would drop at start-up (repair_rules) and without directories still missing."""
+    path = Path(data_dir) / STATE_FILE
+    if not path.exists():
+        return []
+    store = Store(path)
+    try:
+        specs = export_specs(store, Storage(Path(data_dir)))
+    finally:
+        store.close()
+    return [replace(spec, rules=exportable_rules(spec.rules)[0]) for spec in specs
+            if spec.directory.is_dir()]
+
+
+def exportable_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], list[str]]:
+    """Rules with their clients in canonical form, and the clients dropped as not exportable
+    (an IPv6 zone id, stored before the API refused it)."""
+    kept, dropped = [], []
+    for rule in rules:
+        try:
+            kept.append(replace(rule, clients=canonical_clients(rule.clients)))
+        except ValueError:
+            dropped.append(rule.clients)
+    return tuple(kept), dropped
+
+
+def repair_rules(store: Store) -> list[str]:
+    """Start-up repair: store every share's NFS rules as they can be exported."""
+    actions = []
+    for row in store.all_shares():
+        rules, dropped = exportable_rules(row.nfs_rules)
+        if rules != row.nfs_rules:
+            with store.transaction():
+                store.update_share(row.id, nfs_rules=rules)
+            actions.append(f"share {row.id}: NFS rules rewritten canonically, dropped {dropped}")
+    return actions
 
 
 def round_quota(quota: int | None) -> int:
@@ -106,7 +170,8 @@ def open_appliance(config: ApplianceConfig) -> Appliance:
     store = Store(Path(config.data_dir) / STATE_FILE)
     storage = Storage(config.data_dir)
     share_roots = {row.id: row.root for row in store.all_shares()}
-    for action in storage.reconcile(share_roots, store.all_snapshot_ids()):
+    actions = storage.reconcile(share_roots, store.all_snapshot_ids()) + repair_rules(store)
+    for action in actions:
         log.warning("start-up repair: %s", action)
     appliance = Appliance(config, store, storage, KeyedLocks(), None)  # type: ignore[arg-type]
     backend = load_backend(config.ganesha_conf_dir, config.ganesha_pidfile)
@@ -114,5 +179,5 @@ def open_appliance(config: ApplianceConfig) -> Appliance:
     try:
         appliance.exports.sync()
     except Exception:
-        log.exception("applying the NFS exports at start-up failed; the next change retries")
+        log.exception("applying the NFS exports at start-up failed; retried in the background")
     return appliance

@@ -12,7 +12,6 @@ still get in.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import signal
@@ -33,7 +32,7 @@ from acme_appliance.procs import (
     stop_pid,
     tail,
 )
-from acme_appliance.records import ExportSpec, Rule
+from acme_appliance.records import ExportSpec, Rule, canonical_clients
 
 MAIN_FILE = 'ganesha.conf'
 EXPORTS_FILE = 'exports.conf'
@@ -46,6 +45,9 @@ _SAFE_PATH = re.compile(r'^/[A-Za-z0-9_.\-/]*$')
 _RELOAD_START = 'initiating export list reload'
 _RELOAD_DONE = 'Reread exports complete'
 _EXPORT_LINE = re.compile(r'Export\s+(\d+) pseudo \(')
+_HEADER = '# Written by acme_appliance.ganesha; rewritten on every change.\n'
+_EXPORT_IDENTITY = re.compile(
+    r'Export_Id = (\d+);\n\s*Path = "([^"]*)";\n\s*Pseudo = "([^"]*)";')
 _SETTLE_SECONDS = 1.0  # after 'Reread exports complete', for the listing and error details
 
 
@@ -66,13 +68,9 @@ def render_client(rule: Rule) -> str:
 
 
 def _client_token(clients: str) -> str:
-    """ganesha wants clients unquoted; accept only '*', an address or a network."""
-    if clients == '*':
-        return clients
+    """ganesha wants clients unquoted; only '*', an address or a network (no zone id)."""
     try:
-        if '/' in clients:
-            return str(ipaddress.ip_network(clients, strict=False))
-        return str(ipaddress.ip_address(clients))
+        return canonical_clients(clients)
     except ValueError:
         raise ValueError(f'clients must be "*", an IP address or a network: {clients!r}') from None
 
@@ -109,8 +107,7 @@ def render_exports(exports: Iterable[ExportSpec]) -> str:
     """The exports file. Exports without rules are left out: nobody could reach them."""
     specs = sorted((s for s in exports if s.rules), key=lambda s: s.export_id)
     _check_unique(specs)
-    header = '# Written by acme_appliance.ganesha; rewritten on every change.\n'
-    return header + ''.join(render_export(spec) for spec in specs)
+    return _HEADER + ''.join(render_export(spec) for spec in specs)
 
 
 def _check_unique(specs: Sequence[ExportSpec]) -> None:
@@ -151,13 +148,15 @@ def render_main_conf(conf_dir: Path, bind_addr: str, nfs_port: int, mnt_port: in
 
 
 def write_config(conf_dir: Path, bind_addr: str, nfs_port: int, mnt_port: int,
-                 nlm_port: int) -> Path:
-    """Write ganesha.conf (and an empty exports file if none yet); return the main file."""
+                 nlm_port: int, exports: Iterable[ExportSpec] = ()) -> Path:
+    """Write ganesha.conf and the exports file with ``exports``; return the main file.
+
+    The exports file is always rewritten: ganesha starts on what the caller gives (the
+    database's exports), never on the file the last run left, which may not parse.
+    """
     conf_dir = Path(conf_dir)
     (conf_dir / 'recovery').mkdir(parents=True, exist_ok=True)
-    exports = conf_dir / EXPORTS_FILE
-    if not exports.exists():
-        atomic_write(exports, render_exports([]))
+    atomic_write(conf_dir / EXPORTS_FILE, render_exports(exports))
     main = conf_dir / MAIN_FILE
     atomic_write(main, render_main_conf(conf_dir, bind_addr, nfs_port, mnt_port, nlm_port))
     return main
@@ -175,31 +174,54 @@ class GaneshaExports:
         self.log_file = Path(log_file) if log_file else self.conf_dir / LOG_FILE
         self.timeout = timeout
         self._lock = threading.Lock()
+        self._applied: list[ExportSpec] | None = None  # what ganesha accepted last, if known
+        # (id, path, pseudo path) of every export ganesha may serve; None: unknown, all are
+        # removed first. At start the file ganesha was started on says it: unchanged exports
+        # are then spared the removal (their clients would see them go and come back).
+        self._possible = _identities_in(self.exports_file)
 
     @property
     def exports_file(self) -> Path:
         return self.conf_dir / EXPORTS_FILE
 
     def sync(self, exports: list[ExportSpec]) -> None:
-        """Make ganesha export exactly ``exports``; return once ganesha applied them."""
-        text = render_exports(exports)
-        _check_directories(exports)
-        with self._lock:
-            if self._current() == text:
-                return
-            offset = file_size(self.log_file)
-            atomic_write(self.exports_file, text)
-            if self.pidfile is None:
-                return
-            os.kill(self._pid(), signal.SIGHUP)
-            wanted = {s.export_id for s in exports if s.rules}
-            self._wait_reloaded(offset, wanted)
+        """Make ganesha export exactly ``exports``; return once ganesha applied them.
 
-    def _current(self) -> str | None:
-        try:
-            return self.exports_file.read_text(encoding='utf-8')
-        except FileNotFoundError:
+        Compared with what ganesha last accepted, not with the file: after a failed reload the
+        same list is reloaded again. Exports that go away or change their id, path or pseudo
+        path are removed by a reload of their own first: within one reload ganesha adds before
+        it removes ("Pseudo path ... is a duplicate"), and cannot move an id to another pseudo
+        path.
+        """
+        served = sorted((s for s in exports if s.rules), key=lambda s: s.export_id)
+        render_exports(served)  # refuses invalid exports before anything is written
+        _check_directories(served)
+        with self._lock:
+            if self._applied == served:
+                return
+            kept = self._kept(served)
+            if kept is not None and kept != served:
+                self._reload(kept)
+            self._reload(served)
+
+    def _kept(self, served: list[ExportSpec]) -> list[ExportSpec] | None:
+        """The exports of ``served`` ganesha may serve already, when it may serve others too
+        (to remove those first); None when nothing has to go."""
+        if self._possible is None:
+            return []
+        if self._possible <= {_identity(s) for s in served}:
             return None
+        return [s for s in served if _identity(s) in self._possible]
+
+    def _reload(self, specs: list[ExportSpec]) -> None:
+        """Write ``specs`` and have ganesha apply them; on failure what it serves is unknown."""
+        offset = file_size(self.log_file)
+        self._applied, self._possible = None, None
+        atomic_write(self.exports_file, render_exports(specs))
+        if self.pidfile is not None:
+            os.kill(self._pid(), signal.SIGHUP)
+            self._wait_reloaded(offset, {s.export_id for s in specs})
+        self._applied, self._possible = specs, {_identity(s) for s in specs}
 
     def _pid(self) -> int:
         pid = read_pid(self.pidfile)
@@ -232,6 +254,22 @@ class GaneshaExports:
         missing = sorted(wanted - state.exported) if state.listed else []
         details = list(state.errors) + ([f'exports not loaded: {missing}'] if missing else [])
         raise GaneshaError('ganesha rejected the exports: ' + ' | '.join(details))
+
+
+def _identity(spec: ExportSpec) -> tuple[int, str, str]:
+    return spec.export_id, str(spec.directory), spec.pseudo
+
+
+def _identities_in(exports_file: Path) -> set[tuple[int, str, str]] | None:
+    """(id, path, pseudo path) of the exports in a file render_exports wrote, else None."""
+    try:
+        text = exports_file.read_text(encoding='utf-8')
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith(_HEADER):
+        return None
+    return {(int(export_id), path, pseudo)
+            for export_id, path, pseudo in _EXPORT_IDENTITY.findall(text)}
 
 
 def _check_directories(exports: Iterable[ExportSpec]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -19,6 +18,7 @@ from pydantic import (
 from acme_appliance.config import NAME_PATTERN
 from acme_appliance.errors import STATUS_OF_CODE
 from acme_appliance.fault_pattern import check_pattern
+from acme_appliance.records import check_canonical_clients
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description=(
     "1-64 characters of [A-Za-z0-9_.-], not starting with '.' or '-'"), examples=["vol-1"])]
@@ -73,7 +73,9 @@ class PoolList(BaseModel):
 
 class NfsRule(Request):
     clients: str = Field(max_length=64, description=(
-        "One IPv4/IPv6 address, a CIDR network, or '*'"),
+        "One IPv4/IPv6 address, a CIDR network, or '*', written canonically (as Python's "
+        "ipaddress writes it: IPv6 compressed in lower case, a network without host bits); "
+        "an IPv6 zone id (fe80::1%eth0) is refused. Exported exactly as given"),
         examples=["10.0.0.5", "10.0.0.0/24", "fd00::/64", "*"])
     access: Literal["rw", "ro"]
     root_squash: StrictBool = True
@@ -81,16 +83,11 @@ class NfsRule(Request):
     @field_validator("clients")
     @classmethod
     def _check_clients(cls, value: str) -> str:
-        if value == "*":
-            return value
         try:
-            if "/" in value:
-                ipaddress.ip_network(value, strict=False)
-            else:
-                ipaddress.ip_address(value)
-        except ValueError:
-            raise ValueError("clients must be an IP address, a CIDR network or '*'") from None
-        return value
+            return check_canonical_clients(value)
+        except ValueError as exc:
+            raise ValueError("clients must be '*', an IP address or a CIDR network, written "
+                             f"canonically, without an IPv6 zone id: {exc}") from None
 
 
 class NfsSettings(Request):

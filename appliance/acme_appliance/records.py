@@ -3,6 +3,7 @@ of the package, so every other module can depend on it and imports run one way."
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 from dataclasses import dataclass
@@ -16,6 +17,29 @@ class Rule:
     clients: str
     access: str
     root_squash: bool
+
+
+def canonical_clients(clients: str) -> str:
+    """'*', or the canonical text of the IP address or network ``clients`` names.
+
+    Raises ValueError for anything else, an IPv6 zone id (``fe80::1%eth0``) included: ganesha
+    cannot parse it, and one unparsable client makes the whole exports file unparsable.
+    """
+    if clients == "*":
+        return clients
+    if "%" in clients:
+        raise ValueError(f"an IPv6 zone id (%...) is not a client: {clients!r}")
+    if "/" in clients:
+        return str(ipaddress.ip_network(clients, strict=False))
+    return str(ipaddress.ip_address(clients))
+
+
+def check_canonical_clients(clients: str) -> str:
+    """``clients`` if it is '*' or an address or network written canonically, else ValueError."""
+    canonical = canonical_clients(clients)
+    if canonical != clients:
+        raise ValueError(f"{clients!r} is not written canonically: write {canonical!r}")
+    return clients
 
 
 @dataclass(frozen=True)

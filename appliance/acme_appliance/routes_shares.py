@@ -21,7 +21,10 @@ router = APIRouter(dependencies=[Depends(require_token)],
              responses=error_responses("NOT_FOUND", "FORBIDDEN", "ALREADY_EXISTS", "NO_SPACE",
                                        "BUSY"))
 def create_share(body: ShareCreate, appliance: ApplianceDep) -> Share:
-    """Create a share; with `origin_snapshot_id` a clone holding the snapshot's files."""
+    """Create a share; with `origin_snapshot_id` a clone holding the snapshot's files.
+
+    With `nfs.enabled` the share is exported when the call answers; 503 BUSY when nfs-ganesha
+    does not apply the export, and then no share was created."""
     return share_view(appliance, shares.create_share(appliance, body))
 
 
@@ -51,7 +54,10 @@ def get_share(share_id: str, appliance: ApplianceDep) -> Share:
               responses=error_responses("NOT_FOUND", "FORBIDDEN", "ALREADY_EXISTS", "NO_SPACE",
                                         "BUSY"))
 def update_share(share_id: str, body: ShareUpdate, appliance: ApplianceDep) -> Share:
-    """Resize (not below used), rename, and/or set the root directory's owner and mode."""
+    """Resize (not below used), rename, and/or set the root directory's owner and mode.
+
+    An exported share is served under its new path when a rename answers; 503 BUSY when
+    nfs-ganesha does not apply it, and then nothing changed."""
     return share_view(appliance, shares.update_share(appliance, share_id, body))
 
 
@@ -59,7 +65,10 @@ def update_share(share_id: str, body: ShareUpdate, appliance: ApplianceDep) -> S
                responses=error_responses("NOT_FOUND", "IN_USE", "BUSY"))
 def delete_share(share_id: str, appliance: ApplianceDep,
                  recursive: Annotated[bool, Query()] = False) -> Response:
-    """Delete a share (`recursive=true`: and its snapshots, unless they have clones)."""
+    """Delete a share (`recursive=true`: and its snapshots, unless they have clones).
+
+    Its export is gone when the call answers; 503 BUSY when nfs-ganesha does not apply that,
+    and then nothing was deleted."""
     shares.delete_share(appliance, share_id, recursive)
     return Response(status_code=204)
 
@@ -81,5 +90,8 @@ def get_nfs(share_id: str, appliance: ApplianceDep) -> NfsSettings:
 @router.put("/shares/{share_id}/nfs", response_model=NfsSettings, tags=["nfs"],
             responses=error_responses("NOT_FOUND", "BUSY"))
 def put_nfs(share_id: str, body: NfsSettings, appliance: ApplianceDep) -> NfsSettings:
-    """Replace the NFS settings; applied before the call returns."""
+    """Replace the NFS settings; nfs-ganesha serves them when the call answers.
+
+    503 BUSY when nfs-ganesha does not apply them, and then the settings are unchanged: what
+    GET reports is what nfs-ganesha serves."""
     return nfs_view(shares.set_nfs(appliance, share_id, body))

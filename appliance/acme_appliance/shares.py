@@ -1,7 +1,9 @@
 """Share operations: create (empty or clone), update, delete, promote, NFS settings.
 
 Every change runs under the share's lock; a directory is built under `tmp/`, the database row is
-committed, then the directory is renamed into place (start-up finishes or removes leftovers).
+committed, then the directory is renamed into place (start-up finishes or removes leftovers). A
+change of a share's NFS export is committed only once ganesha applied it (see exports.py), so a
+new exported share's directory is renamed into place before its row is committed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from acme_appliance.context import Appliance, round_quota
 from acme_appliance.errors import ApiError
@@ -20,7 +23,7 @@ from acme_appliance.pagination import decode_cursor, next_cursor
 from acme_appliance.records import Root
 from acme_appliance.storage import apply_root
 from acme_appliance.trees import allocated_bytes
-from acme_appliance.store import ShareRow, SnapshotRow
+from acme_appliance.store import ExportIdsExhausted, ShareRow, SnapshotRow
 from acme_appliance.timeutil import now_rfc3339
 
 
@@ -36,6 +39,15 @@ def _checked_quota(appliance: Appliance, pool: str, quota: int | None) -> int:
         raise ApiError("NO_SPACE", f"quota {rounded} exceeds the size of pool {pool}",
                        {"pool": pool, "quota_bytes": rounded})
     return rounded
+
+
+def _new_export_id(appliance: Appliance) -> int:
+    """A free export id (hold `appliance.exports.lock` until it is stored); NO_SPACE when none
+    is left."""
+    try:
+        return appliance.store.next_export_id()
+    except ExportIdsExhausted as exc:
+        raise ApiError("NO_SPACE", f"no NFS export id is free: {exc}") from None
 
 
 def _rules(nfs: NfsSettings | None) -> tuple[Rule, ...]:
@@ -97,10 +109,7 @@ def create_share(appliance: Appliance, req: ShareCreate) -> ShareRow:
             staged = appliance.storage.stage_empty(share_id)
         with _ownership_allowed():
             appliance.storage.stage_root(staged, root)
-        row = _commit_new_share(appliance, req, share_id, quota, staged, root)
-        if row.nfs_enabled:
-            appliance.sync_exports()
-    return row
+        return _commit_new_share(appliance, req, share_id, quota, staged, root)
 
 
 def _clone_quota(appliance: Appliance, req: ShareCreate, origin: SnapshotRow, quota: int) -> int:
@@ -122,54 +131,83 @@ def _clone_quota(appliance: Appliance, req: ShareCreate, origin: SnapshotRow, qu
 
 def _commit_new_share(appliance: Appliance, req: ShareCreate, share_id: str, quota: int,
                       staged: Path, root: Root) -> ShareRow:
-    store, storage = appliance.store, appliance.storage
+    """Store the share and move its directory into place; on any failure nothing is stored.
+
+    An exported share's directory goes into place first, for ganesha to export it before the
+    row is stored (start-up removes a directory left without a row); any other share's after.
+    """
+    storage = appliance.storage
+    used, path = allocated_bytes(staged), storage.share_dir(share_id)
+    enabled = bool(req.nfs and req.nfs.enabled)
+    if enabled:
+        storage.publish(staged, path)
+    built = path if enabled else staged
     try:
-        with store.transaction():
-            store.insert_share({
+        with appliance.exports.lock:  # the export id stays free until stored
+            export_id = _new_export_id(appliance)
+            spec = appliance.export_spec(share_id, req.pool, req.name, export_id,
+                                         _rules(req.nfs) if enabled else None)
+            appliance.publish_export(share_id, spec, lambda: _insert_share(appliance, {
                 "id": share_id, "pool": req.pool, "name": req.name, "quota_bytes": quota,
-                "used_bytes": allocated_bytes(staged),
-                "origin_snapshot_id": req.origin_snapshot_id,
-                "nfs_enabled": bool(req.nfs and req.nfs.enabled), "nfs_rules": _rules(req.nfs),
-                "export_id": store.next_export_id(), "created_at": now_rfc3339(), "root": root})
+                "used_bytes": used, "origin_snapshot_id": req.origin_snapshot_id,
+                "nfs_enabled": enabled, "nfs_rules": _rules(req.nfs), "export_id": export_id,
+                "created_at": now_rfc3339(), "root": root}))
     except sqlite3.IntegrityError:
-        storage.remove(staged)
+        storage.remove(built)
         raise _already_exists(appliance, req.pool, req.name) from None
     except BaseException:
-        storage.remove(staged)
+        storage.remove(built)
         raise
-    storage.publish(staged, storage.share_dir(share_id))
+    if not enabled:
+        storage.publish(staged, path)
     return appliance.share(share_id)
+
+
+def _insert_share(appliance: Appliance, share: dict[str, Any]) -> None:
+    with appliance.store.transaction():
+        appliance.store.insert_share(share)
 
 
 def update_share(appliance: Appliance, share_id: str, req: ShareUpdate) -> ShareRow:
     """Change the quota (rounded; not below used), rename (the path follows), set the root."""
     with appliance.locks.hold(share_id):
         row = appliance.share(share_id)
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         if "quota_bytes" in req.model_fields_set:
             changes["quota_bytes"] = _new_quota(appliance, row, req.quota_bytes)
         if req.name is not None and req.name != row.name:
             if appliance.store.find_share(row.pool, req.name):
                 raise _already_exists(appliance, row.pool, req.name)
             changes["name"] = req.name
-            # A new export, not the old one with another Pseudo path: nfs-ganesha's reload
-            # cannot change an export's pseudo path in place (seen: it died on the next HUP).
-            changes["export_id"] = appliance.store.next_export_id()
         path = appliance.storage.share_dir(share_id)
         root = merged_root(Root.of(path), req.root) if req.root is not None else None
         if root is not None:
             changes["root"] = root
-        if changes:
-            try:
-                with appliance.store.transaction(), _ownership_allowed():
-                    appliance.store.update_share(share_id, **changes)
-                    if root is not None:
-                        apply_root(path, root)
-            except sqlite3.IntegrityError:
-                raise _already_exists(appliance, row.pool, str(req.name)) from None
-            if "name" in changes and row.nfs_enabled:
-                appliance.sync_exports()
+        if "name" in changes:
+            _rename(appliance, row, changes)
+        elif changes:
+            _store_changes(appliance, row, changes)
         return appliance.share(share_id)
+
+
+def _rename(appliance: Appliance, row: ShareRow, changes: dict[str, Any]) -> None:
+    """A new export, not the old one with another Pseudo path: nfs-ganesha's reload cannot
+    change an export's pseudo path in place (seen: it died on the next HUP)."""
+    with appliance.exports.lock:  # the export id stays free until stored
+        export_id = changes["export_id"] = _new_export_id(appliance)
+        spec = appliance.export_spec(row.id, row.pool, changes["name"], export_id,
+                                     row.nfs_rules if row.nfs_enabled else None)
+        appliance.publish_export(row.id, spec, lambda: _store_changes(appliance, row, changes))
+
+
+def _store_changes(appliance: Appliance, row: ShareRow, changes: dict[str, Any]) -> None:
+    try:
+        with appliance.store.transaction(), _ownership_allowed():
+            appliance.store.update_share(row.id, **changes)
+            if "root" in changes:
+                apply_root(appliance.storage.share_dir(row.id), changes["root"])
+    except sqlite3.IntegrityError:
+        raise _already_exists(appliance, row.pool, str(changes.get("name"))) from None
 
 
 def _new_quota(appliance: Appliance, row: ShareRow, quota: int | None) -> int:
@@ -190,17 +228,18 @@ def delete_share(appliance: Appliance, share_id: str, recursive: bool) -> None:
             raise ApiError("IN_USE", "the share has snapshots",
                            {"snapshots": [s.id for s in snapshots]})
         _refuse_cloned(appliance, snapshots)
-        with appliance.store.transaction():
-            for snapshot in snapshots:
-                appliance.store.delete_snapshot(snapshot.id)
-            appliance.store.delete_share(share_id)
-        try:
-            if row.nfs_enabled:
-                appliance.sync_exports()
-        finally:
-            appliance.storage.remove(appliance.storage.share_dir(share_id))
-            for snapshot in snapshots:
-                appliance.storage.remove(appliance.storage.snapshot_dir(snapshot.id))
+
+        def forget() -> None:
+            with appliance.store.transaction():
+                for snapshot in snapshots:
+                    appliance.store.delete_snapshot(snapshot.id)
+                appliance.store.delete_share(share_id)
+
+        # Unexported first: a share ganesha still serves is not deleted.
+        appliance.publish_export(row.id, None, forget)
+        appliance.storage.remove(appliance.storage.share_dir(share_id))
+        for snapshot in snapshots:
+            appliance.storage.remove(appliance.storage.snapshot_dir(snapshot.id))
 
 
 def _refuse_cloned(appliance: Appliance, snapshots: list[SnapshotRow]) -> None:
@@ -243,11 +282,16 @@ def _refuse_name_clash(appliance: Appliance, share_id: str, moved: list[Snapshot
 
 
 def set_nfs(appliance: Appliance, share_id: str, nfs: NfsSettings) -> ShareRow:
-    """Replace the NFS settings; the exports are applied before returning."""
+    """Replace the NFS settings; stored once ganesha applied them (BUSY: nothing changed)."""
     with appliance.locks.hold(share_id):
         row = appliance.share(share_id)
-        with appliance.store.transaction():
-            appliance.store.update_share(share_id, nfs_enabled=nfs.enabled, nfs_rules=_rules(nfs))
-        if row.nfs_enabled or nfs.enabled:
-            appliance.sync_exports()
+        spec = appliance.export_spec(share_id, row.pool, row.name, row.export_id,
+                                     _rules(nfs) if nfs.enabled else None)
+
+        def store() -> None:
+            with appliance.store.transaction():
+                appliance.store.update_share(share_id, nfs_enabled=nfs.enabled,
+                                             nfs_rules=_rules(nfs))
+
+        appliance.publish_export(share_id, spec, store)
         return appliance.share(share_id)

@@ -59,6 +59,13 @@ SHARE_COLUMNS = ("id, seq, pool, name, quota_bytes, used_bytes, origin_snapshot_
 SNAPSHOT_COLUMNS = "id, seq, share_id, name, created_at, used_bytes, root_uid, root_gid, root_mode"
 
 
+MAX_EXPORT_ID = 65535  # ganesha's Export_Id range is 1..65535
+
+
+class ExportIdsExhausted(RuntimeError):
+    """Every export id is held by a share."""
+
+
 @dataclass(frozen=True)
 class ShareRow:
     id: str
@@ -195,11 +202,19 @@ class Store:
         return [ShareRow.from_db(row) for row in self._all(sql)]
 
     def next_export_id(self) -> int:
-        """A new export id, never handed out before (call inside a transaction)."""
-        self._run("INSERT OR IGNORE INTO counters (name, value) VALUES ('export_id', 0)")
-        self._run("UPDATE counters SET value = value + 1 WHERE name = 'export_id'")
-        row = self._one("SELECT value FROM counters WHERE name = 'export_id'")
-        assert row is not None
+        """The lowest export id no share holds (free until a share holding it is stored: the
+        caller holds the export publisher's lock until then).
+
+        ganesha takes ids 1..65535, so freed ids are handed out again; an id that changes its
+        pseudo path is removed from ganesha before it is added again (see GaneshaExports).
+        """
+        row = self._one(
+            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM shares WHERE export_id = 1) "
+            "UNION ALL SELECT export_id + 1 FROM shares s WHERE export_id < ? AND NOT EXISTS "
+            "(SELECT 1 FROM shares t WHERE t.export_id = s.export_id + 1) ORDER BY 1 LIMIT 1",
+            (MAX_EXPORT_ID,))
+        if row is None:
+            raise ExportIdsExhausted(f"all {MAX_EXPORT_ID} export ids are taken")
         return int(row[0])
 
     def insert_share(self, share: dict[str, Any]) -> None:

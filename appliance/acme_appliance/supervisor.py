@@ -76,7 +76,7 @@ class Supervisor:
     def _start_all(self) -> None:
         # Imported here: `run start/stop/status` must work on a bare python3 (stdlib only);
         # only the supervisor itself runs where the simulator's dependencies are installed.
-        from acme_appliance import ganesha, tls
+        from acme_appliance import context, ganesha, tls
 
         a, state = self.args, self.state
         for sub in ('data', 'ganesha', 'tls'):
@@ -87,7 +87,7 @@ class Supervisor:
         self.record('rpcbind', ganesha.start_rpcbind(state / 'rpcbind.log'))
         conf_dir = state / 'ganesha'
         ganesha.write_config(conf_dir, a.listen or '0.0.0.0', a.nfs_port, a.mnt_port,
-                             a.nlm_port)
+                             a.nlm_port, context.exports_in_database(state / 'data'))
         self.record('ganesha', ganesha.start_ganesha(conf_dir))
         # The password goes to the API in its environment, not on its command line.
         self.api = subprocess.Popen(self._serve_command(files, conf_dir),

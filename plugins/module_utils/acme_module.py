@@ -74,20 +74,38 @@ def check_name(value, option):
 
 
 def check_clients(rules):
-    """NFS rule clients: one address, a network or '*', each at most once."""
+    """NFS rule clients: '*' or one address or network written canonically, each at most once.
+
+    The appliance exports a client exactly as given, so it takes only the canonical form
+    (IPv6 compressed in lower case, a network without host bits) and no IPv6 zone id.
+    """
     seen = set()
     for rule in rules:
         clients = rule['clients']
         if clients in seen:
             raise ModuleFailure(f'nfs.rules: clients {clients!r} appears more than once')
         seen.add(clients)
-        if clients == '*':
-            continue
-        try:
-            ipaddress.ip_network(clients, strict=False)
-        except ValueError:
+        canonical = canonical_clients(clients)
+        if canonical is None:
             raise ModuleFailure(f'nfs.rules: clients {clients!r} is not an address, a network '
-                                f'(CIDR) or *') from None
+                                f'(CIDR) or * (an IPv6 zone id is not allowed)')
+        if canonical != clients:
+            raise ModuleFailure(f'nfs.rules: clients {clients!r} is not written canonically: '
+                                f'write {canonical!r}')
+
+
+def canonical_clients(clients):
+    """'*', the canonical text of an address or network, or None when ``clients`` is neither."""
+    if clients == '*':
+        return clients
+    if '%' in clients:
+        return None
+    try:
+        if '/' in clients:
+            return str(ipaddress.ip_network(clients, strict=False))
+        return str(ipaddress.ip_address(clients))
+    except ValueError:
+        return None
 
 
 CA_HINT = ('set ca_path (or the environment variable ACME_CA_PATH) to the PEM file of the '

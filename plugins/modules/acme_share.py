@@ -81,7 +81,11 @@ options:
         elements: dict
         suboptions:
           clients:
-            description: One IPv4 or IPv6 address, a CIDR network, or V(*) for every client.
+            description:
+              - One IPv4 or IPv6 address, a CIDR network, or V(*) for every client.
+              - Written canonically, as the appliance exports it (IPv6 compressed in lower
+                case, a network without host bits, for example V(10.0.0.0/24) and not
+                V(10.0.0.5/24)); an IPv6 zone id such as V(fe80::1%eth0) is refused.
             type: str
             required: true
           access:

@@ -89,6 +89,45 @@ def test_sync_reports_a_rejected_configuration(bare_ganesha, tmp_path, monkeypat
     exports.sync([])
 
 
+def test_one_sync_reuses_a_pseudo_path_and_moves_an_export_id(bare_ganesha, bare_nfs,
+                                                              tmp_path):
+    """Issue 24: in one reload ganesha adds before it removes ("Pseudo path ... is a
+    duplicate"), and an id given another pseudo path killed it; removals go first."""
+    exports = ganesha.GaneshaExports(bare_ganesha, bare_ganesha / ganesha.PID_FILE)
+    dirs = {}
+    for name in ('old', 'new', 'moved'):
+        dirs[name] = tmp_path / name
+        dirs[name].mkdir()
+        (dirs[name] / f'{name}.txt').write_text(name)
+    local = (Rule('127.0.0.1', 'rw', False),)
+    exports.sync([ExportSpec(21, dirs['old'], '/pool1/reused', local)])
+    assert bare_nfs.names('/pool1/reused', 3) == ['old.txt']
+    exports.sync([ExportSpec(22, dirs['new'], '/pool1/reused', local),
+                  ExportSpec(21, dirs['moved'], '/pool1/moved', local)])
+    for version in VERSIONS:
+        assert bare_nfs.names('/pool1/reused', version) == ['new.txt']
+        assert bare_nfs.names('/pool1/moved', version) == ['moved.txt']
+    exports.sync([])
+
+
+def test_a_sync_that_failed_is_applied_when_retried(bare_ganesha, bare_nfs, tmp_path):
+    """Issue 24: sync compared the new text with the file it last wrote, so the same sync
+    after a failed one answered at once and ganesha never applied it."""
+    answering, dead = bare_ganesha / ganesha.PID_FILE, tmp_path / 'dead.pid'
+    dead.write_text('999999999\n')
+    exports = ganesha.GaneshaExports(bare_ganesha, dead)
+    (tmp_path / 'retried').mkdir()
+    wanted = [ExportSpec(23, tmp_path / 'retried', '/pool1/retried',
+                         (Rule('127.0.0.1', 'rw', False),))]
+    with pytest.raises(ganesha.GaneshaError, match='not running'):
+        exports.sync(wanted)
+    exports.pidfile = answering
+    exports.sync(wanted)
+    for version in VERSIONS:
+        assert bare_nfs.names('/pool1/retried', version) == []
+    exports.sync([])
+
+
 # --- the simulator's REST API drives the exports ------------------------------------------
 
 @pytest.fixture(scope='module')
@@ -229,6 +268,70 @@ def test_rule_for_another_address_denies_loopback(appliance, nfs):
         assert result.returncode != 0, f'v{version} allowed: {result.stdout}'
     log = (appliance.state_dir / 'ganesha' / 'ganesha.log').read_text()
     assert 'does not allow access for client ::ffff:127.0.0.1' in log
+
+
+def test_a_zone_id_is_refused_and_later_changes_apply(appliance, nfs):
+    """Issue 24: ``fe80::1%eth0`` passed the API and made exports.conf unparsable, so every
+    later export change failed or did nothing."""
+    share = appliance.create_share('zoned', nfs=exported(rule()))
+    for clients in ('fe80::1%eth0', 'fe80::%eth0/64'):
+        reply = appliance.call('PUT', f'/shares/{share["id"]}/nfs',
+                               json=exported(rule(clients)))
+        assert reply.status_code == 422 and reply.json()['code'] == 'INVALID', reply.text
+    assert '%' not in (appliance.state_dir / 'ganesha' / 'exports.conf').read_text()
+    appliance.set_nfs(share['id'], True, [rule('127.0.0.1', 'ro')])
+    assert nfs.names('/pool1/zoned', 3) == []
+
+
+def test_what_the_api_reports_is_what_ganesha_serves_when_a_change_fails(appliance, nfs):
+    """Issue 24: a change was committed before ganesha applied it: revoking access was
+    reported done while ganesha still exported the share, and a failed create was stored.
+    Here every apply fails (an exported share's directory is missing) until it is back."""
+    served = appliance.create_share('served', nfs=exported(rule()))
+    blocker = appliance.create_share('blocker', nfs=exported(rule('10.9.9.8')))
+    directory = share_dir(appliance, blocker)
+    away = directory.with_name(directory.name + '-away')
+    directory.rename(away)
+    try:
+        revoke = appliance.call('PUT', f'/shares/{served["id"]}/nfs', json=exported())
+        assert revoke.status_code == 503 and revoke.json()['code'] == 'BUSY', revoke.text
+        create = appliance.call('POST', '/shares', json={
+            'name': 'late', 'pool': 'pool1', 'nfs': exported(rule())})
+        assert create.status_code == 503, create.text
+        got = appliance.call('GET', f'/shares/{served["id"]}', expect=200).json()
+        assert got['nfs'] == exported(rule())
+        assert nfs.names('/pool1/served', 3) == []  # still served, as reported
+        assert appliance.call('GET', '/shares', params={'name': 'late'}).json()['items'] == []
+    finally:
+        away.rename(directory)
+    appliance.set_nfs(served['id'], True, [])
+    for version in VERSIONS:
+        assert nfs.ls('/pool1/served', version).returncode != 0
+    appliance.create_share('late', nfs=exported(rule()))
+    assert nfs.names('/pool1/late', 4) == []
+
+
+RESTART_PORTS = (12249, 12248, 12993)
+
+
+def test_start_up_exports_the_database_not_the_file_the_last_run_left(appliance_factory):
+    """Issue 24: an unparsable exports.conf kept the appliance from starting until it was
+    removed by hand; ganesha now starts on the exports rendered from the database."""
+    require_tools(*TOOLS)
+    nfs_port, mnt_port, nlm_port = map(str, RESTART_PORTS)
+    restarted = appliance_factory('--no-container', '--nfs-port', nfs_port,
+                                  '--mnt-port', mnt_port, '--nlm-port', nlm_port)
+    nfs = NfsClient('127.0.0.1', RESTART_PORTS[0], RESTART_PORTS[1])
+    restarted.create_share('kept', nfs=exported(rule()))
+    assert restarted.stop().returncode == 0
+    exports_conf = restarted.state_dir / 'ganesha' / 'exports.conf'
+    # what a zone id rule left behind before the API refused it
+    exports_conf.write_text(exports_conf.read_text().replace(
+        'Clients = 127.0.0.1;', 'Clients = fe80::1%eth0;'))
+    restarted.start()
+    for version in VERSIONS:
+        assert nfs.names('/pool1/kept', version) == []
+    assert '%' not in exports_conf.read_text()
 
 
 def test_stop_ends_exactly_the_recorded_processes(appliance_factory, appliance):

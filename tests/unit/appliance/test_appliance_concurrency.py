@@ -125,3 +125,24 @@ def test_one_share_is_serialised_different_shares_are_not(live, slow_copies) -> 
         assert set(pool.map(snapshot, jobs)) == {201}
     assert peak[ids[0]] == 1
     assert overall["peak"] >= 2
+
+
+def test_parallel_renames_to_unused_names_all_succeed(live, data_dir) -> None:
+    """Issue 24: each rename takes a new export id; taken outside the transaction, two renames
+    got the same id and one failed with a false 409 ALREADY_EXISTS."""
+    http = session(live.url)
+    ids = [http.post(f"{live.url}{API}/shares", json={"name": f"r{i}", "pool": "pool1"}).json()
+           ["id"] for i in range(8)]
+    sessions = [session(live.url) for _share in ids]
+
+    def rename_often(index: int) -> list[int]:
+        return [sessions[index].patch(f"{live.url}{API}/shares/{ids[index]}", timeout=30,
+                                      json={"name": f"r{index}-{turn}"}).status_code
+                for turn in range(10)]
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = Counter(status for replies in pool.map(rename_often, range(8))
+                           for status in replies)
+    assert statuses == {200: 80}
+    shares = assert_consistent(http, live.url, data_dir)
+    assert sorted(s["name"] for s in shares) == sorted(f"r{i}-9" for i in range(8))

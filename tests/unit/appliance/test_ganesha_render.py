@@ -48,7 +48,8 @@ def test_clients_are_unquoted_and_normalised():
 
 @pytest.mark.parametrize('rule', [
     Rule('host.example', 'rw', True), Rule('10.0.0.1; Access_Type = RW', 'rw', True),
-    Rule('', 'rw', True), Rule('1.2.3', 'rw', True), Rule('*', 'rwx', True)])
+    Rule('', 'rw', True), Rule('1.2.3', 'rw', True), Rule('*', 'rwx', True),
+    Rule('fe80::1%eth0', 'rw', True), Rule('fe80::%eth0/64', 'rw', True)])
 def test_bad_clients_or_access_are_refused(rule):
     with pytest.raises(ValueError):
         ganesha.render_client(rule)
@@ -89,13 +90,15 @@ def test_main_conf(tmp_path):
         assert line in text
 
 
-def test_write_config_creates_empty_exports_once(tmp_path):
+def test_write_config_writes_the_exports_it_is_given_over_the_last_file(tmp_path):
+    """Issue 24: ganesha started on the file the last run left, which may not parse."""
     ganesha.write_config(tmp_path, '127.0.0.1', 2049, 20048, 32803)
     exports = tmp_path / 'exports.conf'
-    assert exports.exists() and (tmp_path / 'ganesha.conf').exists()
-    exports.write_text('kept')
-    ganesha.write_config(tmp_path, '0.0.0.0', 2049, 20048, 32803)
-    assert exports.read_text() == 'kept'
+    assert (tmp_path / 'ganesha.conf').exists()
+    assert exports.read_text() == ganesha.render_exports([])
+    exports.write_text('EXPORT { CLIENT { Clients = fe80::1%eth0; } }')
+    ganesha.write_config(tmp_path, '0.0.0.0', 2049, 20048, 32803, [spec()])
+    assert exports.read_text() == ganesha.render_exports([spec()])
 
 
 def test_sync_without_pidfile_only_writes(tmp_path):
@@ -219,3 +222,33 @@ def test_sync_fails_with_the_config_error_ganesha_logged(tmp_path, fake_ganesha)
     exports = fake_ganesha(start + error + done)
     with pytest.raises(ganesha.GaneshaError, match='Expected a client'):
         exports.sync(_exports_to_sync(tmp_path))
+
+
+def test_sync_after_a_failed_reload_reloads_the_same_exports(tmp_path, fake_ganesha):
+    """Issue 24: sync compared the new text with the file it wrote, so a retry after a failed
+    reload answered at once without ganesha ever applying it."""
+    exports = fake_ganesha(RELOAD_OK)
+    answering, dead = exports.pidfile, tmp_path / 'dead.pid'
+    dead.write_text('999999999\n')
+    wanted = _exports_to_sync(tmp_path)
+    exports.pidfile = dead
+    with pytest.raises(ganesha.GaneshaError, match='not running'):
+        exports.sync(wanted)
+    exports.pidfile = answering
+    exports.sync(wanted)
+    assert ganesha.parse_reload((tmp_path / 'ganesha.log').read_text()).exported == {0, 1}
+
+
+@pytest.mark.parametrize('started_with, reloads', [('/pool1/vol-1', 1), ('/pool1/old', 2)])
+def test_the_first_sync_removes_first_only_what_goes_away(tmp_path, fake_ganesha,
+                                                          started_with, reloads):
+    """Exports ganesha was started with stay through the first sync (their clients would see
+    them go and come back); one that goes away is removed by a reload of its own first."""
+    wanted = _exports_to_sync(tmp_path)
+    started = spec(pseudo=started_with, directory=tmp_path / 'share')
+    (tmp_path / 'exports.conf').write_text(ganesha.render_exports([started]))
+    exports = fake_ganesha(RELOAD_OK)
+    exports.sync(wanted)
+    log = (tmp_path / 'ganesha.log').read_text()
+    assert log.count('initiating export list reload') == reloads
+    assert (tmp_path / 'exports.conf').read_text() == ganesha.render_exports(wanted)

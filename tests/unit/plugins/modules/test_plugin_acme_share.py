@@ -383,3 +383,17 @@ def test_absent_ignores_the_present_only_options(share, appliance):
     share()
     result = share(state='absent', size='1GiB', new_name='x')
     assert result['changed'] and appliance.shares() == []
+
+
+@pytest.mark.parametrize('clients', ['fe80::1%eth0', 'fe80::%eth0/64', '10.0.0.5/24',
+                                     'FD00::1', 'fd00:0::1'])
+def test_nfs_clients_not_written_canonically_fail_and_change_nothing(
+        share, appliance, clients):
+    """Issue 24: a zone id passed the module and the appliance and made ganesha's exports
+    file unparsable; a client is exported as written, so only the canonical form is taken."""
+    share(nfs={'rules': RULES})
+    before = appliance.share_named('db01').nfs_rules
+    for check_mode in (True, False):
+        result = share(_check=check_mode, nfs={'rules': [{'clients': clients}]})
+        assert result.get('failed') and 'clients' in result['msg'], result
+    assert appliance.share_named('db01').nfs_rules == before
