@@ -139,6 +139,23 @@ def test_driver_role_argument_specs_reject_bad_input(driver_runner):
     assert 'acme_driver_break_system_packages' in result.output
 
 
+def listed_tasks(tmp_path: Path, playbook: str, *args: str) -> str:
+    inventory = {'all': {'children': {'cinder_volume': {'hosts': {'localhost': {
+        'ansible_connection': 'local', 'acme_cinder_backends': {}}}}}}}
+    runner = Ansible(tmp_path / '-'.join(('list',) + args), inventory=inventory)
+    return runner.playbook(playbook, '--list-tasks', *args).ok().output
+
+
+def test_site_tags_rerun_only_the_configuration_or_only_the_driver(tmp_path):
+    """An operator re-runs only cinder.conf (acme-config) or only the driver (acme-driver)."""
+    config = listed_tasks(tmp_path, 'acme.nas.site', '--tags', 'acme-config')
+    driver = listed_tasks(tmp_path, 'acme.nas.site', '--tags', 'acme-driver')
+    render, install = ('acme.nas.cinder_backend : Render, validate and install cinder.conf',
+                       'acme.nas.driver : Install the driver wheel')
+    assert render in config and install not in config
+    assert install in driver and render not in driver
+
+
 # --- cinder_backend ----------------------------------------------------------------------
 
 @pytest.fixture
