@@ -44,11 +44,13 @@ collection-link:  ## ansible and ansible-test need the checkout under ansible_co
 	@mkdir -p $(dir $(COLL))
 	@ln -sfn $(ROOT) $(COLL)
 
-lint: venv collection-link  ## ruff, shellcheck of every shell script, ansible-lint (lab/ and the rest)
+lint: venv collection-link  ## ruff, shellcheck of every shell script, the simulator's import contracts, ansible-lint (lab/ and the rest)
 	@echo "== ruff"
 	@$(VENV)/bin/ruff check .
 	@echo "== shellcheck"
 	@tests/lint/shellcheck.sh
+	@echo "== import contracts of the simulator (.importlinter)"
+	@PYTHONPATH=appliance $(VENV)/bin/lint-imports --config .importlinter
 	@echo "== ansible-lint (production profile): the lab (lab/), then the checkout without it"
 	@tests/lint/ansible-lint.sh
 
