@@ -1,23 +1,49 @@
-"""uvicorn with a connection abort hook, so that fault injection can drop a connection."""
+"""uvicorn with a connection abort hook, so that fault injection can drop a connection, and
+limits on connections: how many may be open and how long a request head may take to arrive.
+
+uvicorn itself times out only idle keep-alive connections (after a response) and accepts any
+number of connections; a client sending half a request head would hold its descriptor forever.
+The body's time limit is enforced by the app (middleware.BodyLimitMiddleware)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
+import logging
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
+import h11
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from acme_appliance.faults import ABORT_EXTENSION
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """At most `max_connections` open at once (more are closed at once); a request head must
+    arrive within `head_timeout` seconds of the connection (or of the previous response)."""
+
+    max_connections: int = 1000
+    head_timeout: float = 10.0
+    keep_alive_timeout: int = 5
+
 
 class AbortableH11Protocol(H11Protocol):
-    """h11 protocol that puts `transport.abort` into each request's ASGI extensions."""
+    """h11 protocol that puts `transport.abort` into each request's ASGI extensions and
+    applies ConnectionLimits."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args, limits: ConnectionLimits = ConnectionLimits(),  # type: ignore[no-untyped-def]
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.limits = limits
+        self._head_timer: asyncio.TimerHandle | None = None
         inner = self.app
 
         async def app(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -25,6 +51,45 @@ class AbortableH11Protocol(H11Protocol):
             await inner(scope, receive, send)
 
         self.app = app
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            log.warning("refused a connection from %s: %d connections are open",
+                        self.client[0] if self.client else "unknown", len(self.connections) - 1)
+            transport.abort()
+            return
+        self._arm_head_timer()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._cancel_head_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        self._cancel_head_timer()
+        self._head_timer = self.loop.call_later(self.limits.head_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            log.warning("closed a connection from %s: no complete request head within %.0f s",
+                        self.client[0] if self.client else "unknown", self.limits.head_timeout)
+            self.transport.abort()
 
     def shutdown(self) -> None:
         """Close idle keep-alive connections at once: a TLS close would wait for the peer."""
@@ -38,10 +103,13 @@ class AbortableH11Protocol(H11Protocol):
 
 
 def build_server(app: FastAPI, host: str, port: int, tls_cert: Path | None = None,
-                 tls_key: Path | None = None, log_config: dict | None = None) -> uvicorn.Server:
+                 tls_key: Path | None = None, log_config: dict | None = None,
+                 limits: ConnectionLimits = ConnectionLimits()) -> uvicorn.Server:
     """A uvicorn server for the app; HTTPS when a certificate and key are given."""
+    protocol = functools.partial(AbortableH11Protocol, limits=limits)
     config = uvicorn.Config(
-        app, host=host, port=port, http=AbortableH11Protocol, lifespan="on",
+        app, host=host, port=port, http=protocol,  # type: ignore[arg-type]
+        lifespan="on", timeout_keep_alive=limits.keep_alive_timeout,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         access_log=False, log_config=log_config, timeout_graceful_shutdown=5,
