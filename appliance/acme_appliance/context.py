@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acme_appliance.config import ApplianceConfig
-from acme_appliance.errors import ApiError, not_found
+from acme_appliance.errors import ApiError, no_space, not_found
 from acme_appliance.exports import ExportPublisher, load_backend
 from acme_appliance.locks import KeyedLocks
 from acme_appliance.records import ExportSpec, Root
@@ -85,10 +85,14 @@ class Appliance:
                            row.nfs_rules) for row in self.store.exported_shares()]
 
     def sync_exports(self, reexport: str | None = None) -> None:
-        """Apply the NFS exports now; a failure is BUSY so that the caller can retry."""
+        """Apply the NFS exports now; a failure is BUSY so that the caller can retry, or
+        NO_SPACE when the exports file cannot be written on a full file system."""
         try:
             self.exports.sync(without=reexport)
         except Exception as exc:
+            if no_space(exc):
+                log.warning("applying NFS exports failed: %s", exc)
+                raise ApiError("NO_SPACE", "no space left to write the NFS exports") from exc
             log.exception("applying NFS exports failed")
             raise ApiError("BUSY", f"applying NFS exports failed: {exc}") from exc
 

@@ -5,6 +5,7 @@ container's entrypoint (`run supervise`, see cli.py)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import signal
@@ -57,9 +58,16 @@ class Supervisor:
         self.stopping = False
 
     def record(self, name: str, pid: int | None) -> None:
+        """Note a started process in pids.json; without space for it the supervisor still
+        stops what it started (`stop` ends the supervisor, which ends the others)."""
         if pid:
             self.pids[name] = pid
-        write_json(self.state / PIDS_FILE, self.pids)
+        try:
+            write_json(self.state / PIDS_FILE, self.pids)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            print(f'supervise: cannot write {PIDS_FILE}: {exc}', flush=True)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
