@@ -13,7 +13,7 @@ from acme_appliance.exports import ExportPublisher, load_backend
 from acme_appliance.locks import KeyedLocks
 from acme_appliance.records import ExportSpec, Root
 from acme_appliance.storage import Storage
-from acme_appliance.trees import TreeTooDeep, allocated_bytes, raise_fd_limit
+from acme_appliance.trees import max_depth, measure, raise_fd_limit
 from acme_appliance.store import PoolUsage, ShareRow, SnapshotRow, Store
 
 log = logging.getLogger(__name__)
@@ -72,13 +72,17 @@ class Appliance:
             if row is None or not path.is_dir():
                 return
             try:
-                used, root = allocated_bytes(path), Root.of(path)
-            except (OSError, TreeTooDeep) as exc:
+                (used, complete), root = measure(path), Root.of(path)
+            except OSError as exc:
                 log.warning("cannot measure share %s, keeping the last values: %s", share_id, exc)
                 return
-            if (used, root) != (row.used_bytes, row.root):
+            if row.used_complete and not complete:
+                log.warning("share %s is deeper than %d levels: its used bytes count only the "
+                            "levels above", share_id, max_depth())
+            if (used, root, complete) != (row.used_bytes, row.root, row.used_complete):
                 with self.store.transaction():
-                    self.store.update_share(share_id, used_bytes=used, root=root)
+                    self.store.update_share(share_id, used_bytes=used, root=root,
+                                            used_complete=complete)
 
     def export_specs(self) -> list[ExportSpec]:
         return [ExportSpec(row.export_id, self.storage.share_dir(row.id), share_path(row),

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS shares (
     root_uid INTEGER NOT NULL DEFAULT 0,
     root_gid INTEGER NOT NULL DEFAULT 0,
     root_mode INTEGER NOT NULL DEFAULT 493,
+    used_complete INTEGER NOT NULL DEFAULT 1,
     UNIQUE (pool, name)
 );
 CREATE INDEX IF NOT EXISTS shares_origin ON shares (origin_snapshot_id);
@@ -54,8 +55,10 @@ CREATE TABLE IF NOT EXISTS tokens (
 """
 # Columns added after v1.0; a database written before gets them (with the defaults) at start.
 ROOT_COLUMNS = {"root_uid": 0, "root_gid": 0, "root_mode": 0o755}
+SHARE_ONLY_COLUMNS = {"used_complete": 1}
 SHARE_COLUMNS = ("id, seq, pool, name, quota_bytes, used_bytes, origin_snapshot_id, "
-                 "nfs_enabled, nfs_rules, export_id, created_at, root_uid, root_gid, root_mode")
+                 "nfs_enabled, nfs_rules, export_id, created_at, root_uid, root_gid, root_mode, "
+                 "used_complete")
 SNAPSHOT_COLUMNS = "id, seq, share_id, name, created_at, used_bytes, root_uid, root_gid, root_mode"
 
 
@@ -73,12 +76,13 @@ class ShareRow:
     export_id: int
     created_at: str
     root: Root
+    used_complete: bool = True  # False: the share is deeper than a walk goes (see trees.py)
 
     @classmethod
     def from_db(cls, row: Sequence[Any]) -> ShareRow:
         rules = tuple(Rule(**rule) for rule in json.loads(row[8]))
         return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]),
-                   rules, row[9], row[10], Root(*row[11:14]))
+                   rules, row[9], row[10], Root(*row[11:14]), bool(row[14]))
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,8 @@ class Store:
                 self._db.execute(statement)
         for table in ("shares", "snapshots"):
             present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            for column, default in ROOT_COLUMNS.items():
+            added = {**ROOT_COLUMNS, **(SHARE_ONLY_COLUMNS if table == "shares" else {})}
+            for column, default in added.items():
                 if column not in present:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER "
                                      f"NOT NULL DEFAULT {default}")
@@ -219,8 +224,9 @@ class Store:
             fields.update(zip(ROOT_COLUMNS, _root_values(fields.pop("root")), strict=True))
         if "nfs_rules" in fields:
             fields["nfs_rules"] = rules_json(fields["nfs_rules"])
-        if "nfs_enabled" in fields:
-            fields["nfs_enabled"] = int(fields["nfs_enabled"])
+        for flag in ("nfs_enabled", "used_complete"):
+            if flag in fields:
+                fields[flag] = int(fields[flag])
         assignments = ", ".join(f"{column} = ?" for column in fields)
         self._run(f"UPDATE shares SET {assignments} WHERE id = ?", [*fields.values(), share_id])
 
