@@ -20,7 +20,7 @@ def _plan(request: Request) -> FaultPlan:
 
 @router.post("", status_code=201, response_model=Fault)
 def add_fault(body: FaultCreate, request: Request) -> Fault:
-    """Add a fault to the plan."""
+    """Add a fault to the plan; it holds at most 64 faults (422 INVALID beyond)."""
     return _plan(request).add(body)
 
 
