@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
 CREATE TABLE IF NOT EXISTS tokens (
     digest TEXT PRIMARY KEY,
     username TEXT NOT NULL,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL,
+    binding TEXT NOT NULL DEFAULT ''
 );
 """
 # Columns added after v1.0; a database written before gets them (with the defaults) at start.
@@ -142,6 +143,9 @@ class Store:
                 if column not in present:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER "
                                      f"NOT NULL DEFAULT {default}")
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(tokens)")}
+        if "binding" not in present:  # tokens of before: bound to nothing, dropped at start
+            self._db.execute("ALTER TABLE tokens ADD COLUMN binding TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         with self._lock:
@@ -308,12 +312,24 @@ class Store:
         return usage
 
     # tokens -----------------------------------------------------------------------------
-    def add_token(self, digest: str, username: str, expires_at: float, now: float) -> None:
-        """Store a token digest and drop expired ones."""
+    def add_token(self, digest: str, username: str, expires_at: float, now: float,
+                  binding: str) -> None:
+        """Store a token digest with its credential binding and drop expired ones."""
         with self.transaction():
             self._run("DELETE FROM tokens WHERE expires_at <= ?", (now,))
-            self._run("INSERT INTO tokens (digest, username, expires_at) VALUES (?,?,?)",
-                      (digest, username, expires_at))
+            self._run("INSERT INTO tokens (digest, username, expires_at, binding) "
+                      "VALUES (?,?,?,?)", (digest, username, expires_at, binding))
+
+    def tokens(self) -> list[tuple[str, str, str]]:
+        """(digest, username, binding) of every stored token."""
+        return [tuple(row) for row in self._all("SELECT digest, username, binding FROM tokens")]
+
+    def drop_tokens(self, digests: Sequence[str], now: float) -> int:
+        """Delete these tokens and the expired ones; return how many of these were stored."""
+        with self.transaction():
+            self._run("DELETE FROM tokens WHERE expires_at <= ?", (now,))
+            return sum(self._run("DELETE FROM tokens WHERE digest = ?", (digest,))
+                       for digest in digests)
 
     def token_user(self, digest: str, now: float) -> str | None:
         row = self._one("SELECT username FROM tokens WHERE digest = ? AND expires_at > ?",
