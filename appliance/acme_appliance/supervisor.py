@@ -90,6 +90,8 @@ class Supervisor:
         for sub in ('data', 'ganesha', 'tls'):
             (state / sub).mkdir(parents=True, exist_ok=True)
         a.user = credentials(state, a.user)
+        # Only the API gets the password (below): rpcbind and ganesha inherit this environment.
+        os.environ.pop(USERS_ENV, None)
         hosts = [h for h in (a.tls_host or []) + [client_host(a.listen)] if h]
         files = tls.generate(state / 'tls', hosts)
         self.record('rpcbind', ganesha.start_rpcbind(state / 'rpcbind.log'))
