@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from acme_appliance.auth import bearer_token
 from acme_appliance.docs import error_responses
 from acme_appliance.models import LoginRequest, Token
+from acme_appliance.strict_json import StrictJsonRoute
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(route_class=StrictJsonRoute, tags=["auth"])
 
 
 @router.post("/auth/login", response_model=Token,

@@ -283,3 +283,14 @@ def test_the_schema_states_the_enforced_limits(anon: TestClient) -> None:
     assert cursor["maxLength"] == 40 and cursor["pattern"]
     for stated in ("1 MiB", "413", "Retry-After", "Allow", "max_depth", "0600"):
         assert stated in doc["info"]["description"], stated
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/auth/login", f'{{"username": "{USER}", "password": "x", "password": "{PASSWORD}"}}'),
+    ("/shares", '{"name": "a", "pool": "pool1", "quota_bytes": 1, "quota_bytes": 2}'),
+    ("/shares", '{"name": "a", "pool": "pool1", "nfs": {"enabled": true, "enabled": false}}'),
+])
+def test_duplicate_keys_in_a_body_are_422(client: TestClient, path: str, body: str) -> None:
+    reply = client.post(f"{API}{path}", content=body.encode(), headers=JSON)
+    assert "more than once" in assert_error(reply, 422, "INVALID")["message"]
+    assert client.get(f"{API}/shares").json()["items"] == []
