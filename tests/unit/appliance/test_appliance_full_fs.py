@@ -86,8 +86,8 @@ def root_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-def test_the_log_loses_whole_records_only_on_a_full_file_system(small_fs: Path,
-                                                                 root_logging: None) -> None:
+def test_the_log_loses_whole_records_only_on_a_full_file_system(
+        small_fs: Path, root_logging: None) -> None:
     log_file = small_fs / "appliance.log"
     cli.setup_logging(str(log_file))
     log = logging.getLogger("acme_appliance.test")

@@ -60,7 +60,7 @@ def test_a_half_sent_body_is_408_and_closed(limited: ThreadServer) -> None:
         sock.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
                      b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user")
         reply = closed_by_server(sock)
-    head, _, body = reply.partition(b"\r\n\r\n")
+    head, body = reply.split(b"\r\n\r\n", 1)
     assert head.startswith(b"HTTP/1.1 408 ")
     assert b"connection: close" in head.lower()
     assert json.loads(body)["code"] == "INVALID"
@@ -69,7 +69,7 @@ def test_a_half_sent_body_is_408_and_closed(limited: ThreadServer) -> None:
 def test_connections_over_the_limit_are_closed_and_the_api_answers_after(
         limited: ThreadServer) -> None:
     with ExitStack() as stack:
-        held = [stack.enter_context(connect(limited)) for _ in range(LIMITS.max_connections)]
+        held = [stack.enter_context(connect(limited)) for _index in range(LIMITS.max_connections)]
         for sock in held:
             sock.sendall(b"GET /api/v1/health HTTP/1.1\r\n")
         wait_until(lambda: len(limited.server.server_state.connections) ==
@@ -109,7 +109,7 @@ def test_a_repeated_warning_is_rate_limited() -> None:
         return logging.makeLogRecord({"name": "x", "levelno": level, "msg": "closed %s",
                                       "args": ("a",)})
 
-    assert [limiter.filter(record()) for _ in range(10)] == [True] * 3 + [False] * 7
+    assert [limiter.filter(record()) for _index in range(10)] == [True] * 3 + [False] * 7
     assert limiter.filter(record(logging.INFO))
     now[0] = 61.0
     first = record()
