@@ -50,7 +50,8 @@ Every response, errors included, carries `X-Request-Id` (a fresh uuid4).
   `Content-Length` says so, else as soon as the streamed body passes the limit. User names are
   at most 256 characters, passwords 1024; the schemas state every other limit (sizes are JSON
   integers up to 2^63-1, NFS rules at most 256 per share, `clients` at most 64 characters).
-  At most 1000 connections are open at once (more are closed at once); a request head must
+  At most 1000 connections are open at once, 100 from one client address, and never more than
+  half the descriptors the process may open (more are closed at once); a request head must
   arrive within 10 s of the connection (or of the previous response on a kept-alive one), else
   the connection is closed; a body must arrive within 30 s of its head, else 408 `INVALID`
   (`details.body_timeout_seconds`) and the connection is closed. Idle kept-alive connections are

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import resource
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import h11
@@ -27,10 +28,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    """At most `max_connections` open at once (more are closed at once); a request head must
-    arrive within `head_timeout` seconds of the connection (or of the previous response)."""
+    """At most `max_connections` open at once, `max_per_source` of them from one client address
+    (more are closed at once); a request head must arrive within `head_timeout` seconds of the
+    connection (or of the previous response)."""
 
     max_connections: int = 1000
+    max_per_source: int = 100
     head_timeout: float = 10.0
     keep_alive_timeout: int = 5
 
@@ -54,9 +57,13 @@ class AbortableH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
-            log.warning("refused a connection from %s: %d connections are open",
-                        self.client[0] if self.client else "unknown", len(self.connections) - 1)
+        source = self.client[0] if self.client else "unknown"
+        from_source = sum(1 for other in self.connections
+                          if (other.client[0] if other.client else "unknown") == source)
+        if (len(self.connections) > self.limits.max_connections
+                or from_source > self.limits.max_per_source):
+            log.warning("refused a connection from %s: %d connections are open, %d from there",
+                        source, len(self.connections) - 1, from_source - 1)
             transport.abort()
             return
         self._arm_head_timer()
@@ -102,10 +109,21 @@ class AbortableH11Protocol(H11Protocol):
                 self.transport.abort()
 
 
+def connection_budget() -> int:
+    """Connections may take half the descriptors (RLIMIT_NOFILE): the other half is for the
+    database, tree walks and the calls running, so a flood of connections cannot starve them."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return ConnectionLimits.max_connections if soft == resource.RLIM_INFINITY else max(
+        16, soft // 2)
+
+
 def build_server(app: FastAPI, host: str, port: int, tls_cert: Path | None = None,
                  tls_key: Path | None = None, log_config: dict | None = None,
                  limits: ConnectionLimits = ConnectionLimits()) -> uvicorn.Server:
     """A uvicorn server for the app; HTTPS when a certificate and key are given."""
+    total = min(limits.max_connections, connection_budget())
+    limits = replace(limits, max_connections=total,
+                     max_per_source=min(limits.max_per_source, max(1, total // 2)))
     protocol = functools.partial(AbortableH11Protocol, limits=limits)
     config = uvicorn.Config(
         app, host=host, port=port, http=protocol,  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from acme_appliance.server import ConnectionLimits
 from tests.support.polling import wait_until
 from tests.support.serving import ThreadServer
 
-LIMITS = ConnectionLimits(max_connections=4, head_timeout=0.5)
+LIMITS = ConnectionLimits(max_connections=4, max_per_source=2, head_timeout=0.5)
 
 
 @pytest.fixture
@@ -31,10 +31,10 @@ def limited(data_dir: Path) -> Iterator[ThreadServer]:
         yield server
 
 
-def connect(server: ThreadServer) -> socket.socket:
+def connect(server: ThreadServer, source: str = "127.0.0.1") -> socket.socket:
+    """A connection from `source` (any 127.0.0.0/8 address is this host's loopback)."""
     host, port = server.url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)), timeout=10)
-    return sock
+    return socket.create_connection((host, int(port)), timeout=10, source_address=(source, 0))
 
 
 def closed_by_server(sock: socket.socket) -> bytes:
@@ -69,17 +69,32 @@ def test_a_half_sent_body_is_408_and_closed(limited: ThreadServer) -> None:
 def test_connections_over_the_limit_are_closed_and_the_api_answers_after(
         limited: ThreadServer) -> None:
     with ExitStack() as stack:
-        held = [stack.enter_context(connect(limited)) for _index in range(LIMITS.max_connections)]
+        held = [stack.enter_context(connect(limited, f"127.0.0.{2 + index // 2}"))
+                for index in range(LIMITS.max_connections)]
         for sock in held:
             sock.sendall(b"GET /api/v1/health HTTP/1.1\r\n")
         wait_until(lambda: len(limited.server.server_state.connections) ==
                    LIMITS.max_connections, what="the held connections")
-        with connect(limited) as extra:
+        with connect(limited, "127.0.0.9") as extra:
             extra.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
             assert closed_by_server(extra) == b""
         for sock in held:  # the head timeout frees them
             assert closed_by_server(sock) == b""
     assert requests.get(f"{limited.url}{API}/health", timeout=10).ok
+
+
+def test_one_source_cannot_take_every_connection(limited: ThreadServer) -> None:
+    with ExitStack() as stack:
+        for _index in range(LIMITS.max_per_source):
+            stack.enter_context(connect(limited, "127.0.0.2")).sendall(b"GET / HTTP/1.1\r\n")
+        wait_until(lambda: len(limited.server.server_state.connections) ==
+                   LIMITS.max_per_source, what="the held connections")
+        with connect(limited, "127.0.0.2") as extra:
+            extra.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert closed_by_server(extra) == b""
+        with connect(limited, "127.0.0.3") as other:
+            other.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert closed_by_server(other).startswith(b"HTTP/1.1 200 ")
 
 
 def test_the_log_rotates_and_stays_private(tmp_path: Path) -> None:
