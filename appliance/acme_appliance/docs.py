@@ -51,11 +51,12 @@ Every response, errors included, carries `X-Request-Id` (a fresh uuid4).
   at most 256 characters, passwords 1024; the schemas state every other limit (sizes are JSON
   integers up to 2^63-1, NFS rules at most 256 per share, `clients` at most 64 characters).
   At most 1000 connections are open at once, 100 from one client address, and never more than
-  half the descriptors the process may open (more are closed at once); a request head must
-  arrive within 10 s of the connection (or of the previous response on a kept-alive one), else
-  the connection is closed; a body must arrive within 30 s of its head, else 408 `INVALID`
-  (`details.body_timeout_seconds`) and the connection is closed. Idle kept-alive connections are
-  closed after 5 s. The fault plan holds at most 64 faults.
+  half the descriptors the process may open (more are closed at once); a TLS handshake must end
+  within 10 s, and a request head arrive within 10 s of the connection (or of the previous
+  response on a kept-alive one), else the connection is closed; a body must arrive within 30 s
+  of its head, else 408 `INVALID` (`details.body_timeout_seconds`) and the connection is
+  closed. Idle kept-alive connections are closed after 5 s. The fault plan holds at most 64
+  faults.
 - **Full data file system**: NFS clients can fill the data file system (quotas are accounted,
   not enforced). Then every call that must write state (logins included) is 507 `NO_SPACE`
   instead of failing, the simulator still starts, and its log loses whole records only (it

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ConnectionLimits:
     """At most `max_connections` open at once, `max_per_source` of them from one client address
-    (more are closed at once); a request head must arrive within `head_timeout` seconds of the
-    connection (or of the previous response)."""
+    (more are closed at once); a TLS handshake must end within `head_timeout` seconds, and a
+    request head arrive within `head_timeout` seconds of the connection (or of the previous
+    response)."""
 
     max_connections: int = 1000
     max_per_source: int = 100
@@ -109,6 +110,28 @@ class AbortableH11Protocol(H11Protocol):
                 self.transport.abort()
 
 
+class LimitedServer(uvicorn.Server):
+    """uvicorn's Server with a time limit on TLS handshakes: uvicorn creates its asyncio server
+    without one, so asyncio's default (60 s) would let a client that never finishes its
+    handshake hold a descriptor for a minute, before any of ConnectionLimits applies."""
+
+    def __init__(self, config: uvicorn.Config, handshake_timeout: float) -> None:
+        super().__init__(config)
+        self.handshake_timeout = handshake_timeout
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        if not self.config.is_ssl:
+            return await super().startup(sockets)
+        loop = asyncio.get_running_loop()
+        # uvicorn's startup calls loop.create_server; this loop's own gets the time limit.
+        loop.create_server = functools.partial(  # type: ignore[method-assign]
+            loop.create_server, ssl_handshake_timeout=self.handshake_timeout)
+        try:
+            await super().startup(sockets)
+        finally:
+            del loop.create_server
+
+
 def connection_budget() -> int:
     """Connections may take half the descriptors (RLIMIT_NOFILE): the other half is for the
     database, tree walks and the calls running, so a flood of connections cannot starve them."""
@@ -132,7 +155,7 @@ def build_server(app: FastAPI, host: str, port: int, tls_cert: Path | None = Non
         ssl_keyfile=str(tls_key) if tls_key else None,
         access_log=False, log_config=log_config, timeout_graceful_shutdown=5,
         server_header=False)
-    return uvicorn.Server(config)
+    return LimitedServer(config, handshake_timeout=limits.head_timeout)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -20,6 +20,7 @@ from acme_appliance.server import ConnectionLimits
 
 from tests.support.polling import wait_until
 from tests.support.serving import ThreadServer
+from tests.support.tls_server import issue
 
 LIMITS = ConnectionLimits(max_connections=4, max_per_source=2, head_timeout=0.5)
 
@@ -53,6 +54,16 @@ def test_a_half_sent_request_head_is_closed(limited: ThreadServer) -> None:
         sock.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n")
         assert closed_by_server(sock) == b""
     assert requests.get(f"{limited.url}{API}/health", timeout=10).ok
+
+
+def test_a_tls_handshake_that_never_ends_is_closed(data_dir: Path, tmp_path: Path) -> None:
+    cert, key, _ca = issue(tmp_path, "127.0.0.1")
+    app = create_app(make_config(data_dir))
+    with ThreadServer(app, cert, key, limits=LIMITS) as server:
+        host, port = server.url.removeprefix("https://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"\x16\x03\x01")  # the start of a ClientHello, and no more
+            assert closed_by_server(sock) == b""
 
 
 def test_a_half_sent_body_is_408_and_closed(limited: ThreadServer) -> None:
