@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,9 +81,19 @@ class Appliance:
                 log.warning("share %s is deeper than %d levels: its used bytes count only the "
                             "levels above", share_id, max_depth())
             if (used, root, complete) != (row.used_bytes, row.root, row.used_complete):
-                with self.store.transaction():
-                    self.store.update_share(share_id, used_bytes=used, root=root,
-                                            used_complete=complete)
+                self._store_usage(share_id, used, root, complete)
+
+    def _store_usage(self, share_id: str, used: int, root: Root, complete: bool) -> None:
+        """Keep the measured values; without space for them the last ones stay (a read must
+        not fail because the data file system is full)."""
+        try:
+            with self.store.transaction():
+                self.store.update_share(share_id, used_bytes=used, root=root,
+                                        used_complete=complete)
+        except sqlite3.Error as exc:
+            if not no_space(exc):
+                raise
+            log.warning("cannot store the usage of share %s: %s", share_id, exc)
 
     def export_specs(self) -> list[ExportSpec]:
         return [ExportSpec(row.export_id, self.storage.share_dir(row.id), share_path(row),

@@ -59,8 +59,9 @@ Every response, errors included, carries `X-Request-Id` (a fresh uuid4).
   faults.
 - **Full data file system**: NFS clients can fill the data file system (quotas are accounted,
   not enforced). Then every call that must write state (logins included) is 507 `NO_SPACE`
-  instead of failing, the simulator still starts, and its log loses whole records only (it
-  says how many once there is space again). The log rotates at 10 MiB, 5 files kept; a warning
+  instead of failing (reads still answer), the simulator still starts (its supervisor keeps
+  1 MiB in reserve there and gives it back at each start), and its log loses whole records only
+  (it says how many once there is space again). The log rotates at 10 MiB, 5 files kept; a warning
   of one kind is logged at most 10 times a minute, then it says how many were left out.
 - **Used bytes**: a share deeper than the simulator walks (a few thousand levels) counts the
   levels walked, and `used_bytes_complete` is false until it is walked whole again.

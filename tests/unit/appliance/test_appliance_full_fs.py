@@ -64,6 +64,8 @@ def test_logins_and_writes_on_a_full_file_system_are_507(small_fs: Path) -> None
         share = create_share(client, "a", nfs=rules)
         filler = fill(data / "shares" / share["id"])
         assert_error(login(client), 507, "NO_SPACE")
+        reply = client.get(f"{API}/shares/{share['id']}")  # measures the share: no space to keep
+        assert reply.status_code == 200 and reply.json()["id"] == share["id"]
         assert_error(client.post(f"{API}/shares", json={"name": "b", "pool": "pool1"}),
                      507, "NO_SPACE")
         assert_error(client.put(f"{API}/shares/{share['id']}/nfs", json={"enabled": False}),
