@@ -23,8 +23,10 @@ from acme_appliance.errors import install_error_handlers
 from acme_appliance.faults import API_PREFIX, FaultMiddleware, FaultPlan
 from acme_appliance.middleware import (
     BodyLimitMiddleware,
+    BodyTimedOut,
     BodyTooLarge,
     RequestIdMiddleware,
+    body_timed_out,
     body_too_large,
 )
 from acme_appliance.usage import UsageRefresher
@@ -61,10 +63,11 @@ def create_app(config: ApplianceConfig) -> FastAPI:
     app.state.refresher = refresher
     install_error_handlers(app)
     app.add_exception_handler(BodyTooLarge, body_too_large)
+    app.add_exception_handler(BodyTimedOut, body_timed_out)
     app.include_router(_api_router(config))
     app.include_router(routes_system.public)
     if config.enable_faults:
         app.add_middleware(FaultMiddleware, plan=app.state.faults)
-    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware, timeout=config.body_timeout)
     app.add_middleware(RequestIdMiddleware)
     return app

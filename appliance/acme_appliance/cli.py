@@ -150,17 +150,22 @@ class EscapingFormatter(logging.Formatter):
 
 def _private_log_file(log_file: str) -> logging.Handler:
     """The log is only for the appliance's owner: file 0600, a directory it creates 0700."""
+    from acme_appliance.logs import PrivateRotatingFileHandler
+
     path = Path(log_file)
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    handler = PrivateRotatingFileHandler(path)
     os.chmod(path, 0o600)
-    return logging.FileHandler(path)
+    return handler
 
 
 def setup_logging(log_file: str | None) -> None:
+    from acme_appliance.logs import RateLimitFilter
+
     handler = _private_log_file(log_file) if log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RateLimitFilter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 

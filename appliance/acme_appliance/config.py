@@ -73,6 +73,7 @@ class ApplianceConfig:
     ganesha_conf_dir: Path | None = None
     ganesha_pidfile: Path | None = None
     usage_refresh_interval: float = 30.0
+    body_timeout: float = 30.0  # seconds a request body may take to arrive (408 after)
     model: str = "ACME NAS Simulator"
 
     def __post_init__(self) -> None:

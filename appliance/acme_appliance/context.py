@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
 from acme_appliance.config import ApplianceConfig
-from acme_appliance.errors import ApiError, not_found
+from acme_appliance.errors import ApiError, no_space, not_found
 from acme_appliance.exports import ExportPublisher, ExportsNotApplied, load_backend
 from acme_appliance.locks import KeyedLocks
 from acme_appliance.records import ExportSpec, Root, Rule, canonical_clients
 from acme_appliance.storage import Storage
-from acme_appliance.trees import TreeTooDeep, allocated_bytes, raise_fd_limit
+from acme_appliance.trees import max_depth, measure, raise_fd_limit
 from acme_appliance.store import PoolUsage, ShareRow, SnapshotRow, Store
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,27 @@ class Appliance:
             if row is None or not path.is_dir():
                 return
             try:
-                used, root = allocated_bytes(path), Root.of(path)
-            except (OSError, TreeTooDeep) as exc:
+                (used, complete), root = measure(path), Root.of(path)
+            except OSError as exc:
                 log.warning("cannot measure share %s, keeping the last values: %s", share_id, exc)
                 return
-            if (used, root) != (row.used_bytes, row.root):
-                with self.store.transaction():
-                    self.store.update_share(share_id, used_bytes=used, root=root)
+            if row.used_complete and not complete:
+                log.warning("share %s is deeper than %d levels: its used bytes count only the "
+                            "levels above", share_id, max_depth())
+            if (used, root, complete) != (row.used_bytes, row.root, row.used_complete):
+                self._store_usage(share_id, used, root, complete)
+
+    def _store_usage(self, share_id: str, used: int, root: Root, complete: bool) -> None:
+        """Keep the measured values; without space for them the last ones stay (a read must
+        not fail because the data file system is full)."""
+        try:
+            with self.store.transaction():
+                self.store.update_share(share_id, used_bytes=used, root=root,
+                                        used_complete=complete)
+        except sqlite3.Error as exc:
+            if not no_space(exc):
+                raise
+            log.warning("cannot store the usage of share %s: %s", share_id, exc)
 
     def export_specs(self) -> list[ExportSpec]:
         return export_specs(self.store, self.storage)
@@ -104,10 +119,14 @@ class Appliance:
             raise ApiError("BUSY", f"applying NFS exports failed: {exc}") from exc
 
     def sync_exports(self, reexport: str | None = None) -> None:
-        """Apply the NFS exports now; a failure is BUSY so that the caller can retry."""
+        """Apply the NFS exports now; a failure is BUSY so that the caller can retry, or
+        NO_SPACE when the exports file cannot be written on a full file system."""
         try:
             self.exports.sync(without=reexport)
         except Exception as exc:
+            if no_space(exc):
+                log.warning("applying NFS exports failed: %s", exc)
+                raise ApiError("NO_SPACE", "no space left to write the NFS exports") from exc
             log.exception("applying NFS exports failed")
             raise ApiError("BUSY", f"applying NFS exports failed: {exc}") from exc
 

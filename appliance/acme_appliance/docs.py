@@ -29,20 +29,42 @@ Every response, errors included, carries `X-Request-Id` (a fresh uuid4).
 
 ## Decisions where the contract is silent
 - **Authentication**: `POST /auth/login` returns a bearer token valid for `expires_in` seconds
-  (`--token-ttl`, default 3600). Missing, unknown or expired tokens are 401 `UNAUTHORIZED`.
-  Tokens survive a restart of the simulator. Unauthenticated: only `POST /auth/login`,
-  `GET /health` (also `/health` outside `/api/v1`) and `GET /openapi.json`.
-- **Login back-off**: after 5 failed logins in a row for one user name from one source address,
-  the next attempt from there must wait 1 s, then 2, 4, ... up to 300 s after the last failure;
-  meanwhile login is 401 `UNAUTHORIZED` with `Retry-After` (and `details.retry_after`) even
-  with the right password. A successful login resets the count. Other sources and other user
-  names are not affected. User names that are not configured (possibly a mistyped password) and
-  passwords are never logged.
+  (`--token-ttl`, default 3600). Missing, unknown, expired or revoked tokens are 401
+  `UNAUTHORIZED`. `POST /auth/logout` revokes the call's token at once (204). Tokens survive a
+  restart of the simulator only while their user keeps the password they were issued for: a
+  token of a removed user or of a changed password is dropped at start. Unauthenticated: only
+  `POST /auth/login`, `GET /health` (also `/health` outside `/api/v1`) and `GET /openapi.json`.
+- **Login back-off**: after 5 failed logins for one user name from one source address, or 20 for
+  one user name from all sources, or 20 from one source for all user names, the next attempt
+  must wait 1 s, then 2, 4, ... up to 300 s after the last failure; meanwhile login is 401
+  `UNAUTHORIZED` with `Retry-After` (and `details.retry_after`) even with the right password.
+  Only distinct wrong passwords count: retrying the same wrong password is refused but guesses
+  nothing new, so a client left with an old password does not lock out the right one on the
+  same host. A source that has logged in as the user before is exempt from the two wider
+  counts. A successful login resets the count of its user name and source; the wider counts
+  start again after an hour without failures. Failures on other keys never clear a back-off.
+  User names that are not configured (possibly a mistyped password) and passwords are never
+  logged; the warning of a refused login gives the real count of failures.
 - **Limits**: a request body over 1 MiB (1048576 bytes) is refused with 413 and code `INVALID`
   (`details.max_body_bytes`) before anything else runs, login included: at once when
   `Content-Length` says so, else as soon as the streamed body passes the limit. User names are
   at most 256 characters, passwords 1024; the schemas state every other limit (sizes are JSON
   integers up to 2^63-1, NFS rules at most 256 per share, `clients` at most 64 characters).
+  At most 1000 connections are open at once, 100 from one client address, and never more than
+  half the descriptors the process may open (more are closed at once); a TLS handshake must end
+  within 10 s, and a request head arrive within 10 s of the connection (or of the previous
+  response on a kept-alive one), else the connection is closed; a body must arrive within 30 s
+  of its head, else 408 `INVALID` (`details.body_timeout_seconds`) and the connection is
+  closed. Idle kept-alive connections are closed after 5 s. The fault plan holds at most 64
+  faults.
+- **Full data file system**: NFS clients can fill the data file system (quotas are accounted,
+  not enforced). Then every call that must write state (logins included) is 507 `NO_SPACE`
+  instead of failing (reads still answer), the simulator still starts (its supervisor keeps
+  1 MiB in reserve there and gives it back at each start), and its log loses whole records only
+  (it says how many once there is space again). The log rotates at 10 MiB, 5 files kept; a warning
+  of one kind is logged at most 10 times a minute, then it says how many were left out.
+- **Used bytes**: a share deeper than the simulator walks (a few thousand levels) counts the
+  levels walked, and `used_bytes_complete` is false until it is walked whole again.
 - **Name scope**: share names are unique per pool, snapshot names unique per share.
 - **Share path**: `path` is `/<pool>/<name>` (the NFS pseudo path; it follows a rename). On disk a
   share lives at `<data-dir>/shares/<share-id>/`, a snapshot at `<data-dir>/snapshots/<id>/`;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -117,13 +118,30 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _os_error(request: Request, exc: Exception) -> JSONResponse:
     """A full file system is NO_SPACE, running out of descriptors BUSY; any other is INTERNAL."""
     assert isinstance(exc, OSError)
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if no_space(exc):
         return error_response(ApiError("NO_SPACE", "no space left on the data file system"))
     if exc.errno in (errno.EMFILE, errno.ENFILE):
         log.warning("%s %s: %s", request.method, request.url.path, exc)
         return error_response(ApiError("BUSY", "the appliance is out of file descriptors"))
     log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
     return error_response(ApiError("INTERNAL", "internal error"))
+
+
+def no_space(error: BaseException) -> bool:
+    """True for a full file system (or quota): OSError ENOSPC/EDQUOT, sqlite's SQLITE_FULL."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.Error) and code is not None and (
+        code & 0xFF == sqlite3.SQLITE_FULL)
+
+
+async def _sqlite_error(_request: Request, exc: Exception) -> JSONResponse:
+    """The state database on a full file system is NO_SPACE; any other error stays INTERNAL."""
+    if no_space(exc):
+        log.warning("the state database has no space left: %s", exc)
+        return error_response(ApiError("NO_SPACE", "no space left on the data file system"))
+    raise exc
 
 
 async def _tree_too_deep(_request: Request, exc: Exception) -> JSONResponse:
@@ -135,6 +153,7 @@ async def _tree_too_deep(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Route ApiError, request validation errors and Starlette's 404/405 to contract bodies."""
     app.add_exception_handler(OSError, _os_error)
+    app.add_exception_handler(sqlite3.Error, _sqlite_error)
     app.add_exception_handler(TreeTooDeep, _tree_too_deep)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -8,6 +8,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acme_appliance.errors import STATUS_OF_CODE, ApiError, code_for_status, error_response
@@ -17,6 +18,7 @@ from acme_appliance.models import Fault, FaultCreate
 API_PREFIX = "/api/v1"
 ADMIN_PREFIX = "/_admin"
 ABORT_EXTENSION = "acme.abort"
+MAX_FAULTS = 64  # each call is matched against every fault; tests need a handful
 
 
 class DroppedConnection(Exception):
@@ -55,15 +57,22 @@ def _normalised(spec: FaultCreate) -> FaultCreate:
 
 
 class FaultPlan:
-    """The active faults, in the order they were added; thread-safe."""
+    """The active faults (at most MAX_FAULTS), in the order they were added; thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[_Entry] = []
 
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
     def add(self, spec: FaultCreate) -> Fault:
+        """Add a fault; INVALID when the plan already holds MAX_FAULTS."""
         entry = _Entry(_normalised(spec))
         with self._lock:
+            if len(self._entries) >= MAX_FAULTS:
+                raise ApiError("INVALID", f"the fault plan holds at most {MAX_FAULTS} faults; "
+                               "remove some first", {"max_faults": MAX_FAULTS})
             self._entries.append(entry)
         return entry.view()
 
@@ -128,8 +137,9 @@ class FaultMiddleware:
             return await self.app(scope, receive, send)
         relative = path[len(API_PREFIX):]
         spec = None
-        if not relative.startswith(ADMIN_PREFIX):
-            spec = self.plan.match(scope["method"], relative)
+        if self.plan and not relative.startswith(ADMIN_PREFIX):
+            # Matching every fault's pattern takes a while: not on the event loop.
+            spec = await run_in_threadpool(self.plan.match, scope["method"], relative)
         if spec is None:
             return await self.app(scope, receive, send)
         if spec.when == "after":

@@ -1,8 +1,9 @@
 """X-Request-Id on every response, one log line per call, INTERNAL for unexpected errors, and
-a request body size limit that applies before anything else (login included)."""
+request body size and time limits that apply before anything else (login included)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -58,6 +59,7 @@ class RequestIdMiddleware:
 
 
 MAX_BODY = 1 << 20  # the largest valid request (NFS settings with many rules) is a few KiB
+BODY_TIMEOUT = 30.0  # seconds from the request head to the end of its body
 
 
 def _message(limit: int) -> str:
@@ -77,6 +79,27 @@ def _too_large(limit: int) -> ApiError:
     return ApiError("INVALID", _message(limit), {"max_body_bytes": limit}, status=413)
 
 
+class BodyTimedOut(HTTPException):
+    """The body did not arrive in time (an HTTPException for the same reason as BodyTooLarge)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(408, f"the request body did not arrive within {timeout:g} s")
+        self.timeout = timeout
+
+
+def _timed_out(timeout: float) -> ApiError:
+    return ApiError("INVALID", f"the request body did not arrive within {timeout:g} s",
+                    {"body_timeout_seconds": timeout}, status=408)
+
+
+async def body_timed_out(_request: Request, exc: Exception) -> JSONResponse:
+    """Exception handler: 408, and the connection is closed (the rest of the body is unread)."""
+    assert isinstance(exc, BodyTimedOut)
+    response = error_response(_timed_out(exc.timeout))
+    response.headers["Connection"] = "close"
+    return response
+
+
 async def body_too_large(_request: Request, exc: Exception) -> JSONResponse:
     """Exception handler: the same 413 body whether the limit was declared or streamed."""
     assert isinstance(exc, BodyTooLarge)
@@ -85,11 +108,13 @@ async def body_too_large(_request: Request, exc: Exception) -> JSONResponse:
 
 class BodyLimitMiddleware:
     """413 for a body over `limit` bytes: at once from Content-Length, else while it streams
-    in, so that no oversized body is ever held in memory."""
+    in, so that no oversized body is ever held in memory; 408 for a body not complete within
+    `timeout` seconds of the request head, so that a half-sent body holds nothing for long."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY, timeout: float = BODY_TIMEOUT) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,15 +122,23 @@ class BodyLimitMiddleware:
         declared = dict(scope.get("headers", ())).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
             return await error_response(_too_large(self.limit))(scope, receive, send)
-        received, started = 0, False
+        received, started, complete = 0, False, False
+        deadline = asyncio.get_running_loop().time() + self.timeout
 
         async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # after the body, receive() waits for the disconnect: no limit
+                return await receive()
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), max(left, 0))
+            except TimeoutError:
+                raise BodyTimedOut(self.timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     raise BodyTooLarge(self.limit)
+                complete = not message.get("more_body", False)
             return message
 
         async def watched_send(message: Message) -> None:
@@ -119,3 +152,7 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await error_response(_too_large(self.limit))(scope, receive, send)
+        except BodyTimedOut as exc:
+            if started:
+                raise
+            await (await body_timed_out(Request(scope), exc))(scope, receive, send)

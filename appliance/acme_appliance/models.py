@@ -150,6 +150,9 @@ class Share(BaseModel):
         "nfs.enabled and only from the rules' clients"))
     quota_bytes: int = Field(description="0 means no quota")
     used_bytes: int = Field(description="Allocated bytes (st_blocks * 512) of the share's files")
+    used_bytes_complete: bool = Field(True, description=(
+        "false when the share's tree is deeper than the appliance walks (a few thousand "
+        "levels): used_bytes then counts only the levels walked"))
     origin_snapshot_id: str | None
     nfs: NfsSettings
     root: ShareRoot

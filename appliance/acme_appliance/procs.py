@@ -12,8 +12,22 @@ from pathlib import Path
 
 # --- files -------------------------------------------------------------------------------
 
+def unchanged(path: Path, text: str, mode: int) -> bool:
+    """True if ``path`` already holds ``text`` with ``mode``."""
+    try:
+        st = path.stat()
+        return (st.st_mode & 0o7777 == mode and st.st_size == len(text.encode('utf-8'))
+                and path.read_text(encoding='utf-8') == text)
+    except (FileNotFoundError, UnicodeDecodeError):
+        return False
+
+
 def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` via a temporary file (created with ``mode``) and a rename."""
+    """Write ``text`` to ``path`` via a temporary file (created with ``mode``) and a rename.
+    A file that already holds ``text`` is left alone: a start on a full file system must not
+    need space for files it does not change."""
+    if unchanged(path, text, mode):
+        return
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:

@@ -9,9 +9,11 @@ from acme_appliance.docs import error_responses
 from acme_appliance.errors import not_found
 from acme_appliance.faults import FaultPlan
 from acme_appliance.models import Fault, FaultCreate, FaultList
+from acme_appliance.strict_json import StrictJsonRoute
 
 router = APIRouter(prefix="/_admin/faults", tags=["admin"], dependencies=[Depends(require_token)],
-                   responses=error_responses("UNAUTHORIZED", "INVALID"))
+                   responses=error_responses("UNAUTHORIZED", "INVALID"),
+                   route_class=StrictJsonRoute)
 
 
 def _plan(request: Request) -> FaultPlan:
@@ -20,7 +22,7 @@ def _plan(request: Request) -> FaultPlan:
 
 @router.post("", status_code=201, response_model=Fault)
 def add_fault(body: FaultCreate, request: Request) -> Fault:
-    """Add a fault to the plan."""
+    """Add a fault to the plan; it holds at most 64 faults (422 INVALID beyond)."""
     return _plan(request).add(body)
 
 

@@ -12,8 +12,9 @@ from acme_appliance.deps import DEFAULT_PAGE, ApplianceDep, Cursor, Limit, NameF
 from acme_appliance.docs import error_responses
 from acme_appliance.models import NfsSettings, Share, ShareCreate, ShareList, ShareUpdate
 from acme_appliance.views import nfs_view, share_view
+from acme_appliance.strict_json import StrictJsonRoute
 
-router = APIRouter(dependencies=[Depends(require_token)],
+router = APIRouter(route_class=StrictJsonRoute, dependencies=[Depends(require_token)],
                    responses=error_responses("UNAUTHORIZED", "INVALID"))
 
 

@@ -17,9 +17,11 @@ from acme_appliance.models import (
     SnapshotUpdate,
 )
 from acme_appliance.views import share_view, snapshot_views
+from acme_appliance.strict_json import StrictJsonRoute
 
 router = APIRouter(tags=["snapshots"], dependencies=[Depends(require_token)],
-                   responses=error_responses("UNAUTHORIZED", "INVALID", "NOT_FOUND"))
+                   responses=error_responses("UNAUTHORIZED", "INVALID", "NOT_FOUND"),
+                   route_class=StrictJsonRoute)
 
 
 @router.post("/shares/{share_id}/snapshots", status_code=201, response_model=Snapshot,

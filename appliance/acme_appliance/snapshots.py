@@ -61,7 +61,8 @@ def _commit_snapshot(appliance: Appliance, share: ShareRow, snap: dict[str, obje
     try:
         with appliance.store.transaction():
             appliance.store.insert_snapshot({**snap, "used_bytes": allocated_bytes(staged)})
-            appliance.store.update_share(share.id, used_bytes=share_used, root=snap["root"])
+            appliance.store.update_share(share.id, used_bytes=share_used, root=snap["root"],
+                                         used_complete=True)
     except sqlite3.IntegrityError:
         appliance.storage.remove(staged)
         raise _already_exists(appliance, share.id, str(snap["name"])) from None
@@ -115,7 +116,7 @@ def rollback(appliance: Appliance, share_id: str, snapshot_id: str,
                 appliance.store.delete_snapshot(doomed.id)
             appliance.store.update_share(
                 share_id, used_bytes=allocated_bytes(storage.share_dir(share_id)),
-                root=snapshot.root)
+                root=snapshot.root, used_complete=True)
         for doomed in newer:
             storage.remove(storage.snapshot_dir(doomed.id))
         if share.nfs_enabled:

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS shares (
     root_uid INTEGER NOT NULL DEFAULT 0,
     root_gid INTEGER NOT NULL DEFAULT 0,
     root_mode INTEGER NOT NULL DEFAULT 493,
+    used_complete INTEGER NOT NULL DEFAULT 1,
     UNIQUE (pool, name)
 );
 CREATE INDEX IF NOT EXISTS shares_origin ON shares (origin_snapshot_id);
@@ -49,13 +50,16 @@ CREATE TABLE IF NOT EXISTS snapshots (
 CREATE TABLE IF NOT EXISTS tokens (
     digest TEXT PRIMARY KEY,
     username TEXT NOT NULL,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL,
+    binding TEXT NOT NULL DEFAULT ''
 );
 """
 # Columns added after v1.0; a database written before gets them (with the defaults) at start.
 ROOT_COLUMNS = {"root_uid": 0, "root_gid": 0, "root_mode": 0o755}
+SHARE_ONLY_COLUMNS = {"used_complete": 1}
 SHARE_COLUMNS = ("id, seq, pool, name, quota_bytes, used_bytes, origin_snapshot_id, "
-                 "nfs_enabled, nfs_rules, export_id, created_at, root_uid, root_gid, root_mode")
+                 "nfs_enabled, nfs_rules, export_id, created_at, root_uid, root_gid, root_mode, "
+                 "used_complete")
 SNAPSHOT_COLUMNS = "id, seq, share_id, name, created_at, used_bytes, root_uid, root_gid, root_mode"
 
 
@@ -80,12 +84,13 @@ class ShareRow:
     export_id: int
     created_at: str
     root: Root
+    used_complete: bool = True  # False: the share is deeper than a walk goes (see trees.py)
 
     @classmethod
     def from_db(cls, row: Sequence[Any]) -> ShareRow:
         rules = tuple(Rule(**rule) for rule in json.loads(row[8]))
         return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]),
-                   rules, row[9], row[10], Root(*row[11:14]))
+                   rules, row[9], row[10], Root(*row[11:14]), bool(row[14]))
 
 
 @dataclass(frozen=True)
@@ -140,10 +145,14 @@ class Store:
                 self._db.execute(statement)
         for table in ("shares", "snapshots"):
             present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            for column, default in ROOT_COLUMNS.items():
+            added = {**ROOT_COLUMNS, **(SHARE_ONLY_COLUMNS if table == "shares" else {})}
+            for column, default in added.items():
                 if column not in present:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER "
                                      f"NOT NULL DEFAULT {default}")
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(tokens)")}
+        if "binding" not in present:  # tokens of before: bound to nothing, dropped at start
+            self._db.execute("ALTER TABLE tokens ADD COLUMN binding TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         with self._lock:
@@ -234,8 +243,9 @@ class Store:
             fields.update(zip(ROOT_COLUMNS, _root_values(fields.pop("root")), strict=True))
         if "nfs_rules" in fields:
             fields["nfs_rules"] = rules_json(fields["nfs_rules"])
-        if "nfs_enabled" in fields:
-            fields["nfs_enabled"] = int(fields["nfs_enabled"])
+        for flag in ("nfs_enabled", "used_complete"):
+            if flag in fields:
+                fields[flag] = int(fields[flag])
         assignments = ", ".join(f"{column} = ?" for column in fields)
         self._run(f"UPDATE shares SET {assignments} WHERE id = ?", [*fields.values(), share_id])
 
@@ -317,12 +327,24 @@ class Store:
         return usage
 
     # tokens -----------------------------------------------------------------------------
-    def add_token(self, digest: str, username: str, expires_at: float, now: float) -> None:
-        """Store a token digest and drop expired ones."""
+    def add_token(self, digest: str, username: str, expires_at: float, now: float,
+                  binding: str) -> None:
+        """Store a token digest with its credential binding and drop expired ones."""
         with self.transaction():
             self._run("DELETE FROM tokens WHERE expires_at <= ?", (now,))
-            self._run("INSERT INTO tokens (digest, username, expires_at) VALUES (?,?,?)",
-                      (digest, username, expires_at))
+            self._run("INSERT INTO tokens (digest, username, expires_at, binding) "
+                      "VALUES (?,?,?,?)", (digest, username, expires_at, binding))
+
+    def tokens(self) -> list[tuple[str, str, str]]:
+        """(digest, username, binding) of every stored token."""
+        return [tuple(row) for row in self._all("SELECT digest, username, binding FROM tokens")]
+
+    def drop_tokens(self, digests: Sequence[str], now: float) -> int:
+        """Delete these tokens and the expired ones; return how many of these were stored."""
+        with self.transaction():
+            self._run("DELETE FROM tokens WHERE expires_at <= ?", (now,))
+            return sum(self._run("DELETE FROM tokens WHERE digest = ?", (digest,))
+                       for digest in digests)
 
     def token_user(self, digest: str, now: float) -> str | None:
         row = self._one("SELECT username FROM tokens WHERE digest = ? AND expires_at > ?",

@@ -5,6 +5,7 @@ container's entrypoint (`run supervise`, see cli.py)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import signal
@@ -17,6 +18,12 @@ from acme_appliance.procs import pid_alive, reap, stop_pid, write_json
 
 USERS_ENV = 'ACME_APPLIANCE_USERS'
 PIDS_FILE = 'pids.json'
+# Space kept free on the state directory's file system (NFS clients can fill it: quotas are
+# accounted, not enforced): given back at each start so that ganesha can write its pid file and
+# the API its database and log, taken again once there is room.
+RESERVE_FILE = 'space-reserve'
+RESERVE_BYTES = 1 << 20
+RESERVE_CHECK_SECONDS = 30.0
 # What each recorded process has in its command line (a recycled pid is never taken for it).
 PROCESS_NAMES = {'api': 'acme_appliance', 'ganesha': 'ganesha', 'rpcbind': 'rpcbind'}
 
@@ -33,6 +40,28 @@ def credentials(state: Path, user: str | None) -> str:
     with os.fdopen(fd, 'w') as handle:
         handle.write(value + '\n')
     return value
+
+
+def release_reserve(state: Path) -> None:
+    (state / RESERVE_FILE).unlink(missing_ok=True)
+
+
+def keep_reserve(state: Path) -> bool:
+    """Allocate the reserve file if it is missing and there is room; True when it is there."""
+    path = state / RESERVE_FILE
+    if path.exists():
+        return True
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, RESERVE_BYTES)
+    except OSError as exc:
+        path.unlink()
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def check_user(user: str) -> None:
@@ -57,9 +86,16 @@ class Supervisor:
         self.stopping = False
 
     def record(self, name: str, pid: int | None) -> None:
+        """Note a started process in pids.json; without space for it the supervisor still
+        stops what it started (`stop` ends the supervisor, which ends the others)."""
         if pid:
             self.pids[name] = pid
-        write_json(self.state / PIDS_FILE, self.pids)
+        try:
+            write_json(self.state / PIDS_FILE, self.pids)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            print(f'supervise: cannot write {PIDS_FILE}: {exc}', flush=True)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -79,9 +115,12 @@ class Supervisor:
         from acme_appliance import context, ganesha, tls
 
         a, state = self.args, self.state
+        release_reserve(state)
         for sub in ('data', 'ganesha', 'tls'):
             (state / sub).mkdir(parents=True, exist_ok=True)
         a.user = credentials(state, a.user)
+        # Only the API gets the password (below): rpcbind and ganesha inherit this environment.
+        os.environ.pop(USERS_ENV, None)
         hosts = [h for h in (a.tls_host or []) + [client_host(a.listen)] if h]
         files = tls.generate(state / 'tls', hosts)
         self.record('rpcbind', ganesha.start_rpcbind(state / 'rpcbind.log'))
@@ -110,7 +149,11 @@ class Supervisor:
         return cmd + (['--enable-faults'] if a.enable_faults else [])
 
     def _wait(self) -> int:
+        next_reserve_check = time.monotonic()
         while not self.stopping:
+            if time.monotonic() >= next_reserve_check:
+                keep_reserve(self.state)
+                next_reserve_check = time.monotonic() + RESERVE_CHECK_SECONDS
             for name, pid in self.pids.items():
                 if name != 'supervisor' and self._ended(name, pid):
                     print(f'supervise: {name} (pid {pid}) ended; stopping', flush=True)

@@ -25,7 +25,7 @@ CHUNK = 1 << 20
 OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_DEPTH = 4096
 FD_RESERVE = 512  # descriptors left for sockets, the database and other calls running at once
-ENTER, FILE, LEAVE = "enter", "file", "leave"
+ENTER, FILE, LEAVE, SKIPPED = "enter", "file", "leave", "skipped"
 _FALLBACK_ERRNOS = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
 
 Event = tuple[str, int, "os.DirEntry[str] | None", os.stat_result]
@@ -67,10 +67,12 @@ def _entries(fd: int) -> list[os.DirEntry[str]]:
         return list(entries)
 
 
-def walk(root_fd: int) -> Iterator[Event]:
+def walk(root_fd: int, skip_too_deep: bool = False) -> Iterator[Event]:
     """Everything below `root_fd`, depth first: (FILE, dir_fd, entry, st) for non-directories,
     (ENTER, dir_fd, entry, st) before a directory's content and (LEAVE, parent_fd, None, st)
-    after it. Entries that vanish during the walk are skipped."""
+    after it. Entries that vanish during the walk are skipped. A directory below the depth
+    limit raises TreeTooDeep, or with `skip_too_deep` is (SKIPPED, dir_fd, entry, st) and its
+    content is left out."""
     limit = max_depth()
     levels: list[tuple[int, Iterator[os.DirEntry[str]], os.stat_result | None]] = [
         (root_fd, iter(_entries(root_fd)), None)]
@@ -92,7 +94,10 @@ def walk(root_fd: int) -> Iterator[Event]:
                 yield FILE, fd, entry, st
                 continue
             if len(levels) >= limit:
-                raise TreeTooDeep(limit)
+                if not skip_too_deep:
+                    raise TreeTooDeep(limit)
+                yield SKIPPED, fd, entry, st
+                continue
             yield ENTER, fd, entry, st
             levels.append(_descend(fd, entry.name, st))
     finally:
@@ -117,17 +122,29 @@ def _descend(parent_fd: int, name: str, st: os.stat_result) -> tuple[
 
 
 def allocated_bytes(root: Path) -> int:
-    """Allocated bytes (st_blocks * 512) of everything below `root`, hard links counted once."""
+    """Allocated bytes (st_blocks * 512) of everything below `root`, hard links counted once;
+    TreeTooDeep when it is deeper than the walk can go."""
+    return _measure(root, skip_too_deep=False)[0]
+
+
+def measure(root: Path) -> tuple[int, bool]:
+    """Allocated bytes as allocated_bytes counts them, of the levels the walk can reach, and
+    whether that was everything (False: directories below the depth limit were left out)."""
+    return _measure(root, skip_too_deep=True)
+
+
+def _measure(root: Path, skip_too_deep: bool) -> tuple[int, bool]:
     try:
         root_fd = open_dir(root)
     except FileNotFoundError:
-        return 0
-    total, seen = 0, set()
+        return 0, True
+    total, seen, complete = 0, set(), True
     try:
-        with closing(walk(root_fd)) as events:
+        with closing(walk(root_fd, skip_too_deep)) as events:
             for kind, _fd, _entry, st in events:
                 if kind == LEAVE:
                     continue
+                complete = complete and kind != SKIPPED
                 if st.st_nlink > 1 and kind == FILE:
                     if (st.st_dev, st.st_ino) in seen:
                         continue
@@ -135,7 +152,7 @@ def allocated_bytes(root: Path) -> int:
                 total += st.st_blocks * 512
     finally:
         os.close(root_fd)
-    return total
+    return total, complete
 
 
 # copies -----------------------------------------------------------------------------------

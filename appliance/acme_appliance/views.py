@@ -30,8 +30,8 @@ def share_view(appliance: Appliance, row: ShareRow) -> Share:
         id=row.id, name=row.name, pool=row.pool, path=path,
         exports=[f"{export_address(appliance.config.nfs_address)}:{path}"],
         quota_bytes=row.quota_bytes, used_bytes=row.used_bytes,
-        origin_snapshot_id=row.origin_snapshot_id, nfs=nfs_view(row), root=root_view(row.root),
-        created_at=row.created_at)
+        used_bytes_complete=row.used_complete, origin_snapshot_id=row.origin_snapshot_id,
+        nfs=nfs_view(row), root=root_view(row.root), created_at=row.created_at)
 
 
 def snapshot_views(appliance: Appliance, rows: list[SnapshotRow]) -> list[Snapshot]:

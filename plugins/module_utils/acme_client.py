@@ -63,6 +63,7 @@ DEFAULT_RETRY_AFTER_MAX = 60.0
 # one that was applied is a no-op on the appliance, so PATCH is idempotent.
 IDEMPOTENT_METHODS = frozenset(['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'])
 LOGIN_PATH = '/auth/login'
+LOGOUT_PATH = '/auth/logout'
 # The oldest releases the client is tested with: those of Ubuntu 22.04 and
 # RHEL 9 (Debian 12 has requests 2.28.1, urllib3 1.26.12).
 MIN_VERSIONS = (('requests', (2, 25, 1)), ('urllib3', (1, 26, 5)))
@@ -225,10 +226,11 @@ def retry_delay(retry_after, attempt, backoff, retry_after_max) -> float:
     """Seconds to wait before retry number ``attempt`` (1, 2, ...).
 
     What the server's ``Retry-After`` asks for, but never more than
-    ``retry_after_max``; without one, exponential backoff with jitter.
+    ``retry_after_max``; without one, or with one of 0 (or a date already
+    past), exponential backoff with jitter: never a retry without a wait.
     """
     asked = parse_retry_after(retry_after)
-    if asked is not None:
+    if asked:
         return min(asked, float(retry_after_max))
     return backoff * (2 ** (attempt - 1)) + random.uniform(0, backoff)
 
@@ -347,6 +349,18 @@ class Http:
         body = {'username': self.username, 'password': self.password.reveal()}
         response = self._send('POST', LOGIN_PATH, body, authenticate=False)
         self.token = response.json()['token']
+
+    def logout(self) -> None:
+        """Revoke the token, if there is one (once; an error is ignored: it expires)."""
+        token, self.token = self.token, None
+        if token is None:
+            return
+        try:
+            self.session.request('POST', self.base_url + LOGOUT_PATH,
+                                 headers={'Authorization': f'Bearer {token}'},
+                                 timeout=self.timeout, verify=self.verify)
+        except requests.exceptions.RequestException as exc:
+            LOG.debug('logout from %s failed: %s', self.base_url, _reason(exc))
 
     def request(self, method, path, body=None, params=None):
         """Send one call; return the decoded JSON body (None for 204)."""
@@ -647,6 +661,16 @@ class AcmeClient:
 
     def __repr__(self):
         return f'<AcmeClient {self.http.base_url} as {self.http.username}>'
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.logout()
+
+    def logout(self) -> None:
+        """Revoke this client's token on the appliance (the next call logs in again)."""
+        self.http.logout()
 
     @classmethod
     def from_params(cls, params) -> AcmeClient:

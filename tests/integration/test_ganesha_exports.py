@@ -152,6 +152,15 @@ def test_password_is_on_no_command_line(appliance):
     assert appliance.call('GET', '/system', expect=200)
 
 
+def test_only_the_api_has_the_password_in_its_environment(appliance):
+    pids = json.loads((appliance.state_dir / 'pids.json').read_text())
+    started = {name: pid for name, pid in pids.items() if name in ('api', 'ganesha', 'rpcbind')}
+    assert {'api', 'ganesha'} <= set(started)  # rpcbind only when none ran before
+    for name, pid in started.items():
+        environ = Path(f'/proc/{pid}/environ').read_bytes()
+        assert (appliance.password.encode() in environ) == (name == 'api'), name
+
+
 def test_allowed_client_writes_and_reads_v3_and_v4(appliance, nfs, tmp_path):
     share = appliance.create_share('rw-share', nfs=exported(rule('127.0.0.1', 'rw')))
     assert share['path'] == '/pool1/rw-share'

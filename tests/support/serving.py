@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from acme_appliance.server import bind_socket, build_server
+from acme_appliance.server import ConnectionLimits, bind_socket, build_server
 
 from tests.support.polling import wait_until
 
@@ -15,10 +15,12 @@ from tests.support.polling import wait_until
 class ThreadServer:
     """``with ThreadServer(app) as server: server.url``; or ``start()`` / ``stop()``."""
 
-    def __init__(self, app: Any, cert: Path | None = None, key: Path | None = None) -> None:
+    def __init__(self, app: Any, cert: Path | None = None, key: Path | None = None,
+                 limits: ConnectionLimits | None = None) -> None:
         self.sock = bind_socket('127.0.0.1', 0)
         port = self.sock.getsockname()[1]
-        self.server = build_server(app, '127.0.0.1', port, cert, key)
+        self.server = build_server(app, '127.0.0.1', port, cert, key,
+                                   limits=limits or ConnectionLimits())
         self.url = f"{'https' if cert else 'http'}://127.0.0.1:{port}"
         self.thread = threading.Thread(target=self.server.run, kwargs={'sockets': [self.sock]},
                                        daemon=True)

@@ -13,6 +13,7 @@ from acme_appliance import shares, trees
 
 PATHS = {
     "/api/v1/auth/login": {"post"},
+    "/api/v1/auth/logout": {"post"},
     "/api/v1/system": {"get"},
     "/api/v1/health": {"get"},
     "/api/v1/pools": {"get"},

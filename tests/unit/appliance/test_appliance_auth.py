@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from appliance_helpers import API, PASSWORD, USER, assert_error, login, make_config
+from appliance_helpers import API, PASSWORD, USER, assert_error, login, make_config, started
 from fastapi.testclient import TestClient
 
 from acme_appliance import auth
@@ -67,3 +67,31 @@ def test_passwords_are_never_logged(anon: TestClient, caplog: pytest.LogCaptureF
     anon.post(f"{API}/auth/login", json={"username": USER, "password": "wrong-secret-x"})
     assert "logged in" in caplog.text and "failed login" in caplog.text
     assert PASSWORD not in caplog.text and "wrong-secret-x" not in caplog.text
+
+
+@pytest.mark.parametrize("users, works", [
+    ({USER: PASSWORD}, True), ({USER: "a-new-password"}, False), ({"ops": PASSWORD}, False)])
+def test_a_token_is_bound_to_the_credentials_it_was_issued_for(data_dir, users: dict,
+                                                               works: bool) -> None:
+    with started(data_dir) as client:
+        token = client.headers["Authorization"]
+        client.app.state.appliance.store.close()
+    with started(data_dir, token=token, users=users) as again:
+        reply = again.get(f"{API}/system")
+        again.app.state.appliance.store.close()
+    if works:
+        assert reply.status_code == 200
+    else:
+        assert_error(reply, 401, "UNAUTHORIZED")
+    with started(data_dir, token=token) as back:  # dropped at start: gone for good
+        assert back.get(f"{API}/system").status_code == (200 if works else 401)
+
+
+def test_logout_revokes_the_token(data_dir) -> None:
+    with started(data_dir) as client, started(data_dir) as other:
+        assert client.post(f"{API}/auth/logout").status_code == 204
+        assert_error(client.get(f"{API}/system"), 401, "UNAUTHORIZED")
+        assert_error(client.post(f"{API}/auth/logout"), 401, "UNAUTHORIZED")
+        assert other.get(f"{API}/system").status_code == 200
+    with started(data_dir, token=client.headers["Authorization"]) as again:
+        assert_error(again.get(f"{API}/system"), 401, "UNAUTHORIZED")

@@ -177,22 +177,30 @@ def test_usage_refresh_skips_a_share_it_cannot_measure(client: TestClient, data_
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     bad, good = create_share(client, "bad"), create_share(client, "good")
     (share_dir(data_dir, good["id"]) / "f").write_bytes(b"x" * 65536)
-    real = context.allocated_bytes
+    real = context.measure
 
     def measure(path):
         if path.name == bad["id"]:
             raise RuntimeError("unexpected failure")
         return real(path)
 
-    monkeypatch.setattr(context, "allocated_bytes", measure)
+    monkeypatch.setattr(context, "measure", measure)
     client.app.state.refresher.refresh_all()
     assert client.app.state.appliance.share(good["id"]).used_bytes >= 65536
 
 
-def test_get_keeps_the_last_values_when_measuring_fails(client: TestClient, data_dir: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_share_deeper_than_the_walk_counts_what_was_walked_and_says_so(
+        client: TestClient, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     share = create_share(client, "s")
     monkeypatch.setattr(trees, "max_depth", lambda: 5)
-    build_deep_tree(share_dir(data_dir, share["id"]), levels=10)
+    root = share_dir(data_dir, share["id"])
+    (root / "top").write_bytes(b"x" * 65536)
+    build_deep_tree(root, levels=10)
     reply = client.get(f"{API}/shares/{share['id']}")
-    assert reply.status_code == 200 and reply.json()["used_bytes"] == 0
+    assert reply.status_code == 200
+    assert reply.json()["used_bytes"] >= 65536 and reply.json()["used_bytes_complete"] is False
+    assert client.get(f"{API}/pools/pool1").json()["used_bytes"] >= 65536
+    monkeypatch.setattr(trees, "max_depth", lambda: 50)
+    complete = client.get(f"{API}/shares/{share['id']}").json()
+    assert complete["used_bytes_complete"] is True
+    assert complete["used_bytes"] > reply.json()["used_bytes"]

@@ -185,3 +185,15 @@ def test_delay_does_not_block_other_calls(live, monkeypatch: pytest.MonkeyPatch)
     release.set()
     slow.join(30)
     assert done == [("pools", 200), ("system", 200)]
+
+
+def test_the_fault_plan_is_capped(client: TestClient) -> None:
+    for index in range(faults.MAX_FAULTS):
+        add_fault(client, path=f"/never/{index}", action="fail")
+    body = assert_error(client.post(FAULTS, json={"path": "/one-more", "action": "fail"}),
+                        422, "INVALID")
+    assert body["details"] == {"max_faults": faults.MAX_FAULTS}
+    assert len(client.get(FAULTS).json()["items"]) == faults.MAX_FAULTS
+    assert client.get(f"{API}/shares").status_code == 200
+    assert client.delete(FAULTS).status_code == 204
+    add_fault(client, path="/one-more", action="fail")

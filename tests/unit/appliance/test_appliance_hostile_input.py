@@ -13,9 +13,10 @@ import pytest
 from appliance_helpers import API, PASSWORD, USER, assert_error, create_share, make_config
 from fastapi.testclient import TestClient
 
-from acme_appliance import cli
+from acme_appliance import auth, cli
 from acme_appliance.app import create_app
 from acme_appliance.context import STATE_FILE
+from acme_appliance.errors import ApiError
 
 MIB = 1 << 20
 JSON = {"Content-Type": "application/json"}
@@ -156,8 +157,8 @@ def login_as(client: TestClient, user: str, password: str):
 
 def test_wrong_passwords_back_off_per_user_and_source(two_users) -> None:
     attacker, other_source, clock = two_users
-    for _attempt in range(5):
-        reply = login_as(attacker, USER, "guess")
+    for attempt in range(5):
+        reply = login_as(attacker, USER, f"guess {attempt}")
         assert_error(reply, 401, "UNAUTHORIZED")
         assert "Retry-After" not in reply.headers
     refused = login_as(attacker, USER, PASSWORD)
@@ -175,11 +176,62 @@ def test_wrong_passwords_back_off_per_user_and_source(two_users) -> None:
 
 def test_the_back_off_is_capped(two_users) -> None:
     attacker, _other, clock = two_users
-    for _attempt in range(30):
-        login_as(attacker, USER, "guess")
+    for attempt in range(30):
+        login_as(attacker, USER, f"guess {attempt}")
         clock.now += 10_000
-    login_as(attacker, USER, "guess")
+    login_as(attacker, USER, "one more guess")
     assert login_as(attacker, USER, PASSWORD).headers["Retry-After"] == "300"
+
+
+def test_a_stale_password_retried_does_not_lock_out_the_right_one(two_users) -> None:
+    """A client left with an old password retries it: it guesses nothing new, so the client
+    with the right password on the same host is not refused."""
+    host, _other, _clock = two_users
+    for _attempt in range(3 * auth.PAIR_FREE):
+        reply = login_as(host, USER, "the old password")
+        assert_error(reply, 401, "UNAUTHORIZED")
+        assert "Retry-After" not in reply.headers
+    assert login_as(host, USER, PASSWORD).status_code == 200
+
+
+def test_the_warning_says_how_many_logins_failed(two_users,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    attacker, _other, clock = two_users
+    for attempt in range(7):
+        clock.now += 1000  # each back-off is over: every guess is checked
+        assert_error(login_as(attacker, USER, f"guess {attempt}"), 401, "UNAUTHORIZED")
+    assert login_as(attacker, USER, "guess 7").headers["Retry-After"]
+    assert "refused: 7 failed logins for this user name from this source" in caplog.text
+
+
+def test_failures_on_many_other_names_do_not_end_a_back_off(data_dir: Path) -> None:
+    authenticator = create_app(make_config(data_dir)).state.auth
+    authenticator.throttle.clock = FakeClock()
+    for attempt in range(auth.PAIR_FREE):
+        with pytest.raises(ApiError):
+            authenticator.login(USER, f"guess {attempt}", "192.0.2.1")
+    for index in range(auth.MAX_TRACKED):  # from many sources, so no source is throttled
+        with pytest.raises(ApiError):
+            authenticator.login(f"user-{index}", "x", f"10.{index // 256}.{index % 256}.1")
+    with pytest.raises(ApiError) as refused:
+        authenticator.login(USER, "guess 6", "192.0.2.1")
+    assert refused.value.retry_after == 1
+
+
+def test_guesses_for_one_user_from_many_sources_back_off(data_dir: Path) -> None:
+    authenticator = create_app(make_config(data_dir)).state.auth
+    authenticator.throttle.clock = FakeClock()
+    authenticator.login(USER, PASSWORD, "192.0.2.200")  # the user's own host, before
+    guesses = iter(range(auth.WIDE_FREE))
+    for source in range(auth.WIDE_FREE // auth.PAIR_FREE):
+        for _attempt in range(auth.PAIR_FREE):
+            with pytest.raises(ApiError) as wrong:
+                authenticator.login(USER, f"guess {next(guesses)}", f"198.51.100.{source}")
+            assert wrong.value.retry_after is None
+    with pytest.raises(ApiError) as refused:
+        authenticator.login(USER, "guess from a new source", "203.0.113.9")
+    assert refused.value.retry_after == 1
+    assert authenticator.login(USER, PASSWORD, "192.0.2.200")
 
 
 def test_a_password_typed_as_the_user_name_is_never_logged(
@@ -231,3 +283,14 @@ def test_the_schema_states_the_enforced_limits(anon: TestClient) -> None:
     assert cursor["maxLength"] == 40 and cursor["pattern"]
     for stated in ("1 MiB", "413", "Retry-After", "Allow", "max_depth", "0600"):
         assert stated in doc["info"]["description"], stated
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/auth/login", f'{{"username": "{USER}", "password": "x", "password": "{PASSWORD}"}}'),
+    ("/shares", '{"name": "a", "pool": "pool1", "quota_bytes": 1, "quota_bytes": 2}'),
+    ("/shares", '{"name": "a", "pool": "pool1", "nfs": {"enabled": true, "enabled": false}}'),
+])
+def test_duplicate_keys_in_a_body_are_422(client: TestClient, path: str, body: str) -> None:
+    reply = client.post(f"{API}{path}", content=body.encode(), headers=JSON)
+    assert "more than once" in assert_error(reply, 422, "INVALID")["message"]
+    assert client.get(f"{API}/shares").json()["items"] == []

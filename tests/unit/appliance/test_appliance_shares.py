@@ -15,12 +15,14 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 def test_create_share_returns_the_share_object(client: TestClient, data_dir) -> None:
     share = create_share(client, "vol-1", quota_bytes=1)
     assert set(share) == {"id", "name", "pool", "path", "exports", "quota_bytes", "used_bytes",
-                          "origin_snapshot_id", "nfs", "root", "created_at"}
+                          "used_bytes_complete", "origin_snapshot_id", "nfs", "root",
+                          "created_at"}
     assert share["name"] == "vol-1" and share["pool"] == "pool1"
     assert share["path"] == "/pool1/vol-1"
     assert share["exports"] == ["127.0.0.1:/pool1/vol-1"]
     assert share["quota_bytes"] == MIB
     assert share["used_bytes"] == 0 and share["origin_snapshot_id"] is None
+    assert share["used_bytes_complete"] is True
     assert share["nfs"] == {"enabled": False, "rules": []}
     assert share["root"] == {"uid": 0, "gid": 0, "mode": "0755"}
     assert RFC3339.match(share["created_at"])

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
+import requests
 from acme_appliance import auth
 from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
 
@@ -157,7 +158,8 @@ def test_create_is_retried_on_busy_and_done_once(appliance, client, sleeps):
     fail(appliance, 'POST', '/shares', 'BUSY', retry_after=0)
     share = client.shares.create('busy', 'pool1')
     assert [row.id for row in appliance.shares()] == [share['id']]
-    assert appliance.sent('POST', '/shares', exact=True) == 2 and sleeps == [0.0]
+    assert appliance.sent('POST', '/shares', exact=True) == 2
+    assert len(sleeps) == 1 and sleeps[0] > 0  # Retry-After: 0 is still a back-off
 
 
 def test_create_whose_answer_was_dropped_adopts_its_first_attempt(appliance, client, sleeps):
@@ -190,6 +192,28 @@ def test_login_is_retried_on_a_dropped_connection(appliance, sleeps):
     assert len(sleeps) == 1 and 0.05 <= sleeps[0] <= 0.1
 
 
+def test_retry_after_0_is_a_retry_with_back_off(appliance, sleeps):
+    fail(appliance, 'GET', '/pools', 'BUSY', times=2, retry_after=0)
+    assert appliance.client(retries=3, backoff=0.05).pools.list()
+    assert appliance.sent('GET', '/pools') == 3
+    assert len(sleeps) == 2 and 0.05 <= sleeps[0] <= 0.1 and 0.1 <= sleeps[1] <= 0.15
+
+
+def test_logout_revokes_the_token_when_the_client_is_done(appliance):
+    with appliance.client() as client:
+        client.system.get()
+        token = client.http.token
+    assert [str(c) for c in appliance.calls] == [
+        'POST /auth/login', 'GET /system', 'POST /auth/logout']
+    reply = requests.get(f'{appliance.api_url}/system', verify=str(appliance.ca_path),
+                         headers={'Authorization': f'Bearer {token}'}, timeout=30)
+    assert reply.status_code == 401
+    assert client.system.get()['api_version'] == '1'  # logs in again
+    client.logout()
+    client.logout()  # nothing left to revoke: no call
+    assert appliance.sent('POST', '/auth/logout') == 2
+
+
 def test_login_gives_up_like_any_idempotent_call(appliance, sleeps):
     fail(appliance, 'POST', '/auth/login', 'BUSY', times=10, retry_after=0)
     with pytest.raises(ac.Busy) as raised:
@@ -204,7 +228,7 @@ def test_patch_is_retried_on_busy(appliance, client, sleeps, change):
     share = appliance.create_share('patchy', quota_bytes=MiB)
     fail(appliance, 'PATCH', '/shares/[^/]+', 'BUSY', retry_after=0)
     assert client.shares.update(share['id'], **change).items() >= change.items()
-    assert appliance.sent('PATCH') == 2 and sleeps == [0.0]
+    assert appliance.sent('PATCH') == 2 and len(sleeps) == 1 and sleeps[0] > 0
 
 
 def test_patch_applied_then_dropped_is_repeated_to_the_same_value(appliance, sleeps):
