@@ -115,8 +115,7 @@ class Appliance:
         try:
             return self.exports.publish(self.storage.share_dir(share_id), spec, commit)
         except ExportsNotApplied as exc:
-            log.error("applying NFS exports failed: %s", exc)
-            raise ApiError("BUSY", f"applying NFS exports failed: {exc}") from exc
+            raise exports_failed(exc.__cause__ or exc) from exc
 
     def sync_exports(self, reexport: str | None = None) -> None:
         """Apply the NFS exports now; a failure is BUSY so that the caller can retry, or
@@ -124,11 +123,17 @@ class Appliance:
         try:
             self.exports.sync(without=reexport)
         except Exception as exc:
-            if no_space(exc):
-                log.warning("applying NFS exports failed: %s", exc)
-                raise ApiError("NO_SPACE", "no space left to write the NFS exports") from exc
-            log.exception("applying NFS exports failed")
-            raise ApiError("BUSY", f"applying NFS exports failed: {exc}") from exc
+            raise exports_failed(exc) from exc
+
+
+def exports_failed(exc: BaseException) -> ApiError:
+    """The answer to NFS exports ganesha was not given: NO_SPACE when the exports file could
+    not be written on a full file system, else BUSY (the caller may retry)."""
+    if no_space(exc):
+        log.warning("applying NFS exports failed: %s", exc)
+        return ApiError("NO_SPACE", "no space left to write the NFS exports")
+    log.error("applying NFS exports failed: %s", exc)
+    return ApiError("BUSY", f"applying NFS exports failed: {exc}")
 
 
 def export_specs(store: Store, storage: Storage) -> list[ExportSpec]:

@@ -55,6 +55,11 @@ class System(BaseModel):
     model: str
     version: str
     api_version: str
+    exports_pending: bool = Field(False, description=(
+        "True while nfs-ganesha may serve other NFS exports than the ones the API reports: "
+        "a change ganesha refused (answered 503, nothing stored) and the give-back of the "
+        "stored exports both failed. The appliance applies the stored exports again every "
+        "second until ganesha takes them; then this is false again."))
 
 
 class Pool(BaseModel):

@@ -29,7 +29,7 @@ def health() -> Health:
 def system(appliance: ApplianceDep) -> System:
     """Who the appliance is."""
     return System(vendor=VENDOR, model=appliance.config.model, version=__version__,
-                  api_version="1")
+                  api_version="1", exports_pending=appliance.exports.pending)
 
 
 @router.get("/pools", response_model=PoolList)

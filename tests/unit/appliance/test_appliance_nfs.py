@@ -207,11 +207,13 @@ def test_exports_ganesha_did_not_take_back_are_retried_until_applied(ganesha) ->
     assert_error(reply, 503, "BUSY")
     publisher = client.app.state.appliance.exports
     assert publisher.pending
+    assert client.get(f"{API}/system").json()["exports_pending"] is True  # visible on GET
     fake.fail, applied = False, len(fake.calls)
     deadline = time.monotonic() + 30
     while publisher.pending and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not publisher.pending
+    assert client.get(f"{API}/system").json()["exports_pending"] is False
     assert len(fake.calls) > applied and fake.pseudos() == ["/pool1/e"]
 
 

@@ -15,7 +15,8 @@ def test_system(client: TestClient) -> None:
     reply = client.get(f"{API}/system")
     assert reply.status_code == 200
     assert reply.json() == {"vendor": "ACME STORAGE, Inc", "model": "ACME NAS Simulator",
-                            "version": __version__, "api_version": "1"}
+                            "version": __version__, "api_version": "1",
+                            "exports_pending": False}
 
 
 def test_pools_empty_and_paginated(client: TestClient) -> None:
