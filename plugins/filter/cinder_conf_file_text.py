@@ -8,10 +8,10 @@ name: cinder_conf_file_text
 short_description: cinder.conf sections with every value as it must be written
 version_added: 0.1.0
 description:
-  - Turns a map of cinder.conf sections (C({section: {key: value}})) into the text each value
-    must have in the file so that oslo.config reads the value given - C(true)/C(false) for
-    booleans, lists joined with commas, C(null) left out, and every C($) doubled
-    (oslo.config reads C($name) as the value of another option, C($$) as C($)).
+  - Turns a map of cinder.conf sections (section name to a map of option names and values)
+    into the text each value must have in the file so that oslo.config reads the value given -
+    C(true)/C(false) for booleans, lists joined with commas, C(null) left out, and every C($)
+    doubled (oslo.config reads C($name) as the value of another option, C($$) as C($)).
   - Values are literal; a reference to another option (C($state_path)) cannot be written.
 options:
   _input:
