@@ -81,8 +81,10 @@ def test_client_works_with_distribution_libraries(appliance, name, pins):
     assert out['steps'] == {'login': '1', 'get': 'pool1', 'dropped_get': 0, 'create': MIB,
                             'patch': 2 * MIB, 'adopt': True}
     login, hours, dropped, create, patch = out['sleeps']
-    assert (login, hours, create, patch) == (0.0, 60.0, 60.0, 0.0)  # 3 h asked, 60 s waited
-    assert 0.01 <= dropped <= 0.02  # backoff with jitter after the dropped connection
+    assert (hours, create) == (60.0, 60.0)  # 3 h asked, 60 s waited
+    # backoff with jitter after the dropped connection, and for a Retry-After of 0 (issue 24:
+    # never a retry without a wait)
+    assert all(0.01 <= wait <= 0.02 for wait in (login, dropped, patch)), out['sleeps']
     assert appliance.sent('POST', '/auth/login', exact=True) == 2
     assert appliance.sent('GET', '/pools/pool1', exact=True) == 2
     assert appliance.sent('GET', '/shares', exact=True) == 2
