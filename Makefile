@@ -16,7 +16,7 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks unit integration test bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-verify
+.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks release unit integration test bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-verify
 
 help:  ## this list (from the ## comment of each target)
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -67,6 +67,11 @@ units-matrix: venv collection-link  ## unit tests of the modules and client with
 publish-checks: venv  ## the Galaxy tarball: ansible-lint production, galaxy-importer, antsibull-changelog lint
 	@echo "== publish checks"
 	@tests/publish/run.sh
+
+RELEASE_DIR ?= $(ROOT)/dist
+
+release: venv  ## one version's artifacts into dist/ (RELEASE_DIR=): collection tarball, driver wheel and sdist, SHA256SUMS
+	@$(PY) tests/publish/release.py --output $(RELEASE_DIR)
 
 unit: venv  ## pytest tests/unit (no services)
 	@$(PY) -m pytest -q --ignore=tests/unit/plugins tests/unit
@@ -124,4 +129,4 @@ lab-down: venv collection-link  ## cd lab && molecule destroy -s default: lab/bi
 	@cd lab && PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule destroy -s default --no-command-borders
 
 clean:  ## remove build/ and tool caches
-	rm -rf build .pytest_cache .ruff_cache
+	rm -rf build dist .pytest_cache .ruff_cache

@@ -24,8 +24,8 @@ SHIPPED_ROLES = ('appliance', 'cinder_backend', 'driver', 'smoke')
 DOCUMENTED_ROLES = SHIPPED_ROLES
 # Everything in the tarball matches one of these.
 SHIPPED = (
-    'MANIFEST.json', 'FILES.json', 'README.md', 'LICENSE', 'requirements.txt',
-    'meta/runtime.yml', 'docs/*.md', 'changelogs/*',
+    'MANIFEST.json', 'FILES.json', 'README.md', 'LICENSE', 'requirements.txt', 'bindep.txt',
+    'meta/runtime.yml', 'meta/execution-environment.yml', 'docs/*.md', 'changelogs/*',
     'plugins/*', 'playbooks/site.yml', 'playbooks/smoke.yml',
     *(f'roles/{role}/*' for role in SHIPPED_ROLES),
     # installed by acme.nas.driver / built by acme.nas.appliance from the collection

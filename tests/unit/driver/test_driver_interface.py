@@ -14,7 +14,7 @@ from unittest import mock
 import pytest
 from driver_helpers import MY_IP, assert_clean, copy_image_to_volume
 
-from acme_cinder import nfs, options
+from acme_cinder import __version__, nfs, options
 from cinder import exception, interface
 from cinder.interface import util as interface_util
 from cinder.interface import (volume_driver, volume_manageable_driver,
@@ -34,7 +34,7 @@ def test_registered_with_the_volumedriver_decorator():
     assert nfs.AcmeNfsDriver in interface._volume_register
     info = interface_util.DriverInfo(nfs.AcmeNfsDriver)
     assert info.class_fqn == 'acme_cinder.nfs.AcmeNfsDriver'
-    assert info.version == '1.0.0' and info.supported
+    assert info.version == __version__ and info.supported
 
 
 @pytest.mark.parametrize('iface', CLAIMED, ids=lambda i: i.__name__)

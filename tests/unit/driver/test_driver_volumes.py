@@ -14,7 +14,7 @@ from oslo_config import cfg
 from tests.support.appliance import free_port
 from tests.support.cinder_driver import read, volume_file, write
 
-from acme_cinder import quotas
+from acme_cinder import __version__, quotas
 from cinder import context, exception
 from cinder.objects import fields
 
@@ -533,7 +533,7 @@ def test_snapshot_revert_needs_no_temp_snapshot(driver):
 
 # -- stats -------------------------------------------------------------------------------
 EXPECTED_STATS = {
-    'vendor_name': 'ACME STORAGE, Inc', 'storage_protocol': 'NFS', 'driver_version': '1.0.0',
+    'vendor_name': 'ACME STORAGE, Inc', 'storage_protocol': 'NFS', 'driver_version': __version__,
     'volume_backend_name': 'acme-unit', 'total_capacity_gb': 100.0,
     # the pool's sum of quotas: three 2 GiB volumes, each with 1 % headroom (3 * 2069 MiB)
     'provisioned_capacity_gb': 6.06, 'free_capacity_gb': 100.0, 'reserved_percentage': 0,
