@@ -4,7 +4,7 @@
   oslo.config reads cinder.conf then that directory (--config-dir), as cinder-volume does.
 - kolla-ansible: the same drop-in, as /etc/kolla/config/cinder/cinder-volume.conf, merged
   into a cinder.conf by kolla-ansible's own merge_configs action plugin (from its release
-  wheel, pinned below, cached under .cache/compat/).
+  wheel, pinned in tests/support/kolla.py, cached under .cache/compat/).
 - openstack-ansible: acme.nas.osa_cinder_backends gives os_cinder's cinder_backends, rendered
   through os_cinder's backend template (tests/integration/roles/files/).
 Every resulting cinder.conf goes through the role's validator with Cinder's Python.
@@ -12,14 +12,12 @@ Every resulting cinder.conf goes through the role's validator with Cinder's Pyth
 
 from __future__ import annotations
 
-import fcntl
 import grp
 import os
 import pwd
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -27,14 +25,13 @@ import yaml
 from oslo_config import cfg
 
 from tests.support.ansible import Ansible
+from tests.support.kolla import kolla_ansible_dir
 
 pytestmark = [pytest.mark.integration]
 
 REPO = Path(__file__).resolve().parents[3]
 FILES = Path(__file__).parent / 'files'
 VALIDATOR = REPO / 'roles' / 'cinder_backend' / 'files' / 'acme-cinder-conf-validate'
-KOLLA_ANSIBLE = '22.2.0'
-CACHE = REPO / '.cache' / 'compat' / f'kolla-ansible-{KOLLA_ANSIBLE}'
 PASSWORD = 'Dr0p-in-$3cret$'  # a $ is what oslo.config interpolates: every path writes $$
 
 BACKENDS = {
@@ -157,23 +154,9 @@ def test_dropin_validation_still_refuses_a_broken_acme_backend(tmp_path):
 
 
 @pytest.fixture(scope='session')
-def kolla_action_plugins(tmp_path_factory) -> Path:
+def kolla_action_plugins() -> Path:
     """kolla-ansible's action_plugins/merge_configs.py from its release wheel (cached)."""
-    plugin = CACHE / 'action_plugins' / 'merge_configs.py'
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE.parent / 'kolla-ansible.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not plugin.exists():
-            download = tmp_path_factory.mktemp('kolla')
-            subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps',
-                            f'kolla-ansible=={KOLLA_ANSIBLE}', '-d', download],
-                           check=True, capture_output=True, timeout=300)
-            wheel, = download.glob('kolla_ansible-*.whl')
-            name = (f'kolla_ansible-{KOLLA_ANSIBLE}.data/data/share/kolla-ansible/ansible/'
-                    'action_plugins/merge_configs.py')
-            plugin.parent.mkdir(exist_ok=True)
-            plugin.write_bytes(zipfile.ZipFile(wheel).read(name))
-    return plugin.parent
+    return kolla_ansible_dir() / 'action_plugins'
 
 
 def test_kolla_merge_configs_merges_the_dropin_into_cinder_conf(tmp_path, kolla_action_plugins):

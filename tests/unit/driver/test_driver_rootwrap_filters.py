@@ -11,6 +11,7 @@ variables, and matched by oslo.rootwrap as Cinder's root helper matches them.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,22 +78,41 @@ def every_file_operation(drv, appliance, volume, snapshot, new_volume, ctx) -> N
     drv.manage_existing(new_volume(size=None), {'source-name': 'legacy'})
 
 
-@pytest.mark.parametrize('sparse', [True, False], ids=['thin', 'thick'])
-def test_insecure_mode_commands_of_every_operation_pass_the_shipped_filters(
-        make_driver, appliance, volume, snapshot, new_volume, ctx, tmp_path, sparse):
-    drv = make_driver(nas_secure_file_operations='false', nfs_sparsed_volumes=sparse)
+def commands_as_root(drv, appliance, volume, snapshot, new_volume, ctx) -> list[tuple]:
+    """Every distinct command the driver runs as root in every file operation, and the mount."""
     drv._execute = recorder = RootRecorder()
     every_file_operation(drv, appliance, volume, snapshot, new_volume, ctx)
     as_root = [cmd for cmd, root in recorder.as_root if root]
     assert {'truncate', 'mv', 'cp', 'stat', 'chmod'} <= {cmd[0] for cmd in as_root}
-    filters = rendered_filters(drv.base, tmp_path)
+    return [*dict.fromkeys(as_root), os_brick_mount_command(drv)]
+
+
+def refused_by(filters: list, commands: list[tuple]) -> list[str]:
     refused = []
-    for cmd in [*dict.fromkeys(as_root), os_brick_mount_command(drv)]:
+    for cmd in commands:
         try:
             wrapper.match_filter(filters, list(cmd), exec_dirs=EXEC_DIRS)
         except (wrapper.NoFilterMatched, wrapper.FilterMatchNotExecutable):
             refused.append(' '.join(cmd))
-    assert refused == []
+    return refused
+
+
+def cinders_own_filters() -> list:
+    """Cinder's etc/cinder/rootwrap.d of its release: all a host has where only Cinder's own
+    filters are installed (kolla's cinder-base image copies Cinder's etc/cinder into
+    /etc/cinder: docs/deployment-tools.md, kolla-ansible)."""
+    directory = Path(sys.prefix) / 'etc' / 'cinder' / 'rootwrap.d'
+    assert (directory / 'volume.filters').is_file()
+    return wrapper.load_filters([str(directory)])
+
+
+@pytest.mark.parametrize('sparse', [True, False], ids=['thin', 'thick'])
+def test_insecure_mode_commands_of_every_operation_pass_the_shipped_and_cinders_filters(
+        make_driver, appliance, volume, snapshot, new_volume, ctx, tmp_path, sparse):
+    drv = make_driver(nas_secure_file_operations='false', nfs_sparsed_volumes=sparse)
+    commands = commands_as_root(drv, appliance, volume, snapshot, new_volume, ctx)
+    assert refused_by(rendered_filters(drv.base, tmp_path), commands) == []
+    assert refused_by(cinders_own_filters(), commands) == []
 
 
 @pytest.mark.parametrize('cmd', [
