@@ -23,9 +23,18 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-# openstack-ansible user_variables.yml (the backends as acme.nas.cinder_backend takes them)
-cinder_backends: >-
+# /etc/openstack_deploy/group_vars/cinder_volume/acme.yml (not a user_*.yml file: openstack-ansible
+# passes those as extra vars, and a cinder_backends there replaces each host's own backends)
+acme_osa_cinder_backends: >-
   {{ acme_cinder_backends | acme.nas.osa_cinder_backends(ca_file='/etc/cinder/acme-ca.pem') }}
+
+# openstack_user_config.yml: each storage host's cinder_backends names them next to its own
+# storage_hosts:
+#   storage1:
+#     container_vars:
+#       cinder_backends:
+#         lvm: {...}
+#         acme-gold: "{{ acme_osa_cinder_backends['acme-gold'] }}"
 """
 
 RETURN = r"""
