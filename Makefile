@@ -40,9 +40,10 @@ $(STAMP): requirements-dev.txt constraints.txt appliance/pyproject.toml driver/p
 
 venv: $(STAMP)  ## the project's virtualenv (.venv) with pinned requirements
 
-collection-link:  ## ansible and ansible-test need the checkout under ansible_collections/acme/nas
+collection-link:  ## ansible and ansible-test need the checkout under ansible_collections/acme/nas (+ requirements-collections.txt)
 	@mkdir -p $(dir $(COLL))
 	@ln -sfn $(ROOT) $(COLL)
+	@ACME_PYTHON=$(PY) tests/compat/newer-collections.sh
 
 lint: venv collection-link  ## ruff, shellcheck of every shell script, the simulator's import contracts, ansible-lint (lab/ and the rest)
 	@echo "== ruff"
@@ -79,7 +80,7 @@ unit: venv  ## pytest tests/unit (no services)
 integration: deps venv collection-link  ## pytest tests/integration (real simulator, ganesha, podman, etcd)
 	@$(PY) -m pytest -q tests/integration
 
-MOLECULE_SCENARIOS := appliance cinder_backend driver
+MOLECULE_SCENARIOS := appliance cinder_backend driver driver_trixie
 
 molecule: deps venv collection-link  ## molecule test of the cheap scenarios (log: build/molecule/NAME.log)
 	@echo "== molecule test"

@@ -38,7 +38,7 @@ SHIPPED = (
 NEVER = ('lab/*', 'roles/lab_*', 'playbooks/lab*.yml', 'molecule/*', 'tests/unit/*',
          'tests/integration/*', 'tests/support/*', 'tests/output/*', 'build/*', '*__pycache__*',
          '*.pyc', '*.egg-info*', '.*', '*/.*', 'Makefile', 'constraints.txt',
-         'requirements-dev.txt')
+         'requirements-dev.txt', 'requirements-collections.txt')
 # Modules of other collections that shipped content may use without a Galaxy dependency:
 # acme.nas.appliance (the simulator, a lab/CI helper) documents containers.podman as its own need.
 OPTIONAL = {'containers.podman': 'roles/appliance/'}
