@@ -7,8 +7,9 @@ reinstalls and rebuilds, handler restarts, secrets kept out of the output, inval
 configuration and the argument_specs rejecting bad input. They run the scenarios' playbooks
 directly, each in its own temporary directory, and remove what they made.
 
-The smoke role needs real Cinder services, an ACME backend and a kernel NFS client: it is
-exercised by the lab (make lab), not here.
+The smoke role's flows need real Cinder services, an ACME backend and a kernel NFS client: they
+run in the lab (make lab); its openstack.cloud calls are checked in test_smoke_openstack_cloud.py.
+molecule/driver_trixie runs the driver and cinder_backend roles on a Debian 13 root.
 """
 
 from __future__ import annotations
