@@ -84,31 +84,43 @@ def files_under(root: Path) -> dict[str, bytes]:
             if p.is_file()}
 
 
+class Volumes:
+    """Volumes a test puts into Cinder's database; those it leaves are deleted after it."""
+
+    def __init__(self, cinder: cinder_api.CinderApi) -> None:
+        self.cinder, self.ids = cinder, []
+
+    def add(self, *host_status: tuple[str, str]) -> list[str]:
+        made = self.cinder.add_volumes(*host_status)
+        self.ids += made
+        return made
+
+    def delete(self, *ids: str) -> None:
+        self.cinder.delete_volumes(*ids)
+        self.ids = [i for i in self.ids if i not in ids]
+
+
 @pytest.fixture
 def volumes(cinder):
-    """Volumes put into Cinder's database by a test, deleted after it."""
-    made: list[str] = []
-
-    def add(*host_status: tuple[str, str]) -> list[str]:
-        made.extend(cinder.add_volumes(*host_status))
-        return made[-len(host_status):]
-    yield add
-    if made:
-        cinder.delete_volumes(*made)
+    made = Volumes(cinder)
+    yield made
+    if made.ids:
+        cinder.delete_volumes(*made.ids)
 
 
 def test_a_backend_with_volumes_is_not_removed_and_one_without_is(volume_host, volumes):
     """Full layout, two ACME backends. Without a cloud to ask: refused. acme-gold holds
     volumes (one in an error state): refused, nothing written. acme-bronze holds none (a volume
     on acme-bronze-2 is not on it): its section, its override section and its name in
-    enabled_backends go, acme-gold stays."""
+    enabled_backends go, acme-gold stays. Its volumes deleted, acme-gold goes too: the file
+    the role created stays, with the base and no backend."""
     volume_host.play(BACKEND).ok()
     before, restarted = files_under(volume_host.root), volume_host.restarts()
     no_cloud = volume_host.play(BACKEND, acme_cinder_backends_absent=['acme-bronze'])
     assert no_cloud.rc != 0 and 'Set acme_cinder_cloud' in no_cloud.output
     assert files_under(volume_host.root) == before
 
-    busy = volumes(('cv1@acme-gold#gold', 'error'), ('cv2@acme-gold#gold', 'in-use'),
+    busy = volumes.add(('cv1@acme-gold#gold', 'error'), ('cv2@acme-gold#gold', 'in-use'),
                    ('cv1@acme-bronze-2#bronze', 'available'))
     refused = volume_host.play(BACKEND, acme_cinder_backends_absent=['acme-gold'],
                                **volume_host.cloud)
@@ -131,6 +143,15 @@ def test_a_backend_with_volumes_is_not_removed_and_one_without_is(volume_host, v
     assert volume_host.restarts() == restarted + 1
     assert volume_host.play(BACKEND, **remove).ok().changed_tasks == []
     assert volume_host.restarts() == restarted + 1
+
+    volumes.delete(*busy[:2])
+    volume_host.play(BACKEND, acme_cinder_backends_absent=['acme-gold', 'acme-bronze'],
+                     **volume_host.cloud).ok()
+    text = volume_host.conf.read_text()
+    assert 'enabled_backends = \n' in text and 'acme-gold' not in text
+    assert 'state_path = /var/lib/cinder' in text and 'transport_url = rabbit://' in text
+    assert not (volume_host.conf.parent / 'acme-ca.pem').exists()
+    assert volume_host.restarts() == restarted + 2
 
 
 def test_removing_the_last_backend_puts_back_the_cinder_conf_it_took_over(volume_host):
