@@ -354,8 +354,8 @@ def test_osa_driver_wheel_installs_from_cinder_user_pip_packages(osa, repo_url, 
     copy = shlex.split(osa.place(doc_command('ansible repo_all ')))
     copied = ok(osa.run(copy[0], *copy[1:]))['plays'][0]['tasks'][0]['hosts']
     assert list(copied) == ['infra1-repo-container']
-    version = re.search(r'(?m)^version = "([^"]+)"', (REPO / 'driver' / 'pyproject.toml')
-                        .read_text())[1]
+    version = re.search(r"(?m)^__version__ = '([^']+)'",
+                        (REPO / 'driver' / 'acme_cinder' / '__init__.py').read_text())[1]
     wheel_name = f'acme_cinder_driver-{version}-py3-none-any.whl'
     assert (osa.moved('/var/www/repo') / 'acme' / wheel_name).is_file()
     assert 'acme_cinder/acme_client.py' in zipfile.ZipFile(
