@@ -121,7 +121,7 @@ def test_a_backend_with_volumes_is_not_removed_and_one_without_is(volume_host, v
     assert files_under(volume_host.root) == before
 
     busy = volumes.add(('cv1@acme-gold#gold', 'error'), ('cv2@acme-gold#gold', 'in-use'),
-                   ('cv1@acme-bronze-2#bronze', 'available'))
+                       ('cv1@acme-bronze-2#bronze', 'available'))
     refused = volume_host.play(BACKEND, acme_cinder_backends_absent=['acme-gold'],
                                **volume_host.cloud)
     assert refused.rc != 0
