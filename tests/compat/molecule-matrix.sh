@@ -21,7 +21,7 @@ while read -r pin; do
         log=build/molecule/$scenario-$version.log
         start=$(date +%s)
         if TRIXIE_TARGET_VENV=/opt/acme/target tests/compat/trixie-root.sh \
-               tests/compat/core-venv.sh "$version" \
+               tests/compat/core-venv.sh "$version" sh -c 'ansible --version && exec "$@"' sh \
                molecule test -s "$scenario" --no-command-borders >"$log" 2>&1 </dev/null; then
             echo "molecule test -s $scenario, ansible-core $version (Debian 13 root):" \
                  "passed in $(( $(date +%s) - start ))s"
