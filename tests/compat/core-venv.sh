@@ -11,12 +11,15 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# oslo.config: the cinder_conf filter's test reads the file back with it (Cinder's parser)
 TEST_PKGS=(pytest pytest-timeout hypothesis requests urllib3 responses trustme httpx jmespath
-           molecule ansible-compat pytest-testinfra)
+           oslo.config molecule ansible-compat pytest-testinfra)
 which=$1
 shift
 venv=/opt/acme/target
 [ "$which" = target ] || venv=/opt/acme/ansible-core-$which
+# a venv is rebuilt when this script or the pins change
+stamp=$(cat "${BASH_SOURCE[0]}" "$ROOT/constraints.txt" "$ROOT/requirements-dev.txt" | sha256sum | cut -c1-16)
 
 pip_install() {
     "$venv/bin/pip" install -q -c "$venv/constraints.txt" "$@" 2>&1 |
@@ -40,9 +43,9 @@ make_venv() {
     pip_install --no-deps -e "$ROOT/driver"
     "$venv/bin/python" -c 'import acme_cinder'
     echo "$venv: $(du -sh "$venv" | cut -f1), $((SECONDS - start))s"
-    touch "$venv/.acme-complete"
+    echo "$stamp" >"$venv/.acme-complete"
 }
 
-[ -e "$venv/.acme-complete" ] || make_venv
+[ "$(cat "$venv/.acme-complete" 2>/dev/null)" = "$stamp" ] || make_venv
 export VENV_BIN=$venv/bin PATH=$venv/bin:$PATH
 exec "$@"
