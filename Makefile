@@ -16,7 +16,7 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks release unit integration test bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-verify
+.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix molecule-matrix publish-checks release unit integration test bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-verify
 
 help:  ## this list (from the ## comment of each target)
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -59,11 +59,15 @@ sanity: venv collection-link  ## ansible-test sanity (ansible-core of .venv)
 	@echo "== ansible-test sanity"
 	@PATH=$(VENV)/bin:$$PATH tests/sanity/run.sh
 
-sanity-matrix: venv collection-link  ## ansible-test sanity with the older supported ansible-core releases (own venvs in .cache/compat)
+sanity-matrix: deps venv collection-link  ## ansible-test sanity with ansible-core 2.20 and 2.21 (Debian 13 root in .cache/trixie)
 	@tests/sanity/matrix.sh
 
-units-matrix: venv collection-link  ## unit tests of the modules and client with the older supported ansible-core releases
+units-matrix: deps venv collection-link  ## unit tests of the modules and client with ansible-core 2.20 and 2.21 (Debian 13 root)
 	@tests/compat/units-matrix.sh
+
+molecule-matrix: deps venv collection-link  ## molecule test -s cinder_backend, driver with ansible-core 2.20 and 2.21 (Debian 13 root)
+	@echo "== molecule test, ansible-core 2.20 and 2.21"
+	@tests/compat/molecule-matrix.sh
 
 publish-checks: venv  ## the Galaxy tarball: ansible-lint production, galaxy-importer, antsibull-changelog lint
 	@echo "== publish checks"
@@ -96,7 +100,7 @@ ansible-test: deps venv collection-link  ## ansible-test units (tests/unit/plugi
 	@echo "== ansible-test integration (the modules against the simulator)"
 	@tests/ansible-test/run.sh integration
 
-test: deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks molecule ansible-test  ## every test tier (installs what it needs); last line = the pytest summary
+test: deps venv collection-link lint sanity sanity-matrix units-matrix publish-checks molecule molecule-matrix ansible-test  ## every test tier (installs what it needs); last line = the pytest summary
 	@echo "== pytest: unit + integration"
 	@$(PY) -m pytest -p no:cacheprovider --ignore=tests/unit/plugins tests/unit tests/integration
 

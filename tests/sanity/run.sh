@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ansible-test sanity for the whole collection, without containers: Python 3.11, --local.
+# ansible-test sanity for the whole collection, without containers: --local, with the Python of
+# VENV_BIN (default: the .venv's, 3.11; tests/sanity/matrix.sh runs it in the trixie root, 3.13).
 #
 #   tests/sanity/run.sh                 every sanity test
 #   tests/sanity/run.sh --test pylint   extra arguments go to ansible-test sanity
@@ -14,6 +15,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 COLL=$ROOT/build/ansible_collections/acme/nas
 VENV_BIN=${VENV_BIN:-$ROOT/.venv/bin}
 PYTHON=$VENV_BIN/python
+PYTHON_VERSION=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 mkdir -p "$(dirname "$COLL")"
 [ -e "$COLL" ] || ln -sfn "$ROOT" "$COLL"
@@ -36,6 +38,6 @@ export ANSIBLE_TEST_CONTENT_ROOT=$COLL
 cd "$ROOT"
 start=$(date +%s)
 status=0
-"$VENV_BIN/ansible-test" sanity --python 3.11 --local --color no "$@" || status=$?
+"$VENV_BIN/ansible-test" sanity --python "$PYTHON_VERSION" --local --color no "$@" || status=$?
 echo "ansible-test sanity: $(( $(date +%s) - start ))s, exit status $status"
 exit "$status"

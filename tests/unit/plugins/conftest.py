@@ -11,7 +11,7 @@ import json
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.parameters import remove_values
-from tests.support.module_args import patch_module_args
+from ansible.module_utils.testing import patch_module_args
 
 
 class AnsibleExit(Exception):

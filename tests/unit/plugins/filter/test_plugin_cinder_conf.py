@@ -67,7 +67,7 @@ DOLLAR = {'volume_driver': ACME, 'nas_password': 'pa$word$', 'acme_retries': 3,
 
 
 def test_what_is_written_doubles_every_dollar_so_oslo_config_reads_the_value_given(tmp_path):
-    # oslo.config comes with Cinder: in the older ansible-core venvs (units-matrix), no Cinder
+    # oslo.config comes with Cinder (the units-matrix venvs have it without Cinder)
     cfg = pytest.importorskip('oslo_config.cfg')
     written = cinder_conf_file_text({'acme': cinder_backend_sections({'acme': DOLLAR})['acme'],
                                      'DEFAULT': {'debug': True, 'host': None}})

@@ -15,7 +15,7 @@ from ansible_collections.acme.nas.plugins.module_utils.acme_module import (
     error_result,
 )
 from ansible_collections.acme.nas.plugins.modules.acme_share_info import ShareInfoModule
-from tests.support.module_args import patch_module_args
+from ansible.module_utils.testing import patch_module_args
 
 PASSWORD = 'S3cret-never-shown'
 
