@@ -184,16 +184,8 @@ def test_cinder_backend_password_change_restarts_and_is_never_shown(backend_runn
     assert restarts(backend_runner) == 2
 
 
-FOREIGN_CONF = """[DEFAULT]
-my_ip = 192.0.2.21
-enabled_backends = lvm-1
-
-[keystone_authtoken]
-password = the-cloud's-own
-
-[lvm-1]
-volume_driver = cinder.volume.drivers.lvm.LVMVolumeDriver
-"""
+# A cinder.conf another tool wrote (the full layout takes it over only when told to).
+FOREIGN_CONF = (Path(__file__).parent / 'files' / 'foreign-cinder.conf').read_text()
 
 
 def test_cinder_backend_full_layout_never_replaces_a_cinder_conf_it_did_not_write(

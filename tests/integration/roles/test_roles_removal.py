@@ -29,16 +29,7 @@ DRIVER = MOLECULE / 'driver' / 'converge.yml'
 REMOVE = REPO / 'playbooks' / 'remove.yml'
 
 # A cinder.conf another tool wrote (the full layout takes it over only when told to).
-FOREIGN_CONF = """[DEFAULT]
-my_ip = 192.0.2.21
-enabled_backends = lvm-1
-
-[keystone_authtoken]
-password = the-cloud's-own
-
-[lvm-1]
-volume_driver = cinder.volume.drivers.lvm.LVMVolumeDriver
-"""
+FOREIGN_CONF = (Path(__file__).parent / 'files' / 'foreign-cinder.conf').read_text()
 
 
 @pytest.fixture(scope='module')
