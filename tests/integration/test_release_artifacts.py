@@ -148,8 +148,11 @@ def test_an_execution_environment_gets_the_collection_dependencies(
     assert (context / '_build' / 'collections' / COLLECTION).read_bytes() == \
         (release / COLLECTION).read_bytes()
     installed = tmp_path / 'collections'
+    # As in the image: no other acme.nas on the collections path (make test's
+    # ANSIBLE_COLLECTIONS_PATH has the checkout, and ansible-galaxy then installs nothing).
     run(BIN / 'ansible-galaxy', 'collection', 'install', '--no-deps', '-p', installed,
-        context / '_build' / 'collections' / COLLECTION)
+        context / '_build' / 'collections' / COLLECTION,
+        env={**os.environ, 'ANSIBLE_COLLECTIONS_PATH': str(installed)})
     pip, bindep = tmp_path / 'pip.txt', tmp_path / 'bindep.txt'
     run(sys.executable, context / '_build' / 'scripts' / 'introspect.py', 'introspect',
         '--write-pip', pip, '--write-bindep', bindep, installed)
