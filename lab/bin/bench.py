@@ -1,6 +1,7 @@
 """make lab-bench: the ACME driver side by side with Cinder's generic NFS driver, in the lab.
 
-    lab/bin/lab-bench [--steps setup,clone,burst,scale,restart,nfs-stop,teardown] [options]
+    lab/bin/lab-bench [--steps setup,clone,burst,scale,restart,shared-base,migrate,nfs-stop,
+                      teardown] [options]
 
 Runs inside the lab namespace (lab/bin/lab-bench enters it), through Keystone (clouds.yaml,
 openstacksdk), against the running lab. Each step saves its figures to lab/state/bench/STEP.json;
@@ -22,6 +23,10 @@ shared-base  (after setup with --generic-mount-base set to the ACME backend's ba
           it survives the ACME backend's reconciles (a restart of its cinder-volume, stats
           refreshes) and ACME operations that mount and unmount (create, extend); no
           "Unmounted" line of the ACME driver names it
+migrate   a volume of the generic backend holding written data retyped to the ACME backend's
+          type with on-demand migration: Cinder's generic, host-assisted copy (dd as root on
+          the generic backend's host, the lab's secure NAS mode); the data's checksum on the
+          appliance before and after, the time, the mounts left
 nfs-stop  ganesha stopped (SIGSTOP) once the appliance has made the share of a new volume,
           before the driver mounts it; resumed once the driver gave up: nfs_mount_attempts
           honoured, a clear error, nothing left
@@ -32,6 +37,7 @@ report    only print the saved tables
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -53,7 +59,9 @@ GENERIC_SHARE = 'bench-generic-nfs'
 GENERIC_QUOTA = 60 * GIB
 CLEANUP_S = 60  # what the driver may take to clean up after a failed create (nfs-stop)
 GENERIC_MOUNT_BASE = '/var/lib/cinder/mnt-generic'  # lab/playbooks/bench_backend.yml
-STEPS = ('setup', 'clone', 'burst', 'scale', 'restart', 'shared-base', 'nfs-stop', 'teardown')
+STEPS = ('setup', 'clone', 'burst', 'scale', 'restart', 'shared-base', 'migrate', 'nfs-stop',
+         'teardown')
+MIGRATE_MIB = 256  # written into the generic volume before it moves
 LOCK_WORDS = re.compile(r'lock|Lock|coordination|tooz|deadlock', re.I)
 
 
@@ -485,6 +493,59 @@ def step_shared_base(lab: Lab, _args: argparse.Namespace) -> dict:
     return result
 
 
+def volume_file(lab: Lab, share: dict, name: str) -> Path:
+    """The volume's file in the appliance's storage (the container's data volume)."""
+    return next(lab.appliance.data.glob(f'**/shares/{share["id"]}')) / name
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open('rb') as handle:
+        for block in iter(lambda: handle.read(MIB), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def acme_mounts_at_rest(lab: Lab) -> dict[str, int]:
+    """NFS mounts under the ACME backend's base on each volume host, the generic share's
+    (when setup put it in the same base) left out."""
+    generic = {line.split()[-1] for line in generic_mounts(lab)}
+    return {g.name: len([m for m in g.nfs_mounts(lab.acme_base) if m not in generic])
+            for g in lab.guests}
+
+
+def step_migrate(lab: Lab, _args: argparse.Namespace) -> dict:
+    """Generic NFS -> ACME by retype with on-demand migration (Cinder's generic migration)."""
+    cloud = lab.cloud
+    generic_host(lab)  # setup made the generic backend there
+    volume_id = cloud.create('bench-migrate', GENERIC)
+    status, _t = cloud.wait_one(volume_id, 900)
+    if status != 'available':
+        raise RuntimeError(f'migrate: the generic volume is {status}')
+    write_on_appliance(lab, GENERIC, volume_id, MIGRATE_MIB)
+    source_share = lab.appliance.client.shares.find(GENERIC_SHARE, lab.appliance.pool)
+    before = file_digest(volume_file(lab, source_share, f'volume-{volume_id}'))
+    start = time.monotonic()
+    cloud.bs.retype_volume(volume_id, lab.acme_type, migration_policy='on-demand')
+    volume = bl.settled(lambda: cloud.bs.get_volume(volume_id),
+                        lambda v: v.migration_status in ('success', 'error')
+                        and v.status in cloud.DONE, within=3600, interval=5)
+    seconds = time.monotonic() - start
+    name_id = volume.migration_id or volume_id
+    share = lab.acme_share(name_id)
+    after = file_digest(volume_file(lab, share, f'volume-{name_id}')) if share else None
+    result = dict(written_mib=MIGRATE_MIB, status=volume.status,
+                  migration_status=volume.migration_status, host=volume.host,
+                  volume_type=volume.volume_type, seconds=seconds, share=bool(share),
+                  checksum_before=before, checksum_after=after,
+                  acme_mounts_left=acme_mounts_at_rest(lab),
+                  secure={k: lab.backend.get(k, 'auto') for k in
+                          ('nas_secure_file_operations', 'nas_secure_file_permissions')})
+    result['not_deleted'] = len(cloud.delete_all([volume_id], 900)[1])
+    log(f'migrate: {result}')
+    return result
+
+
 FAILED_MOUNT = re.compile(r'Mount of (\S+) failed after (\d+) attempts: (.*)')
 
 
@@ -663,8 +724,21 @@ def shared_base_table(data: dict) -> list[str]:
             f'{data["acme_mounts_at_rest"]}']
 
 
+def migrate_table(data: dict) -> list[str]:
+    same = data['checksum_after'] == data['checksum_before']
+    return ['migration generic NFS -> ACME (retype, on-demand; secure NAS mode '
+            f'{data["secure"]})',
+            f'  {data["written_mib"]} MiB written: {data["status"]}, migration '
+            f'{data["migration_status"]} in {data["seconds"]:.0f} s, now on {data["host"]} '
+            f'(type {data["volume_type"]})',
+            f'  data on the appliance after: {"the same" if same else "DIFFERENT"} '
+            f'(sha256 {(data["checksum_after"] or "no share")[:16]}); ACME mounts left '
+            f'{data["acme_mounts_left"]}; deleted: {"no" if data["not_deleted"] else "yes"}']
+
+
 TABLES = (('clone', clone_table), ('burst', burst_table), ('scale', scale_table),
-          ('restart', restart_table), ('shared-base', shared_base_table), ('nfs-stop', nfs_table))
+          ('restart', restart_table), ('shared-base', shared_base_table),
+          ('migrate', migrate_table), ('nfs-stop', nfs_table))
 
 
 def report() -> str:
@@ -688,7 +762,7 @@ def report() -> str:
 # --- main -----------------------------------------------------------------------------------
 
 RUNNERS = {'setup': step_setup, 'clone': step_clone, 'burst': step_burst, 'scale': step_scale,
-           'shared-base': step_shared_base,
+           'shared-base': step_shared_base, 'migrate': step_migrate,
            'restart': step_restart, 'nfs-stop': step_nfs_stop, 'teardown': step_teardown}
 
 
