@@ -176,10 +176,11 @@ class Smoke:
                 'vars': {'acme_smoke_cloud': cinder_api.CLOUD, '_acme_smoke_run': 'acme-smoke-test',
                          '_acme_smoke_results': [], '_acme_smoke_flow': 'volume_type',
                          '_acme_smoke_type_body': str(body), **extra},
-                'tasks': [{'name': 'The run type', 'ansible.builtin.include_role': {
-                              'name': 'acme.nas.smoke', 'tasks_from': 'type.yml'}},
-                          {'name': 'Results', 'ansible.builtin.debug': {
-                              'var': '_acme_smoke_results'}}]}
+                'tasks': [
+                    {'name': 'The run type', 'ansible.builtin.include_role': {
+                        'name': 'acme.nas.smoke', 'tasks_from': 'type.yml'}},
+                    {'name': 'Results', 'ansible.builtin.debug': {'var': '_acme_smoke_results'}},
+                ]}
         self.playbook.write_text(json.dumps([play]))
         return self.ansible.playbook(self.playbook)
 
