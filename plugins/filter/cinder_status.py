@@ -15,7 +15,8 @@ description:
   - "A Cinder pool or service belongs to a backend by the name after C(@) in its host
     (C(<host>@<backend>#<pool>), C(<host>@<backend>)), whatever the host or cluster name: all
     the hosts that serve a backend are checked."
-  - "Mismatches: a backend Cinder has no pool of (never loaded); an appliance pool of a backend
+  - "Mismatches: a backend Cinder has no pool of (never loaded, or every service of it down or
+    disabled: the scheduler leaves those out); an appliance pool of a backend
     that Cinder does not see (with C(acme_pool), Cinder names its one pool after the backend's
     C(volume_backend_name)); a Cinder pool of a backend that the inventory does not configure; a
     configured pool the appliance does not have; an appliance that could not be read; a
@@ -170,13 +171,24 @@ def backend_services(services: list[dict], backend: str) -> list[dict]:
                   key=lambda service: str(service['host']))
 
 
+def no_pool(name: str, services: list[dict]) -> str:
+    """Why Cinder has no pool of a backend: the scheduler reports only backends whose
+    cinder-volume is up and enabled and has sent the driver's capabilities."""
+    hosts = ', '.join(str(s['host']) for s in services)
+    if not services:
+        return (f'{name}: Cinder has no pool of this backend, cinder-volume never loaded it: no '
+                f'cinder-volume service has it (not in enabled_backends, or cinder-volume was '
+                f'not restarted)')
+    if any(s['state'] == 'up' and s['status'] == 'enabled' for s in services):
+        return (f'{name}: Cinder has no pool of this backend, cinder-volume never loaded it: '
+                f'the driver did not initialize (see the cinder-volume log of {hosts})')
+    return (f'{name}: Cinder has no pool of this backend: every cinder-volume service of it is '
+            f'down or disabled (if a service stays down, see the cinder-volume log of {hosts})')
+
+
 def pool_mismatches(name: str, rows: list[dict], services: list[dict]) -> list[str]:
     if not any(row['cinder_pool'] for row in rows):
-        where = ('see the cinder-volume log of ' + ', '.join(str(s['host']) for s in services)
-                 if services else 'no cinder-volume service has it either: not in '
-                 'enabled_backends, or cinder-volume was not restarted')
-        return [f'{name}: Cinder has no pool of this backend, cinder-volume never loaded it '
-                f'({where})']
+        return [no_pool(name, services)]
     found = []
     for row in rows:
         if row['appliance_pool'] and not row['cinder_pool']:

@@ -28,8 +28,10 @@ RABBITMQ_SERVER = Path('/usr/lib/rabbitmq/bin/rabbitmq-server')
 VOLUME_HOST = 'acme-status'
 NOAUTH = {'X-Auth-Token': 'admin:admin'}  # user:project, with auth_strategy = noauth
 # Heartbeat every second, down after 4 s without one; stats published every 3 s (the
-# minimum), periodic tasks from the start (no random delay).
-INTERVALS = """report_interval = 1
+# minimum), periodic tasks from the start (no random delay); a driver that fails to set up
+# is not set up again (its service then reports up at once, without the driver).
+INTERVALS = """reinit_driver_count = 0
+report_interval = 1
 service_down_time = 4
 periodic_interval = 1
 periodic_fuzzy_delay = 0
@@ -206,4 +208,3 @@ def start(state: Path, backends: dict[str, dict[str, str]]) -> Cinder:
     for binary in ('cinder-scheduler', 'cinder-volume'):
         cinder.start(binary)
     return cinder
-

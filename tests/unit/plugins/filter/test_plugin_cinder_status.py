@@ -76,8 +76,8 @@ def test_a_backend_cinder_never_loaded_is_named_with_its_service():
     pools = [p for p in POOLS if '@acme-a' not in p['name']]
     result = status(pools=pools)
     assert result['mismatches'] == [
-        'acme-a: Cinder has no pool of this backend, cinder-volume never loaded it '
-        '(see the cinder-volume log of vol1@acme-a)']
+        'acme-a: Cinder has no pool of this backend, cinder-volume never loaded it: the driver '
+        'did not initialize (see the cinder-volume log of vol1@acme-a)']
     assert result['backends'][0]['pools'][0]['cinder_pool'] is None
     assert '  MISMATCH ' + result['mismatches'][0] in result['backends'][0]['table']
 
@@ -86,8 +86,10 @@ def test_a_backend_without_pool_or_service_was_never_enabled():
     backends = dict(BACKENDS, **{'acme-new': {'volume_driver': ACME, 'acme_url': URL,
                                               'acme_pool': 'pool2'}})
     [mismatch] = status(backends=backends)['mismatches']
-    assert mismatch.startswith('acme-new: Cinder has no pool of this backend')
-    assert 'no cinder-volume service has it either' in mismatch
+    assert mismatch == (
+        'acme-new: Cinder has no pool of this backend, cinder-volume never loaded it: no '
+        'cinder-volume service has it (not in enabled_backends, or cinder-volume was not '
+        'restarted)')
 
 
 def test_an_appliance_pool_cinder_does_not_see_is_named():
@@ -137,6 +139,21 @@ def test_a_pool_missing_on_the_appliance_and_an_unreadable_appliance_are_named()
 def test_a_service_down_or_disabled_is_named(change, expected):
     services = [dict(s, **change) if s['host'] == 'vol1@acme-b' else s for s in SERVICES]
     assert status(services=services)['mismatches'] == expected
+
+
+@pytest.mark.parametrize('change, why', [
+    ({'state': 'down'}, 'is down'),
+    ({'status': 'disabled', 'disabled_reason': 'maintenance'}, 'is disabled (maintenance)'),
+])
+def test_a_backend_whose_only_service_is_down_or_disabled_has_no_pool_for_that_reason(
+        change, why):
+    """The scheduler leaves such services out: no "never loaded" for them."""
+    services = [dict(s, **change) if s['host'] == 'vol1@acme-b' else s for s in SERVICES]
+    pools = [p for p in POOLS if '@acme-b' not in p['name']]
+    assert status(pools=pools, services=services)['mismatches'] == [
+        'acme-b: Cinder has no pool of this backend: every cinder-volume service of it is down '
+        'or disabled (if a service stays down, see the cinder-volume log of vol1@acme-b)',
+        f'acme-b: cinder-volume service vol1@acme-b {why}']
 
 
 def test_every_host_of_a_backend_is_checked():
