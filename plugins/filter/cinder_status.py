@@ -15,8 +15,9 @@ description:
   - "A Cinder pool or service belongs to a backend by the name after C(@) in its host
     (C(<host>@<backend>#<pool>), C(<host>@<backend>)), whatever the host or cluster name: all
     the hosts that serve a backend are checked."
-  - "Mismatches: a backend Cinder has no pool of (never loaded, or every service of it down or
-    disabled: the scheduler leaves those out); an appliance pool of a backend
+  - "Mismatches: a backend Cinder has no pool of (never loaded - Cinder then shows its service
+    down, as when cinder-volume is not running - or every service of it disabled: the scheduler
+    leaves those out); an appliance pool of a backend
     that Cinder does not see (with C(acme_pool), Cinder names its one pool after the backend's
     C(volume_backend_name)); a Cinder pool of a backend that the inventory does not configure; a
     configured pool the appliance does not have; an appliance that could not be read; a
@@ -172,18 +173,21 @@ def backend_services(services: list[dict], backend: str) -> list[dict]:
 
 
 def no_pool(name: str, services: list[dict]) -> str:
-    """Why Cinder has no pool of a backend: the scheduler reports only backends whose
-    cinder-volume is up and enabled and has sent the driver's capabilities."""
+    """Why Cinder has no pool of a backend: the scheduler reports only the backends whose
+    cinder-volume service is up and enabled and has sent the driver's capabilities."""
     hosts = ', '.join(str(s['host']) for s in services)
+    prefix = f'{name}: Cinder has no pool of this backend'
     if not services:
-        return (f'{name}: Cinder has no pool of this backend, cinder-volume never loaded it: no '
-                f'cinder-volume service has it (not in enabled_backends, or cinder-volume was '
-                f'not restarted)')
+        return (f'{prefix}, cinder-volume never loaded it: no cinder-volume service has it (not '
+                f'in enabled_backends, or cinder-volume was not restarted)')
     if any(s['state'] == 'up' and s['status'] == 'enabled' for s in services):
-        return (f'{name}: Cinder has no pool of this backend, cinder-volume never loaded it: '
-                f'the driver did not initialize (see the cinder-volume log of {hosts})')
-    return (f'{name}: Cinder has no pool of this backend: every cinder-volume service of it is '
-            f'down or disabled (if a service stays down, see the cinder-volume log of {hosts})')
+        return (f'{prefix}: its driver has reported no capabilities (cinder-volume just started, '
+                f'or the driver did not initialize: see the cinder-volume log of {hosts})')
+    if all(s['state'] == 'up' for s in services):
+        return f'{prefix}: every cinder-volume service of it is disabled'
+    return (f'{prefix}: cinder-volume never loaded it or is not running (a backend whose driver '
+            f'fails to set up sends no heartbeat: its service is down); see the cinder-volume '
+            f'log of {hosts}')
 
 
 def pool_mismatches(name: str, rows: list[dict], services: list[dict]) -> list[str]:
