@@ -64,9 +64,11 @@ def lab(appliance_server, appliance_state_root, tmp_path_factory):
         cinder.stop()
 
 
-def status(tmp_path: Path, lab, *args: str, **changes: dict) -> Run:
+def status(tmp_path: Path, lab, *args: str, ca_pem: bool = False, **changes: dict) -> Run:
     """ansible-playbook acme.nas.status, the inventory as acme.nas.site's (list values of
-    acme_pools, the CA as acme_ca_pem) with ``changes`` to its backends (None removes one)."""
+    acme_pools) with ``changes`` to its backends (None removes one). The appliance's CA: the
+    controller's file (acme_status_ca_path), or with ``ca_pem`` its text (acme_ca_pem, which
+    the playbook writes to a temporary file: two tasks more)."""
     appliance, cinder, conf = lab
     inventory_backends = {name: dict(keys, acme_pools=keys['acme_pools'].split(','))
                           if 'acme_pools' in keys else dict(keys) for name, keys in conf.items()}
@@ -77,9 +79,11 @@ def status(tmp_path: Path, lab, *args: str, **changes: dict) -> Run:
             inventory_backends[name] = change
     host = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable,
             'acme_cinder_backends': inventory_backends}
+    ca = {'acme_ca_pem': Path(appliance.ca_path).read_text()} if ca_pem else \
+        {'acme_status_ca_path': appliance.ca_path}
     inventory = {'all': {
         'vars': {'acme_cloud': cinder_api.CLOUD, 'acme_clouds_yaml': str(cinder.api.clouds_yaml()),
-                 'acme_ca_pem': Path(appliance.ca_path).read_text()},
+                 **ca},
         'children': {'cinder_volume': {'hosts': {'localhost': host}}}}}
     return Ansible(tmp_path / 'ansible', inventory=inventory).playbook(STATUS, *args)
 
@@ -93,7 +97,9 @@ def table_lines(run: Run) -> list[str]:
 
 
 def test_all_good_passes_and_shows_the_appliance_and_cinder_side_by_side(tmp_path, lab):
-    run = status(tmp_path, lab, **ALL_GOOD).ok()
+    run = status(tmp_path, lab, ca_pem=True, **ALL_GOOD).ok()
+    assert run['Status - remove the temporary CA file']['path'].endswith('.acme-ca.pem')
+    assert not Path(run['Status - remove the temporary CA file']['path']).exists()
     lines = table_lines(run)
     appliance = lab[0]
     assert lines[0] == f'acme-a ({appliance.url})'
@@ -149,5 +155,6 @@ def test_a_service_down_fails_naming_it(tmp_path, lab):
     message = run['Status - no mismatch']['msg']
     assert f'acme-a: cinder-volume service {HOST}@acme-a is down' in message, message
     assert f'acme-b: cinder-volume service {HOST}@acme-b is down' in message, message
+    assert 'could not be read' not in message and 'does not exist' not in message
     assert 'acme-a: Cinder has no pool of this backend: cinder-volume never loaded it or is ' \
         'not running' in message  # the scheduler leaves out the services that are down
