@@ -11,7 +11,7 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 COLL    := $(ROOT)/build/ansible_collections/acme/nas
-APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/null) shellcheck etcd-server etcd-client
+APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/null) shellcheck etcd-server etcd-client rabbitmq-server
 
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -81,7 +81,7 @@ release: venv  ## one version's artifacts into dist/ (RELEASE_DIR=): collection 
 unit: venv  ## pytest tests/unit (no services)
 	@$(PY) -m pytest -q --ignore=tests/unit/plugins tests/unit
 
-integration: deps venv collection-link  ## pytest tests/integration (real simulator, ganesha, podman, etcd)
+integration: deps venv collection-link  ## pytest tests/integration (real simulator, ganesha, podman, etcd, RabbitMQ + Cinder services)
 	@$(PY) -m pytest -q tests/integration
 
 MOLECULE_SCENARIOS := appliance cinder_backend driver driver_trixie

@@ -27,6 +27,7 @@ SHIPPED = (
     'MANIFEST.json', 'FILES.json', 'README.md', 'LICENSE', 'requirements.txt', 'bindep.txt',
     'meta/runtime.yml', 'meta/execution-environment.yml', 'docs/*.md', 'changelogs/*',
     'plugins/*', 'playbooks/site.yml', 'playbooks/smoke.yml', 'playbooks/remove.yml',
+    'playbooks/status.yml',
     *(f'roles/{role}/*' for role in SHIPPED_ROLES),
     # installed by acme.nas.driver / built by acme.nas.appliance from the collection
     'driver/README.md', 'driver/pyproject.toml', 'driver/acme_cinder/*.py',

@@ -38,18 +38,19 @@ def _paste_config() -> Path:
     return Path(sys.prefix) / 'etc' / 'cinder' / 'api-paste.ini'
 
 
-def write_conf(state: Path, port: int) -> Path:
+def write_conf(state: Path, port: int, transport_url: str = 'fake:/', more: str = '') -> Path:
+    """cinder.conf of cinder-api; ``more`` is appended ([DEFAULT] keys first, then sections)."""
     conf = state / 'cinder.conf'
     conf.write_text(f"""[DEFAULT]
 auth_strategy = noauth
-transport_url = fake:/
+transport_url = {transport_url}
 state_path = {state}
 api_paste_config = {_paste_config()}
 osapi_volume_listen = 127.0.0.1
 osapi_volume_listen_port = {port}
 osapi_volume_workers = 1
 log_file = {state / 'cinder-api.log'}
-
+{more}
 [database]
 connection = sqlite:///{state / 'cinder.sqlite'}
 
@@ -113,11 +114,12 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f'cinder-api did not answer on {url} (exit {process.poll()}): {text}')
 
 
-def start(state: Path) -> CinderApi:
-    """cinder-api on a free loopback port with a fresh database under ``state``."""
+def start(state: Path, transport_url: str = 'fake:/', more: str = '') -> CinderApi:
+    """cinder-api on a free loopback port with a fresh database under ``state`` (and
+    ``write_conf``'s extra configuration)."""
     state.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    conf = write_conf(state, port)
+    conf = write_conf(state, port, transport_url, more)
     subprocess.run([str(BIN / 'cinder-manage'), '--config-file', str(conf), 'db', 'sync'],
                    check=True, capture_output=True, timeout=300)
     with open(state / 'cinder-api.out', 'wb') as out:
