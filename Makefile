@@ -23,9 +23,15 @@ help:  ## this list (from the ## comment of each target)
 	  sed -E 's/^([a-z-]+):[^#]*## (.*)/\1\t\2/' | sort | awk -F'\t' '{printf "make %-16s %s\n", $$1, $$2}'
 
 deps:  ## Debian packages and container runtime configuration
+	@# the services of these packages (etcd, RabbitMQ) are never started by apt: the tests start
+	@# their own copies; a policy-rc.d that denies every start, for the install only
 	@if [ -n "$(APT_PKGS)" ] && ! dpkg -s $(APT_PKGS) >/dev/null 2>&1; then \
 	  echo "== apt-get install $(APT_PKGS)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS) >/dev/null; \
+	  policy=/usr/sbin/policy-rc.d; own=; \
+	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy && chmod 0755 $$policy && own=1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS) >/dev/null; rc=$$?; \
+	  if [ -n "$$own" ]; then rm -f $$policy; fi; \
+	  exit $$rc; \
 	fi
 	@if [ -x appliance/container/configure-podman ]; then appliance/container/configure-podman; fi
 
