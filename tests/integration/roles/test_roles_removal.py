@@ -59,17 +59,6 @@ class Host:
         return len(done.read_text().splitlines()) if done.exists() else 0
 
 
-@pytest.fixture
-def volume_host(tmp_path, cinder):
-    host = Host(tmp_path)
-    for directory in ('etc/cinder', 'bin'):
-        (host.root / directory).mkdir(parents=True)
-    host.conf = host.root / 'etc' / 'cinder' / 'cinder.conf'
-    host.cloud = {'acme_cinder_cloud': cinder_api.CLOUD,
-                  'acme_cinder_clouds_yaml': str(cinder.clouds_yaml())}
-    return host
-
-
 def files_under(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob('*'))
             if p.is_file()}

@@ -23,7 +23,7 @@ import openstack
 import pytest
 from openstack.config.loader import OpenStackConfig
 
-from tests.integration.roles.test_roles_removal import BACKEND, Host, files_under
+from tests.integration.roles.test_roles_removal import BACKEND, files_under
 from tests.support import cinder_api
 from tests.support.ansible import Ansible, Run
 
@@ -58,17 +58,6 @@ def make_type(conn, name: str, extra_specs: dict, is_public: bool = True) -> dic
 
 
 # --- acme.nas.cinder_backend: acme_cinder_volume_types --------------------------------------
-
-@pytest.fixture
-def volume_host(tmp_path, cinder) -> Host:
-    host = Host(tmp_path)
-    for directory in ('etc/cinder', 'bin'):
-        (host.root / directory).mkdir(parents=True)
-    host.conf = host.root / 'etc' / 'cinder' / 'cinder.conf'
-    host.cloud = {'acme_cinder_cloud': cinder_api.CLOUD,
-                  'acme_cinder_clouds_yaml': str(cinder.clouds_yaml())}
-    return host
-
 
 def test_volume_types_are_created_once_and_never_changed(volume_host, conn):
     """Types absent from Cinder are created with volume_backend_name and their extra specs
