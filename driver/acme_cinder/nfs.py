@@ -107,7 +107,7 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
             raise exception.InvalidConfigurationValue(
                 option='acme_ca_file', value=conf.acme_ca_file)
         try:
-            self.client = self._make_client()  # e.g. too old requests/urllib3
+            self.client = self._make_client()  # e.g. too old urllib3
             # 'auto' may need the appliance; on failure it stays 'auto' for the re-init
             self.set_nas_security_options(bool(self._is_voldb_empty_at_startup))
         except acme_client.AcmeError as error:

@@ -40,9 +40,8 @@ ACME_CONNECTION_OPTS = [
                      'outside a lab; use acme_ca_file for a private CA.'),
     cfg.StrOpt('acme_ca_file',
                help='CA bundle (PEM) that signed the appliance certificate. '
-                    'Default: the CA bundle of the requests library that '
-                    'Cinder runs with (certifi\'s in a pip-installed Cinder, '
-                    'not the system store).'),
+                    'Default: the system trust store (Python\'s ssl '
+                    'defaults).'),
     cfg.FloatOpt('acme_connect_timeout', default=10.0, min=0.1,
                  help='Seconds to wait for a connection to the appliance.'),
     cfg.FloatOpt('acme_read_timeout', default=60.0, min=0.1,

@@ -67,12 +67,11 @@ options:
     default: 4
 notes:
   - The module runs where the task runs, usually C(localhost) (C(delegate_to), C(connection=local)),
-    and needs the Python library C(requests) there.
+    and needs the Python library C(urllib3) there.
   - All acme.nas modules belong to the action group C(acme.nas.acme), so C(module_defaults) can
     set the connection options once for all of them.
   - Errors report the appliance's error code, message and request id.
 requirements:
-  - requests >= 2.25.1
   - urllib3 >= 1.26.5
 """
 

@@ -21,8 +21,8 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.acme.nas.plugins.module_utils.acme_client import (
     DEFAULT_RETRIES,
     DEFAULT_RETRY_AFTER_MAX,
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
+    HAS_URLLIB3,
+    URLLIB3_IMPORT_ERROR,
     REQUIREMENTS_ERROR,
     AcmeClient,
     AcmeError,
@@ -187,9 +187,9 @@ class AcmeModule:
                                       **self.module_kwargs)
         self.params = self.ansible.params
         self.check_mode = self.ansible.check_mode
-        if not HAS_REQUESTS:
-            self.ansible.fail_json(msg=missing_required_lib('requests'),
-                                   exception=REQUESTS_IMPORT_ERROR)
+        if not HAS_URLLIB3:
+            self.ansible.fail_json(msg=missing_required_lib('urllib3'),
+                                   exception=URLLIB3_IMPORT_ERROR)
         if REQUIREMENTS_ERROR:  # installed, but older than the client supports
             self.ansible.fail_json(msg=REQUIREMENTS_ERROR)
         try:

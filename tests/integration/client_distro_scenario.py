@@ -1,4 +1,4 @@
-"""Run by test_client_distro_libraries.py inside a venv holding a distribution's requests/urllib3.
+"""Run by test_client_distro_libraries.py inside a venv holding a distribution's urllib3.
 
 Imports the one client from the checkout and drives it against the appliance the test started
 (URL, CA and password in the environment); prints one JSON object: the library versions, what
@@ -12,14 +12,13 @@ import sys
 sys.path.insert(0, os.environ['ACME_CLIENT_DIR'])
 
 import acme_client  # noqa: E402  (from the checkout, after the path is set)
-import requests  # noqa: E402
 import urllib3  # noqa: E402
 
 MIB = 1024 * 1024
 
 
 def main() -> None:
-    out = {'requests': requests.__version__, 'urllib3': urllib3.__version__,
+    out = {'urllib3': urllib3.__version__,
            'requirements_error': acme_client.REQUIREMENTS_ERROR, 'sleeps': []}
     acme_client._sleep = out['sleeps'].append
     try:

@@ -1,7 +1,7 @@
-"""The one client with the requests/urllib3 of the distributions the collection supports.
+"""The one client with the urllib3 of the distributions the collection supports.
 
 Each case builds (once; kept under build/client-venvs/) a clean venv holding only one
-distribution's requests and urllib3 releases, and runs client_distro_scenario.py in it against
+distribution's urllib3 release, and runs client_distro_scenario.py in it against
 the simulator this test process serves: login, retries on 503 and on a dropped connection,
 Retry-After capped, a create, a PATCH, an adoption. Libraries older than the client supports
 give one message naming the required versions, never a traceback.
@@ -25,14 +25,10 @@ VENVS = REPO / 'build' / 'client-venvs'
 SCENARIO = Path(__file__).with_name('client_distro_scenario.py')
 MIB = 1024 * 1024
 
-# The distributions' own releases where PyPI has them (their dependencies as the
-# requests release's metadata allows).
-DEBIAN_12 = ['requests==2.28.1', 'urllib3==1.26.12', 'charset-normalizer==2.1.1', 'idna==3.3',
-             'certifi==2022.9.24']
-UBUNTU_2204 = ['requests==2.25.1', 'urllib3==1.26.5', 'chardet==4.0.0', 'idna==2.10',
-               'certifi==2020.6.20']
-UBUNTU_2004 = ['requests==2.22.0', 'urllib3==1.25.8', 'chardet==3.0.4', 'idna==2.8',
-               'certifi==2019.11.28']
+# The distributions' own urllib3 releases.
+DEBIAN_12 = ['urllib3==1.26.12']
+UBUNTU_2204 = ['urllib3==1.26.5']
+UBUNTU_2004 = ['urllib3==1.25.8']
 
 
 def distro_python(name: str, pins: list[str]) -> Path:
@@ -76,7 +72,7 @@ def test_client_works_with_distribution_libraries(appliance, name, pins):
     out, stderr = run_scenario(python, appliance)
 
     wanted = dict(pin.split('==') for pin in pins)
-    assert (out['requests'], out['urllib3']) == (wanted['requests'], wanted['urllib3'])
+    assert out['urllib3'] == wanted['urllib3']
     assert out['requirements_error'] is None
     assert out['steps'] == {'login': '1', 'get': 'pool1', 'dropped_get': 0, 'create': MIB,
                             'patch': 2 * MIB, 'adopt': True}
@@ -99,8 +95,7 @@ def test_too_old_libraries_give_one_clear_message(appliance):
     assert out['urllib3'] == '1.25.8'
     assert out['error']['class'] == 'RequirementsError'
     message = out['error']['message']
-    assert message.startswith('REQUIREMENTS: the ACME client needs requests >= 2.25.1 and '
-                              'urllib3 >= 1.26.5;')
-    assert message.endswith('has requests 2.22.0 and urllib3 1.25.8')
+    assert message.startswith('REQUIREMENTS: the ACME client needs urllib3 >= 1.26.5;')
+    assert message.endswith('has urllib3 1.25.8')
     assert 'Traceback' not in stderr
     assert appliance.calls == []  # refused before any request

@@ -61,9 +61,9 @@ def this_host_ip():
 
 @pytest.fixture(autouse=True)
 def system_ca_bundle_in_environment(monkeypatch):
-    """acme_ca_file must win over REQUESTS_CA_BUNDLE (requests prefers the environment
-    to a Session-level verify; the client passes verify on every request)."""
-    monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/etc/ssl/certs/ca-certificates.crt')
+    """acme_ca_file must win over the environment's CA bundle (SSL_CERT_FILE: Python's ssl
+    defaults, the trust store the client uses without a CA file)."""
+    monkeypatch.setenv('SSL_CERT_FILE', '/etc/ssl/certs/ca-certificates.crt')
 
 
 @pytest.fixture

@@ -195,7 +195,7 @@ def test_mount_failure_cleans_up_bindmount(driver, appliance, base, new_volume, 
 
 
 def test_setup_with_the_system_trust_store_fails_with_one_clear_line(make_driver, ctx, caplog):
-    """Without acme_ca_file the system's CA bundle (REQUESTS_CA_BUNDLE here) does not know the
+    """Without acme_ca_file the system's CA bundle (SSL_CERT_FILE here) does not know the
     simulator's CA (the other setup errors: test_driver_volumes.py in tests/unit/driver)."""
     drv = make_driver(setup=False, acme_retries=0, acme_ca_file=None)
     drv.do_setup(ctx)

@@ -4,7 +4,6 @@ import re
 import secrets
 
 import pytest
-import requests.certs
 import yaml
 
 pytestmark = pytest.mark.integration
@@ -123,13 +122,6 @@ def test_missing_ca_path_file_names_the_variable(ansible, tmp_path):
     assert run['info']['msg'].startswith(f'ca_path: {missing} does not exist; set ca_path (or '
                                          'the environment variable ACME_CA_PATH)')
     assert 'Traceback' not in run.output
-
-
-def test_ca_path_wins_over_requests_ca_bundle(ansible):
-    """requests lets REQUESTS_CA_BUNDLE override a session verify; the client passes it per call."""
-    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {}}],
-                           extra={'REQUESTS_CA_BUNDLE': requests.certs.where()})
-    assert run.rc == 0, run['info'].get('msg')
 
 
 def test_ansible_doc_renders_every_module(ansible):

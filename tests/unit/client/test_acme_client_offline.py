@@ -1,13 +1,15 @@
 """The client without an appliance: its pure helpers and connection options, and the replies
 the simulator never gives (a proxy's HTML error, a conflict that names no object in any shape,
-a raw path), answered by `responses`. test_acme_client.py runs the client against the simulator.
+a raw path), answered by a stand-in for the urllib3 pool (``Replies``). test_acme_client.py
+runs the client against the simulator.
 """
 
 import time
 from email.utils import formatdate
 
+from json import dumps
+
 import pytest
-import responses
 from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
 from urllib3.response import HTTPResponse
 
@@ -21,11 +23,31 @@ SHARE = {'id': 's-1', 'name': 'vol1', 'pool': 'pool1', 'quota_bytes': MiB,
          'origin_snapshot_id': None, 'nfs': NO_NFS, 'root': ROOT}
 
 
+class Replies:
+    """Canned replies by (method, URL) in place of the client's urllib3 pool; ``calls`` lists
+    what was asked, ``retries`` the retry policy of the last call to each URL."""
+
+    def __init__(self):
+        self.replies, self.calls, self.retries = {}, [], {}
+        self.add('POST', API + '/auth/login', json={'token': 't', 'expires_in': 60})
+
+    def add(self, method, url, status=200, json=None, body='', headers=None):
+        data = body.encode() if json is None else dumps(json).encode()
+        self.replies[method, url] = (data, status, headers or {})
+
+    def request(self, method, url, retries=None, **_kwargs):
+        self.calls.append((method, url))
+        self.retries[url.removeprefix(API)] = retries
+        data, status, headers = self.replies[method, url]
+        return HTTPResponse(data, status=status, headers=headers)
+
+
 @pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add(responses.POST, API + '/auth/login', json={'token': 't', 'expires_in': 60})
-        yield mock
+def api(monkeypatch):
+    replies = Replies()
+    monkeypatch.setattr(ac.urllib3.PoolManager, 'request',
+                        lambda _pool, method, url, **kwargs: replies.request(method, url, **kwargs))
+    return replies
 
 
 def client(url=URL, **kwargs):
@@ -43,7 +65,7 @@ CREATES = {
 @pytest.mark.parametrize('what', sorted(CREATES))
 def test_conflict_without_existing_id_is_typed_already_exists_not_keyerror(api, what, details):
     path, create = CREATES[what]
-    api.add(responses.POST, API + path, status=409, headers={'X-Request-Id': 'req-409'},
+    api.add('POST', API + path, status=409, headers={'X-Request-Id': 'req-409'},
             json={'code': 'ALREADY_EXISTS', 'message': 'name taken', 'details': details})
     with pytest.raises(ac.AlreadyExists) as raised:
         create(client())
@@ -67,7 +89,7 @@ def test_error_without_contract_body_maps_by_status(api, status, cls, call):
 
 
 def test_path_parts_are_quoted(api):
-    api.add(responses.GET, API + '/snapshots/a%2Fb', json={'id': 'a/b'})
+    api.add('GET', API + '/snapshots/a%2Fb', json={'id': 'a/b'})
     assert client().snapshots.get('a/b') == {'id': 'a/b'}
 
 
@@ -135,7 +157,7 @@ def test_verify_timeouts_and_retry_after_max_from_params():
 # --- Retry-After and the retry policy ---------------------------------------------------------
 def test_transport_retry_after_is_capped_and_kept_by_new(monkeypatch):
     http = client(retry_after_max=12.5).http
-    later = http.session.get_adapter(API + '/pools').max_retries.new(total=1)  # as urllib3 does
+    later = http.retry.new(total=1)  # as urllib3 does
     assert isinstance(later, ac.CappedRetry) and later.retry_after_max == 12.5
     asked = []
     monkeypatch.setattr(ac, '_sleep', asked.append)
@@ -145,10 +167,10 @@ def test_transport_retry_after_is_capped_and_kept_by_new(monkeypatch):
     assert 0 <= asked[1] <= 2 * http.backoff
 
 
-def test_only_the_login_post_is_retried():
-    http = client().http
-    login = http.session.get_adapter(API + '/auth/login').max_retries
-    other = http.session.get_adapter(API + '/shares/s-1/promote').max_retries
+def test_only_the_login_post_is_retried(api):
+    api.add('POST', API + '/shares/s-1/promote', json={'id': 's-1'})
+    client().shares.promote('s-1')
+    login, other = api.retries['/auth/login'], api.retries['/shares/s-1/promote']
     assert login.is_retry('POST', 503) and not other.is_retry('POST', 503)
     assert login.total == other.total == 3
 
@@ -173,22 +195,22 @@ def test_retry_delay_without_header_is_backoff_with_jitter():
 
 # --- Library versions -------------------------------------------------------------------------
 @pytest.mark.parametrize('found', [
-    {'requests': '2.25.1', 'urllib3': '1.26.5'},   # Ubuntu 22.04, RHEL 9
-    {'requests': '2.28.1', 'urllib3': '1.26.12'},  # Debian 12
-    {'requests': '2.34.2', 'urllib3': '2.8.0'},
-    {'requests': '2.32.0.dev1', 'urllib3': '2.0.0rc1'}])
+    {'urllib3': '1.26.5'},   # Ubuntu 22.04, RHEL 9
+    {'urllib3': '1.26.12'},  # Debian 12
+    {'urllib3': '2.8.0'},
+    {'urllib3': '2.0.0rc1'}])
 def test_supported_library_versions_pass(found):
     assert ac.requirements_error(found) is None
 
 
 @pytest.mark.parametrize('found', [
-    {'requests': '2.22.0', 'urllib3': '1.25.8'},   # Ubuntu 20.04
-    {'requests': '2.28.1', 'urllib3': '1.25.11'},
-    {'requests': '2.20.0', 'urllib3': '1.26.12'}])
+    {'urllib3': '1.25.8'},   # Ubuntu 20.04
+    {'urllib3': '1.25.11'},
+    {'urllib3': '1.7'}])
 def test_too_old_libraries_give_one_message_naming_the_versions(found):
     message = ac.requirements_error(found)
-    assert message.startswith('the ACME client needs requests >= 2.25.1 and urllib3 >= 1.26.5;')
-    assert f"has requests {found['requests']} and urllib3 {found['urllib3']}" in message
+    assert message.startswith('the ACME client needs urllib3 >= 1.26.5;')
+    assert message.endswith(f"has urllib3 {found['urllib3']}")
 
 
 def test_client_with_too_old_libraries_raises_the_typed_message(monkeypatch):

@@ -1,4 +1,4 @@
-"""Too old requests/urllib3 in Cinder's Python: one clear line, a Cinder exception, no traceback."""
+"""Too old urllib3 in Cinder's Python: one clear line, a Cinder exception, no traceback."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """requirements.txt names what the plugins import, no more, with the client's minimums.
 
 A static scan of every import in plugins/: importing the modules in a clean virtualenv would
-prove nothing, as the client guards its ``import requests`` (HAS_REQUESTS) and imports without it.
+prove nothing, as the client guards its ``import urllib3`` (HAS_URLLIB3) and imports without it.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def requirements_txt() -> dict[str, Requirement]:
 
 def test_requirements_txt_names_exactly_the_distributions_plugins_import() -> None:
     imports = third_party_imports()
-    assert 'requests' in imports, 'the scan found no import of requests: it is broken'
+    assert 'urllib3' in imports, 'the scan found no import of urllib3: it is broken'
     distributions = packages_distributions()
     unknown = sorted(name for name in imports if name not in distributions)
     assert unknown == [], f'no installed distribution provides {unknown}'

@@ -170,11 +170,11 @@ def test_password_is_masked_even_if_a_module_echoes_it(run_module, monkeypatch):
     assert PASSWORD not in json.dumps(result)
 
 
-def test_missing_requests_names_the_library(run_module, monkeypatch):
-    monkeypatch.setattr(acme_module, 'HAS_REQUESTS', False)
-    monkeypatch.setattr(acme_module, 'REQUESTS_IMPORT_ERROR', 'ImportError: requests')
+def test_missing_urllib3_names_the_library(run_module, monkeypatch):
+    monkeypatch.setattr(acme_module, 'HAS_URLLIB3', False)
+    monkeypatch.setattr(acme_module, 'URLLIB3_IMPORT_ERROR', 'ImportError: urllib3')
     result = run_module(Probe)
-    assert result['failed'] and 'requests' in result['msg']
+    assert result['failed'] and 'urllib3' in result['msg']
 
 
 def test_client_is_built_from_the_connection_options(monkeypatch):
@@ -209,8 +209,7 @@ def test_option_retries_reaches_the_client(monkeypatch, args, env, expected):
                                 **args)):
         http = Probe().client.http
     assert http.retries == expected
-    adapter = http.session.get_adapter(http.base_url + '/pools')
-    assert adapter.max_retries.total == expected
+    assert http.retry.total == http.login_retry.total == expected
 
 
 @pytest.mark.parametrize(('retries', 'fails'), [(0, True), (1, True), (2, False)])
