@@ -89,7 +89,7 @@ def test_the_tarball_names_the_driver_it_carries(release: Path) -> None:
 
 
 def test_the_wheel_installs_with_plain_pip(release: Path, tmp_path: Path) -> None:
-    """Its dependencies are the client's (requests, urllib3), not Cinder's: pip installs them
+    """Its dependency is the client's (urllib3), not Cinder's: pip installs it
     (versions pinned by constraints.txt); Cinder is the deployment's (extra `cinder`). The
     virtualenv has no pip of its own (ensurepip takes longer than the test): this pip installs
     into it (--python)."""
