@@ -322,7 +322,9 @@ class Http:
         self.token = None
         self.verify = verify
         self.headers = {'Accept': 'application/json', 'User-Agent': 'acme.nas-client/1'}
-        self.pool = urllib3.PoolManager(**tls_options(verify))
+        # maxsize: the connections kept per host, requests' default (urllib3's is 1: more
+        # concurrent calls of the driver would each open and drop a connection, with a warning)
+        self.pool = urllib3.PoolManager(maxsize=10, **tls_options(verify))
         self.retry = self._retry_policy(IDEMPOTENT_METHODS)
         # Logging in twice is harmless: the login POST (and only it) is
         # retried like an idempotent call.
@@ -385,7 +387,7 @@ class Http:
                 f'cannot reach the appliance at {self.base_url}: {reason}') from None
         LOG.debug('%s %s -> %s (request %s)', method, path.split('?')[0],
                   response.status, response.headers.get('X-Request-Id'))
-        if response.status >= 400:
+        if response.status >= 300:  # redirects are not followed: the contract has none
             raise error_from_response(response)
         return response
 

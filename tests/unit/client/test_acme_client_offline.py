@@ -77,7 +77,8 @@ def test_conflict_without_existing_id_is_typed_already_exists_not_keyerror(api, 
 
 @pytest.mark.parametrize(('status', 'cls', 'call'), [
     (404, ac.NotFound, ('/shares/s-1', 'GET', lambda c: c.shares.get('s-1'))),
-    *[(409, ac.AlreadyExists, (path, 'POST', create)) for path, create in CREATES.values()]])
+    *[(409, ac.AlreadyExists, (path, 'POST', create)) for path, create in CREATES.values()],
+    (301, ac.ApplianceError, ('/shares/s-1', 'GET', lambda c: c.shares.get('s-1')))])  # a proxy's
 def test_error_without_contract_body_maps_by_status(api, status, cls, call):
     path, method, send = call
     api.add(method, API + path, status=status, body='<html>nope</html>',
