@@ -325,6 +325,8 @@ class Http:
         # maxsize: the connections kept per host, requests' default (urllib3's is 1: more
         # concurrent calls of the driver would each open and drop a connection, with a warning)
         self.pool = urllib3.PoolManager(maxsize=10, **tls_options(verify))
+        connect, read = timeout if isinstance(timeout, (tuple, list)) else (timeout, timeout)
+        self.pool_timeout = Timeout(connect=connect, read=read)
         self.retry = self._retry_policy(IDEMPOTENT_METHODS)
         # Logging in twice is harmless: the login POST (and only it) is
         # retried like an idempotent call.
@@ -397,11 +399,8 @@ class Http:
         if body is not None:
             data = json.dumps(body).encode()
             headers['Content-Type'] = 'application/json'
-        connect, read = (self.timeout if isinstance(self.timeout, (tuple, list))
-                         else (self.timeout, self.timeout))
         return self.pool.request(method, self.base_url + path, body=data, headers=headers,
-                                 timeout=Timeout(connect=connect, read=read),
-                                 retries=retries, redirect=False)
+                                 timeout=self.pool_timeout, retries=retries, redirect=False)
 
 
 def tls_options(verify) -> dict:
