@@ -14,10 +14,9 @@ otherwise).
     tests/bench/modules_bench.sh [--count N] [--rounds R]
 """
 
-import statistics
-
 import argparse
 import resource
+import statistics
 import sys
 import tempfile
 import time

@@ -6,7 +6,6 @@ runs the client against the simulator.
 
 import time
 from email.utils import formatdate
-
 from json import dumps
 
 import pytest
