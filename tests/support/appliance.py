@@ -299,7 +299,11 @@ def appliance_server(appliance_state_root: Path) -> Iterator[Appliance]:
 
 @pytest.fixture
 def appliance(appliance_server: Appliance, appliance_state_root: Path,
-              request: pytest.FixtureRequest) -> Appliance:
-    """The real simulator with a fresh, empty state (pools pool1 100 GiB, pool2 1 GiB)."""
-    return appliance_server.reset(Path(tempfile.mkdtemp(dir=appliance_state_root,
-                                                        prefix=request.node.name[:40])))
+              request: pytest.FixtureRequest) -> Iterator[Appliance]:
+    """The real simulator with a fresh, empty state (pools pool1 100 GiB, pool2 1 GiB).
+
+    The state goes when the test ends: on tmpfs it is memory, and the thick-volume tests write
+    gigabytes (kept to the session's end, they filled 12 GiB and a run was OOM-killed)."""
+    state = Path(tempfile.mkdtemp(dir=appliance_state_root, prefix=request.node.name[:40]))
+    yield appliance_server.reset(state)
+    shutil.rmtree(state, ignore_errors=True)

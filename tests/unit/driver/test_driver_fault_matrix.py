@@ -10,6 +10,9 @@ in build/fault-matrix.txt.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +24,11 @@ REPORT = Path(__file__).resolve().parents[3] / 'build' / 'fault-matrix.txt'
 
 @pytest.fixture
 def factories(appliance, make_driver, new_volume, new_snapshot, ctx, appliance_state_root,
-              tmp_path) -> Factories:
-    return Factories(appliance, make_driver, new_volume, new_snapshot, ctx,
-                     appliance_state_root, tmp_path)
+              tmp_path) -> Iterator[Factories]:
+    """The states a cell's runs make go with the cell (the session's root is memory)."""
+    states = Path(tempfile.mkdtemp(dir=appliance_state_root, prefix='matrix'))
+    yield Factories(appliance, make_driver, new_volume, new_snapshot, ctx, states, tmp_path)
+    shutil.rmtree(states, ignore_errors=True)
 
 
 @pytest.mark.parametrize('fault', list(FAULTS))
