@@ -24,35 +24,35 @@ def room_of(path: str) -> tuple[str, str] | None:
     return None
 
 
-def lines(report: Path) -> dict[str, dict[str, set[int]]]:
-    """{room: {file relative to its room: covered line numbers}}; every measured file listed."""
+def files(report: Path) -> dict[str, dict[str, tuple[set[int], int]]]:
+    """{room: {file relative to its room: (covered line numbers, statements)}}. A file measured
+    under two paths (the driver's acme_client.py link where it resolves to another checkout's
+    client) is one file: its covered lines are merged."""
     data = json.loads(report.read_text())['files']
-    out: dict[str, dict[str, set[int]]] = {room: {} for room in ROOMS}
+    out: dict[str, dict[str, tuple[set[int], int]]] = {room: {} for room in ROOMS}
     for path, entry in data.items():
         located = room_of(path)
         if located:
-            out[located[0]][located[1]] = set(entry['executed_lines'])
+            room, name = located
+            covered, statements = out[room].get(name, (set(), 0))
+            out[room][name] = (covered | set(entry['executed_lines']),
+                               max(statements, entry['summary']['num_statements']))
     return out
 
 
 def summary(report: Path) -> None:
-    data = json.loads(report.read_text())['files']
-    totals = {room: [0, 0] for room in ROOMS}
-    for path, entry in data.items():
-        located = room_of(path)
-        if located:
-            totals[located[0]][0] += entry['summary']['covered_lines']
-            totals[located[0]][1] += entry['summary']['num_statements']
-    for room, (covered, total) in totals.items():
+    for room, measured in files(report).items():
+        covered = sum(len(lines) for lines, _statements in measured.values())
+        total = sum(statements for _lines, statements in measured.values())
         print(f'{room:10} {100 * covered / total if total else 0:6.2f}%  {covered}/{total} lines')
 
 
 def missing(first: Path, second: Path) -> int:
-    a, b = lines(first), lines(second)
+    a, b = files(first), files(second)
     gaps = 0
     for room in ROOMS:
-        for name, covered in sorted(a[room].items()):
-            lost = sorted(covered - b[room].get(name, set()))
+        for name, (covered, _statements) in sorted(a[room].items()):
+            lost = sorted(covered - b[room].get(name, (set(), 0))[0])
             if lost:
                 gaps += len(lost)
                 print(f'{room}: {name}: {lost}')
