@@ -108,6 +108,9 @@ def test_bad_configuration_is_invalid_configuration_value(make_driver, overrides
 
 
 def test_ca_file_timeouts_and_retries_reach_the_client(make_driver, tmp_path):
+    # without acme_ca_file the client verifies against the system's trust store (the client's
+    # TLS checks: tests/unit/client/test_acme_client.py)
+    assert make_driver(setup=False, acme_ca_file=None)._make_client().http.verify is True
     ca = tmp_path / 'ca.pem'
     ca.write_text('x')
     drv = make_driver(setup=False, acme_ca_file=str(ca), acme_connect_timeout=3.0,
