@@ -166,6 +166,14 @@ def test_create_is_retried_on_busy_and_done_once(appliance, client, sleeps):
     assert len(sleeps) == 1 and sleeps[0] > 0  # Retry-After: 0 is still a back-off
 
 
+def test_create_gives_up_after_its_retries(appliance, client, sleeps):
+    appliance.add_fault(method='POST', path='/shares', action='drop', times=10)
+    with pytest.raises(ac.ConnectionFailed):
+        client.shares.create('vol1', 'pool1')
+    assert appliance.sent('POST', '/shares', exact=True) == 4  # first try + 3 retries
+    assert appliance.shares() == []
+
+
 def test_create_whose_answer_was_dropped_adopts_its_first_attempt(appliance, client, sleeps):
     appliance.add_fault(method='POST', path='/shares', action='drop', when='after')
     share = client.shares.create('vol1', 'pool1', quota_bytes=1000)
