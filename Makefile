@@ -16,7 +16,7 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix molecule-matrix publish-checks release unit integration test bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-verify
+.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix molecule-matrix publish-checks release unit integration test coverage bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-verify
 
 help:  ## this list (from the ## comment of each target)
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -86,6 +86,14 @@ release: venv  ## one version's artifacts into dist/ (RELEASE_DIR=): collection 
 
 unit: venv  ## pytest tests/unit (no services)
 	@$(PY) -m pytest -q --ignore=tests/unit/plugins tests/unit
+
+COVERAGE_ROOMS := --cov=acme_appliance --cov=acme_cinder --cov=ansible_collections.acme.nas.plugins
+
+coverage: venv collection-link  ## line coverage per product room (simulator, driver, plugins) of the unit tier, tests/unit/plugins included
+	@mkdir -p build/coverage
+	@COVERAGE_FILE=build/coverage/.coverage $(PY) -m pytest -q -p no:cacheprovider $(COVERAGE_ROOMS) \
+	  --cov-report= --cov-report=json:build/coverage/unit.json tests/unit
+	@$(PY) tests/cov/rooms.py build/coverage/unit.json
 
 integration: deps venv collection-link  ## pytest tests/integration (real simulator, ganesha, podman, etcd, RabbitMQ + Cinder services)
 	@$(PY) -m pytest -q tests/integration

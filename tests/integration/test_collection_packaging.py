@@ -35,13 +35,6 @@ def test_tarball_installs_with_metadata(installed):
                        shallow=False)  # what is left out: test_galaxy_tarball.py
 
 
-def test_installed_driver_points_at_the_one_client(installed):
-    link = installed / 'driver' / 'acme_cinder' / 'acme_client.py'
-    assert link.exists()
-    assert filecmp.cmp(link, installed / 'plugins' / 'module_utils' / 'acme_client.py',
-                       shallow=False)
-
-
 @pytest.mark.parametrize('source', ['checkout', 'installed collection'])
 def test_pip_install_of_driver_carries_the_client(source, installed, tmp_path):
     if source == 'checkout':  # built from a staged copy: an in-place build leaves build/lib

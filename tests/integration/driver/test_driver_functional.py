@@ -5,7 +5,6 @@ Only `mount -t nfs` is replaced by a bind mount (see conftest); hence *_bindmoun
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 
@@ -192,28 +191,3 @@ def test_mount_failure_cleans_up_bindmount(driver, appliance, base, new_volume, 
     with pytest.raises(exception.VolumeBackendAPIException, match='access denied'):
         driver.create_volume(new_volume())
     assert appliance_is_empty(appliance) and mounts_under(base) == []
-
-
-def test_setup_with_the_system_trust_store_fails_with_one_clear_line(make_driver, ctx, caplog):
-    """Without acme_ca_file the system's CA bundle (SSL_CERT_FILE here) does not know the
-    simulator's CA (the other setup errors: test_driver_volumes.py in tests/unit/driver)."""
-    drv = make_driver(setup=False, acme_retries=0, acme_ca_file=None)
-    drv.do_setup(ctx)
-    with caplog.at_level(logging.ERROR), pytest.raises(exception.VolumeBackendAPIException):
-        drv.check_for_setup_error()
-    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and 'CERTIFICATE_VERIFY_FAILED' in errors[0], errors
-
-
-def test_password_not_in_any_log(driver, appliance, volume, snapshot, new_volume, caplog):
-    with caplog.at_level(logging.DEBUG):
-        vol = volume()
-        snap = snapshot(vol)
-        clone = new_volume()
-        clone.update(driver.create_volume_from_snapshot(clone, snap))
-        driver.delete_volume(clone)
-        driver.delete_snapshot(snap)
-        driver.delete_volume(vol)
-    assert caplog.records
-    assert appliance.password not in caplog.text
-    assert appliance.password not in appliance.log_path.read_text(errors='replace')

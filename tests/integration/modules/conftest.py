@@ -24,16 +24,14 @@ class ModuleAnsible(Ansible):
         super().__init__(workdir)
         self.appliance = appliance
 
-    def connection(self, password: str | None = None, connection: bool = True,
-                   ca: bool = True, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """``connection=False``: no ACME_* variables; ``ca=False``: no ACME_CA_PATH."""
-        env = dict(extra or {})
-        if connection:
-            env.update(ACME_URL=self.appliance.url, ACME_USERNAME='admin',
-                       ACME_PASSWORD=password or self.appliance.password)
-            if ca:
-                env.update(ACME_CA_PATH=self.appliance.ca_path)
-        return env
+    def connection(self, password: str | None = None,
+                   connection: bool = True) -> dict[str, str]:
+        """``connection=False``: no ACME_* variables."""
+        if not connection:
+            return {}
+        return dict(ACME_URL=self.appliance.url, ACME_USERNAME='admin',
+                    ACME_PASSWORD=password or self.appliance.password,
+                    ACME_CA_PATH=self.appliance.ca_path)
 
     def playbook(self, tasks: list[dict] | str, *args: str, play: dict | None = None,
                  **connection) -> Run:

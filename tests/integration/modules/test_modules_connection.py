@@ -101,29 +101,6 @@ def test_unreachable_appliance_is_a_message_not_a_traceback(ansible):
     assert 'Traceback' not in run.output
 
 
-def test_validate_certs_false_skips_verification(ansible):
-    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {
-        'validate_certs': False, 'ca_path': '/nonexistent/ca.pem'}}])
-    assert run.rc == 0, run.output
-
-
-def test_system_trust_store_rejects_the_lab_ca(ansible):
-    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {}}], ca=False)
-    assert run.rc != 0
-    assert 'CERTIFICATE_VERIFY_FAILED' in run['info']['msg']
-    assert 'set ca_path (or the environment variable ACME_CA_PATH)' in run['info']['msg']
-
-
-def test_missing_ca_path_file_names_the_variable(ansible, tmp_path):
-    missing = tmp_path / 'no-ca.pem'
-    run = ansible.playbook([{'name': 'info', 'acme.nas.acme_share_info': {}}],
-                           extra={'ACME_CA_PATH': str(missing)}, ca=False)
-    assert run.rc != 0
-    assert run['info']['msg'].startswith(f'ca_path: {missing} does not exist; set ca_path (or '
-                                         'the environment variable ACME_CA_PATH)')
-    assert 'Traceback' not in run.output
-
-
 def test_ansible_doc_renders_every_module(ansible):
     for module in MODULES:
         run = ansible.shell(f'ansible-doc acme.nas.{module}')

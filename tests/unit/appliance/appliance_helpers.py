@@ -21,8 +21,6 @@ MIB = 1 << 20
 GIB = 1 << 30
 USER, PASSWORD = "admin", "s3cret-pw"
 API = "/api/v1"
-BAD_NAMES = ["../x", "a/b", "..", ".hidden", "-x", "", "x" * 65, "a b", "ä", "a\\b", "a\nb",
-             "/abs", "%2e%2e", "a:b"]
 
 
 def make_config(data_dir: Path, **overrides: Any) -> ApplianceConfig:

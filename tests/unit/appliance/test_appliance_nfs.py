@@ -21,9 +21,11 @@ class FakeGanesha:
         self.conf_dir, self.pidfile = conf_dir, pidfile
         self.calls: list[list[ExportSpec]] = []
         self.fail = False
+        self.failures = 0
 
     def sync(self, specs: list[ExportSpec]) -> None:
         if self.fail:
+            self.failures += 1
             raise RuntimeError("ganesha did not reload")
         for spec in specs:
             assert spec.directory.is_dir()
@@ -199,7 +201,7 @@ def test_a_change_ganesha_does_not_apply_is_not_stored(ganesha, data_dir) -> Non
 
 def test_exports_ganesha_did_not_take_back_are_retried_until_applied(ganesha) -> None:
     """When giving ganesha the stored exports back fails too, they are applied again in the
-    background until ganesha takes them."""
+    background until ganesha takes them (a background attempt that fails is tried again)."""
     client, fake = ganesha
     share = create_share(client, "e", nfs={"enabled": True, "rules": [RULE]})
     fake.fail = True
@@ -208,8 +210,12 @@ def test_exports_ganesha_did_not_take_back_are_retried_until_applied(ganesha) ->
     publisher = client.app.state.appliance.exports
     assert publisher.pending
     assert client.get(f"{API}/system").json()["exports_pending"] is True  # visible on GET
-    fake.fail, applied = False, len(fake.calls)
+    failed = fake.failures
     deadline = time.monotonic() + 30
+    while fake.failures == failed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.failures > failed and publisher.pending
+    fake.fail, applied = False, len(fake.calls)
     while publisher.pending and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not publisher.pending

@@ -1,8 +1,9 @@
 """The one appliance client (plugins/module_utils/acme_client.py) against the real simulator,
 served in-process over HTTPS (tests/support/appliance.py): every endpoint, the error mapping,
-login, retries and adoption; what the appliance itself does with a call is tested in
-tests/unit/appliance. The waits the client asks for are recorded (``sleeps``), never slept.
-What the simulator never answers is in test_acme_client_offline.py.
+login, retries, adoption and TLS verification; what the appliance itself does with a call is
+tested in tests/unit/appliance. The waits the client asks for are recorded (``sleeps``), never
+slept. What the simulator never answers is in test_acme_client_offline.py; requests outside the
+appliance's schema in test_acme_client_validation.py.
 """
 
 import logging
@@ -14,6 +15,9 @@ import pytest
 import requests
 from acme_appliance import auth
 from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
+
+from tests.support import tls_server
+from tests.support.appliance import USER
 
 MiB = 1024 * 1024
 CINDER_ROOT = {'uid': 165, 'gid': 165, 'mode': '0770'}
@@ -162,6 +166,14 @@ def test_create_is_retried_on_busy_and_done_once(appliance, client, sleeps):
     assert len(sleeps) == 1 and sleeps[0] > 0  # Retry-After: 0 is still a back-off
 
 
+def test_create_gives_up_after_its_retries(appliance, client, sleeps):
+    appliance.add_fault(method='POST', path='/shares', action='drop', times=10)
+    with pytest.raises(ac.ConnectionFailed):
+        client.shares.create('vol1', 'pool1')
+    assert appliance.sent('POST', '/shares', exact=True) == 4  # first try + 3 retries
+    assert appliance.shares() == []
+
+
 def test_create_whose_answer_was_dropped_adopts_its_first_attempt(appliance, client, sleeps):
     appliance.add_fault(method='POST', path='/shares', action='drop', when='after')
     share = client.shares.create('vol1', 'pool1', quota_bytes=1000)
@@ -262,7 +274,7 @@ def test_retry_after_is_honoured_up_to_the_cap(appliance, sleeps, retry_after, c
 
 
 # --- Every endpoint ---------------------------------------------------------------------------
-def test_system_pools_and_tls(appliance, client):
+def test_system_and_pools(client):
     system = client.system.get()
     assert system['vendor'] == 'ACME STORAGE, Inc' and system['api_version'] == '1'
     assert {p['name'] for p in client.pools.list()} == {'pool1', 'pool2'}
@@ -271,9 +283,24 @@ def test_system_pools_and_tls(appliance, client):
     assert pool['free_bytes'] + pool['used_bytes'] == pool['total_bytes']
     with pytest.raises(ac.NotFound):
         client.pools.get('nope')
-    untrusting = ac.AcmeClient(appliance.url, 'admin', appliance.password, retries=0)
-    with pytest.raises(ac.ConnectionFailed, match='CERTIFICATE_VERIFY_FAILED|certificate'):
-        untrusting.system.get()
+
+
+@pytest.fixture(params=list(tls_server.TLS_CASES))
+def endpoint(request, appliance, tmp_path):
+    yield from tls_server.endpoint(request.param, appliance, tmp_path)
+
+
+def test_client_verifies_tls_by_default(appliance, endpoint):
+    """An untrusted certificate (the system's trust store) and one for another name are
+    refused, a configured CA is accepted."""
+    url, ca_file, refusal = endpoint
+    client = ac.AcmeClient(url, USER, appliance.password, retries=0,
+                           **({'verify': ca_file} if ca_file else {}))
+    if refusal is None:
+        assert client.system.get()['api_version'] == '1'
+        return
+    with pytest.raises(ac.ConnectionFailed, match=refusal):
+        client.system.get()
 
 
 def test_share_lifecycle(appliance, client):

@@ -340,7 +340,7 @@ def sweep(f: Factories, op: str, fault: str) -> Cell:
 
 LEGEND = ('A cell: the REST calls of the operation (each failed once in its own run): '
           'n ok = succeeded anyway (retried),\n'
-          'n err = a Cinder error naming the operation and the reason, nothing left behind, '
+          'n err = a Cinder error giving the reason, nothing left behind, '
           'the repeat succeeded,\n'
           "n tmp = succeeded, leaving a revert's temporary clone the next revert or delete "
           'removes.\nA late or dropped answer comes after the appliance did the work; a dropped '

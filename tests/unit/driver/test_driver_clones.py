@@ -19,7 +19,6 @@ from tests.support.cinder_driver import read, volume_file, write
 from tests.support.polling import wait_until
 
 from acme_cinder import names
-from cinder import exception
 
 DATA = b'acme-data-' * 1000
 
@@ -201,23 +200,6 @@ def test_operator_snapshot_with_a_reserved_name_is_not_collected_with_a_volume(
 
 
 # -- failures clean up what they made ---------------------------------------------------------
-def test_clone_failure_removes_the_hidden_snapshot_and_the_share(
-        driver, appliance, volume, new_volume):
-    source = volume()
-    appliance.add_fault(method='POST', path='/shares', action='fail', status=500)
-    with pytest.raises(exception.VolumeBackendAPIException, match='cannot create volume'):
-        driver.create_cloned_volume(new_volume(), source)
-    assert_clean(driver, appliance, shares=1)
-
-
-def test_clone_failure_while_filling_removes_everything(driver, appliance, volume, new_volume):
-    source = volume()
-    driver._execute.fail('mv')  # renaming the source's file to the clone's name
-    with pytest.raises(exception.VolumeBackendAPIException, match='cannot create volume'):
-        driver.create_cloned_volume(new_volume(), source)
-    assert_clean(driver, appliance, shares=1)
-
-
 def test_volume_from_snapshot_larger_than_the_snapshot_grows_the_file(
         driver, appliance, volume, snapshot, from_snapshot):
     snap = snapshot(volume(size=1))

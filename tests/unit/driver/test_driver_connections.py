@@ -75,13 +75,6 @@ def test_attach_from_a_compute_host_mounts_nothing_on_the_volume_host(driver, ap
     assert_clean(driver, appliance, shares=1)
 
 
-def test_ensure_export_at_start_mounts_nothing_and_never_fails(driver, appliance, volume):
-    vol = volume()
-    appliance.add_fault(path='.*', action='fail', status=500, times=100)
-    driver.ensure_export(None, vol)  # an in-use volume must not turn to error
-    assert driver._remotefsclient.table == {}
-
-
 @pytest.mark.parametrize('secure', [True, False])
 def test_rules_follow_secure_mode_root_squash(make_driver, appliance, volume, secure):
     drv = make_driver(nas_secure_file_operations=str(secure).lower())

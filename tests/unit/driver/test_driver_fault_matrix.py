@@ -1,11 +1,12 @@
 """The fault matrix (issue 14): every appliance call of every driver operation meets a 503,
 a timeout, a dropped connection and a 500, one call at a time.
 
-Per cell: the operation succeeds (the client retried) or fails with a Cinder error that names
-the operation and the reason; nothing (share, snapshot, NFS rule, mount) is left behind; the
-same user action then succeeds. test_driver_errors.py fails every call at once; here one call
-fails and the others work, the case that leaks. The matrix is printed by the last test and kept
-in build/fault-matrix.txt.
+Per cell: the operation succeeds (the client retried) or fails with a Cinder error (no raw
+client, mount or file error) that gives the reason; nothing (share, snapshot, NFS rule, mount)
+is left behind; the same user action then succeeds. One call fails and the others work, the
+case that leaks; this is the proof of these operations' appliance failures (test_driver_errors.py
+fails every call of the methods not here, and the mounts and file commands of all). The matrix
+is printed by the last test and kept in build/fault-matrix.txt.
 """
 
 from __future__ import annotations

@@ -135,13 +135,6 @@ def test_unmount_is_retried(table):
     assert table.umounts == 2 and table.mounted == {}
 
 
-def test_failed_unmount_after_a_successful_operation_is_logged_not_raised(table, caplog):
-    table.fail_umounts = 9
-    with caplog.at_level(logging.WARNING), make(table).mounted(EXPORT):
-        pass
-    assert 'cannot unmount' in caplog.text and table.mounted
-
-
 def test_release_reports_a_failed_unmount(table):
     table.mount(EXPORT)
     table.fail_umounts = 9

@@ -1,18 +1,22 @@
-"""Security checks of the driver and the client (issue 14, "## Security checks").
+"""Security checks of the driver (issue 14, "## Security checks").
 
-TLS: verification is on by default; an untrusted certificate and a certificate for another
-name are refused, a configured CA is accepted. The password: in no log line at DEBUG (Cinder's
-own option dump included) and on no command line the driver runs. Exports: a share's rules hold
-this host and the connectors attached now, nothing else, through a volume's life.
+The password: in no log line at DEBUG (Cinder's own option dump included) and on no command line
+the driver runs. Exports: a share's rules hold this host and the connectors attached now,
+nothing else, through a volume's life.
 
-Elsewhere: the modules' TLS checks are in tests/unit/plugins/modules/test_plugin_acme_tls.py;
-the password at ansible -vvv in tests/integration/modules/test_modules_connection.py
-(test_wrong_password_* and test_module_defaults_group_sets_the_connection_once) and on
-command lines and in files during a playbook in tests/integration/test_security.py; the
-simulator's command lines in tests/integration/test_ganesha_exports.py
-(test_password_is_on_no_command_line); cinder.conf 0640 in tests/integration/roles/test_roles.py
-(test_cinder_backend_role_renders_validates_idempotently); a third address refused by real NFS
-in tests/integration/test_ganesha_exports.py (test_rule_for_another_address_denies_loopback).
+Elsewhere: TLS verification (on by default; an untrusted certificate and a certificate for
+another name refused, a configured CA accepted) in the client's room,
+tests/unit/client/test_acme_client.py (test_client_verifies_tls_by_default), the driver's default
+in test_driver_volumes.py (test_ca_file_timeouts_and_retries_reach_the_client) and its one clear
+line for a refused certificate (test_setup_errors_give_one_clear_line); the modules' messages in
+tests/unit/plugins/modules/test_plugin_acme_tls.py; the password at ansible -vvv in
+tests/integration/modules/test_modules_connection.py (test_wrong_password_* and
+test_module_defaults_group_sets_the_connection_once); the simulator's command lines in
+tests/integration/test_ganesha_exports.py (test_password_is_on_no_command_line); the cinder.conf
+drop-in 0640 in tests/integration/roles/test_deployment_tools.py
+(test_dropin_adds_the_backends_to_a_cinder_conf_another_tool_owns); a third address refused by
+real NFS in tests/integration/test_ganesha_exports.py
+(test_rule_for_another_address_denies_loopback).
 """
 
 from __future__ import annotations
@@ -23,42 +27,10 @@ import pytest
 from driver_helpers import MY_IP
 from oslo_config import cfg
 
-from tests.support.appliance import USER
-from tests.support import tls_server
-
-from acme_cinder import acme_client
 from cinder import context, exception
 
 COMPUTE_A = {'ip': '10.0.0.21', 'host': 'compute-a'}
 COMPUTE_B = {'ip': '10.0.0.22', 'host': 'compute-b'}
-
-
-@pytest.fixture(params=list(tls_server.TLS_CASES))
-def endpoint(request, appliance, tmp_path):
-    yield from tls_server.endpoint(request.param, appliance, tmp_path)
-
-
-def test_driver_verifies_tls_by_default(make_driver, endpoint):
-    url, ca_file, refusal = endpoint
-    drv = make_driver(setup=False, acme_url=url, acme_ca_file=ca_file)
-    assert drv.configuration.acme_tls_verify is True
-    drv.do_setup(context.get_admin_context())
-    if refusal is None:
-        drv.check_for_setup_error()
-        return
-    with pytest.raises(exception.VolumeBackendAPIException, match=refusal):
-        drv.check_for_setup_error()
-
-
-def test_client_verifies_tls_by_default(appliance, endpoint):
-    url, ca_file, refusal = endpoint
-    client = acme_client.AcmeClient(url, USER, appliance.password, retries=0,
-                                    **({'verify': ca_file} if ca_file else {}))
-    if refusal is None:
-        assert client.system.get()['api_version'] == '1'
-        return
-    with pytest.raises(acme_client.ConnectionFailed, match=refusal):
-        client.system.get()
 
 
 # -- the password -------------------------------------------------------------------------------
