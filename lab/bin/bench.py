@@ -534,11 +534,21 @@ def step_migrate(lab: Lab, _args: argparse.Namespace) -> dict:
     name_id = volume.migration_id or volume_id
     share = lab.acme_share(name_id)
     after = file_digest(volume_file(lab, share, f'volume-{name_id}')) if share else None
+    mounts_now = acme_mounts_at_rest(lab)
+    # the copy ran on the generic backend's host: the ACME destination stays mounted there (as
+    # os-brick leaves it) until the ACME backend's next reconcile on that host
+    settled, wait = bl.timed(lambda: bl.settled(
+        lambda: acme_mounts_at_rest(lab), lambda m: not any(m.values()), within=300, interval=5))
+    # Cinder deletes the migration's source record itself; a delete meanwhile is refused
+    bl.settled(lambda: [v for v in cloud.bs.volumes(details=True, all_projects=True)
+                        if v.name == 'bench-migrate' and v.id != volume_id],
+               lambda others: not others, within=600, interval=5)
     result = dict(written_mib=MIGRATE_MIB, status=volume.status,
                   migration_status=volume.migration_status, host=volume.host,
                   volume_type=volume.volume_type, seconds=seconds, share=bool(share),
                   checksum_before=before, checksum_after=after,
-                  acme_mounts_left=acme_mounts_at_rest(lab),
+                  acme_mounts_at_success=mounts_now, acme_mounts_left=settled,
+                  mounts_settled_s=wait,
                   secure={k: lab.backend.get(k, 'auto') for k in
                           ('nas_secure_file_operations', 'nas_secure_file_permissions')})
     result['not_deleted'] = len(cloud.delete_all([volume_id], 900)[1])
@@ -732,8 +742,10 @@ def migrate_table(data: dict) -> list[str]:
             f'{data["migration_status"]} in {data["seconds"]:.0f} s, now on {data["host"]} '
             f'(type {data["volume_type"]})',
             f'  data on the appliance after: {"the same" if same else "DIFFERENT"} '
-            f'(sha256 {(data["checksum_after"] or "no share")[:16]}); ACME mounts left '
-            f'{data["acme_mounts_left"]}; deleted: {"no" if data["not_deleted"] else "yes"}']
+            f'(sha256 {(data["checksum_after"] or "no share")[:16]}); ACME mounts at success '
+            f'{data.get("acme_mounts_at_success")}, {data["acme_mounts_left"]} '
+            f'{data.get("mounts_settled_s", 0):.0f} s later; deleted: '
+            f'{"no" if data["not_deleted"] else "yes"}']
 
 
 TABLES = (('clone', clone_table), ('burst', burst_table), ('scale', scale_table),
