@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.collection import collections_path  # noqa: E402
 
 collections_path()
-from tests.support.ansible import Ansible  # noqa: E402
+from tests.support.ansible import Ansible, strategy_env  # noqa: E402
 from tests.support.appliance import Appliance  # noqa: E402
 
 PLAYBOOK = """
@@ -104,16 +104,6 @@ def run_all(ansible: Ansible, tmp: Path, count: int,
               f'per item)  cpu {cpu:6.1f} s  ansible cpu {ansible_cpu:6.1f} s  '
               f'changed={changed} failed={failed} of {items}')
     return results
-
-
-def strategy_env(strategy: str) -> dict[str, str]:
-    """Ansible's settings for a strategy: ``linear`` (ansible's own) or ``mitogen_linear``
-    (Mitogen, pinned in requirements-dev.txt: modules run in kept interpreters)."""
-    if strategy == 'linear':
-        return {}
-    import ansible_mitogen
-    plugins = Path(ansible_mitogen.__file__).parent / 'plugins' / 'strategy'
-    return dict(ANSIBLE_STRATEGY=strategy, ANSIBLE_STRATEGY_PLUGINS=str(plugins))
 
 
 def bench(sim: Appliance, tmp: Path, strategy: str, count: int, rounds: int) -> bool:

@@ -52,6 +52,16 @@ def _result(runner: ansible_runner.Runner) -> Run:
     return run
 
 
+def strategy_env(strategy: str) -> dict[str, str]:
+    """Ansible's settings for a strategy: ``linear`` (ansible's own) or ``mitogen_linear``
+    (Mitogen, pinned in requirements-dev.txt: modules run in kept interpreters)."""
+    if strategy == 'linear':
+        return {}
+    import ansible_mitogen
+    plugins = Path(ansible_mitogen.__file__).parent / 'plugins' / 'strategy'
+    return dict(ANSIBLE_STRATEGY=strategy, ANSIBLE_STRATEGY_PLUGINS=str(plugins))
+
+
 class Ansible:
     """Runs playbooks and ad hoc commands on localhost from ``workdir``."""
 

@@ -4,12 +4,12 @@ must be what ansible's own strategy gives."""
 
 import secrets
 
-import ansible_mitogen
 import pytest
 
+from tests.support.ansible import strategy_env
+
 pytestmark = pytest.mark.integration
-STRATEGY = {'ANSIBLE_STRATEGY': 'mitogen_linear',
-            'ANSIBLE_STRATEGY_PLUGINS': ansible_mitogen.__path__[0] + '/plugins/strategy'}
+STRATEGY = strategy_env('mitogen_linear')
 
 
 def share(title: str, **args) -> dict:
