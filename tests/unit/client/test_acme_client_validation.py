@@ -15,20 +15,17 @@ from __future__ import annotations
 import os
 import re
 import string
-from pathlib import Path
 
 import pytest
 from acme_appliance.config import NAME_PATTERN
 from acme_appliance.models import MAX_ID, MODE_PATTERN
 from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
-from hypothesis import HealthCheck, configuration, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-# Hypothesis's caches go to build/ (make clean), not to a .hypothesis/ in the checkout.
-configuration.set_hypothesis_home_dir(Path(__file__).resolve().parents[3] / 'build' / 'hypothesis')
-# The simulator keeps its state across the examples of a test: an invalid request changes nothing.
-EXAMPLES = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+from tests.support.properties import examples
+
+EXAMPLES = examples(40)
 ROOT = {'uid': 165, 'gid': 165, 'mode': '0770'}
 NAME_CHARS = string.ascii_letters + string.digits + '_.-'
 

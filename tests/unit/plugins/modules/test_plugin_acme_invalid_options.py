@@ -11,20 +11,17 @@ from __future__ import annotations
 import ipaddress
 import re
 import string
-from pathlib import Path
 
 import pytest
 from ansible.module_utils.parsing.convert_bool import BOOLEANS
 from ansible_collections.acme.nas.plugins.modules.acme_share import ShareModule
 from ansible_collections.acme.nas.plugins.modules.acme_snapshot import SnapshotModule
-from hypothesis import HealthCheck, configuration, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-# Hypothesis's caches go to build/ (make clean), not to a .hypothesis/ in the checkout.
-configuration.set_hypothesis_home_dir(Path(__file__).resolve().parents[4] / 'build' / 'hypothesis')
-# The simulator keeps its state across the examples of a test: an invalid value changes nothing.
-EXAMPLES = settings(max_examples=15, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+from tests.support.properties import examples
+
+EXAMPLES = examples(15)
 NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}')
 NAME_CHARS = string.ascii_letters + string.digits + '_.-'
 
