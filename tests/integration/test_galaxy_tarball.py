@@ -37,8 +37,9 @@ SHIPPED = (
     'tests/config.yml', 'tests/sanity/ignore-*.txt',
 )
 NEVER = ('lab/*', 'roles/lab_*', 'playbooks/lab*.yml', 'molecule/*', 'tests/unit/*',
-         'tests/integration/*', 'tests/support/*', 'tests/output/*', 'build/*', '*__pycache__*',
-         '*.pyc', '*.egg-info*', '.*', '*/.*', 'Makefile', 'constraints.txt',
+         'tests/integration/*', 'tests/support/*', 'tests/cov/*', 'tests/bench/*',
+         'tests/output/*', 'build/*', '*__pycache__*', '*.pyc', '*.egg-info*', '.*', '*/.*',
+         'Makefile', 'constraints.txt',
          'requirements-dev.txt', 'requirements-collections.txt')
 # Modules of other collections that shipped content may use without a Galaxy dependency:
 # acme.nas.appliance (the simulator, a lab/CI helper) documents containers.podman as its own need.
