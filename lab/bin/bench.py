@@ -46,14 +46,19 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import benchlib as bl
-from benchlib import GIB, MIB, Lab, log, save
+from acmelab.guest import Guest, moved
+from acmelab.lab import STATE, Lab
+from acmelab.logs import HostLogs
+from acmelab.memory import PeakSampler
+from acmelab.playbooks import LAB, run_playbook
+from acmelab.tables import table
+from acmelab.waits import settled, wait_until
 
-OUT = bl.STATE / 'bench'
-REPORT = bl.STATE / 'bench-report.txt'
+GIB, MIB = 1 << 30, 1 << 20
+OUT = STATE / 'bench'
+REPORT = STATE / 'bench-report.txt'
 GENERIC = 'generic-nfs'            # section, volume_backend_name and volume type
 GENERIC_SHARE = 'bench-generic-nfs'
 GENERIC_QUOTA = 60 * GIB
@@ -63,40 +68,54 @@ STEPS = ('setup', 'clone', 'burst', 'scale', 'restart', 'shared-base', 'migrate'
          'teardown')
 MIGRATE_MIB = 256  # written into the generic volume before it moves
 LOCK_WORDS = re.compile(r'lock|Lock|coordination|tooz|deadlock', re.I)
+VOLUME_LOGS = ('/var/log/cinder/cinder-volume.log', '/var/log/cinder/cinder-volume-generic-nfs.log')
+# Written as the cinder user into a volume file: every MiB different, none of it zero.
+WRITER = """
+import os, sys
+path, mib = sys.argv[1], int(sys.argv[2])
+block = bytearray(os.urandom(1 << 20))
+with open(path, 'r+b') as out:
+    for index in range(mib):
+        block[:8] = (index + 1).to_bytes(8, 'little')
+        out.write(block)
+    out.flush()
+    os.fsync(out.fileno())
+"""
 
 
-def generic_host(lab: Lab) -> bl.Guest:
+def log(message: str) -> None:
+    print(f'[{time.strftime("%H:%M:%S")}] {message}', flush=True)
+
+
+def save(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + '\n')
+
+
+def counters(lab: Lab) -> dict[str, dict[str, int]]:
+    return {g.name: g.counters() for g in lab.guests}
+
+
+def generic_host(lab: Lab) -> Guest:
     return lab.guests[0]
 
 
 def backends(lab: Lab, args: argparse.Namespace) -> list[tuple[str, str]]:
     """(backend, volume type) of the backends --backends names (acme, generic)."""
-    known = {'acme': (lab.acme_backend, lab.acme_type), 'generic': (GENERIC, GENERIC)}
+    known = {'acme': (lab.backend.name, lab.backend.volume_type), 'generic': (GENERIC, GENERIC)}
     return [known[name] for name in args.backends.split(',')]
 
 
 # --- setup / teardown ---------------------------------------------------------------------
 
-def playbook(lab: Lab, state: str, **extra: str) -> None:
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(bl.REPO / 'build'), ANSIBLE_NOCOLOR='1',
-               ANSIBLE_CONFIG=str(bl.REPO / 'lab/ansible.cfg'),
-               CONTAINERS_CONF=str(bl.STATE / 'containers.conf'))
-    extra_args = [f'acme_bench_state={state}', f'acme_bench_host={generic_host(lab).name}',
-                  f'acme_lab_root={bl.REPO}', f'acme_bench_mount_base={lab.generic_base}'] + \
-        [f'{k}={v}' for k, v in extra.items()]
-    argv = [str(bl.REPO / '.venv/bin/ansible-playbook'), '-i', str(bl.STATE / 'inventory.yml'),
-            str(bl.REPO / 'lab/playbooks/bench_backend.yml')]
-    for item in extra_args:
-        argv += ['-e', item]
-    out = OUT / f'playbook-{state}.log'
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open('w') as handle:
-        done = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, env=env,
-                              check=False)
-    recap = out.read_text().split('PLAY RECAP')[-1].strip().splitlines()[:1]
-    log(f'bench_backend.yml ({state}): ' + ''.join(recap).split(':', 1)[-1].strip())
-    if done.returncode != 0:
-        raise RuntimeError(f'bench_backend.yml ({state}) failed; see {out}')
+def playbook(lab: Lab, args: argparse.Namespace, state: str, **extra: str) -> None:
+    recap = run_playbook(
+        LAB / 'playbooks' / 'bench_backend.yml', STATE / 'inventory.yml',
+        dict(acme_bench_state=state, acme_bench_host=generic_host(lab).name,
+             acme_lab_root=str(LAB.parent), acme_bench_mount_base=args.generic_mount_base,
+             **extra),
+        OUT / f'playbook-{state}', env={'CONTAINERS_CONF': str(STATE / 'containers.conf')})
+    log(f'bench_backend.yml ({state}): {recap}')
 
 
 def generic_share(lab: Lab) -> dict:
@@ -113,36 +132,40 @@ def generic_share(lab: Lab) -> dict:
         nfs={'enabled': True, 'rules': rules}, root={'uid': uid, 'gid': gid, 'mode': '0755'})
 
 
-def step_setup(lab: Lab, _args: argparse.Namespace) -> dict:
+def step_setup(lab: Lab, args: argparse.Namespace) -> dict:
     share = generic_share(lab)
     export = share['exports'][0]
     log(f'generic backend share {GENERIC_SHARE}: {export} (quota {GENERIC_QUOTA // GIB} GiB)')
-    playbook(lab, 'present', acme_bench_export=export)
-    lab.cloud.ensure_type(lab.acme_type, lab.acme_backend)
-    lab.cloud.ensure_type(GENERIC, GENERIC)
+    playbook(lab, args, 'present', acme_bench_export=export)
+    lab.cinder.ensure_type(lab.backend.volume_type, lab.backend.name)
+    lab.cinder.ensure_type(GENERIC, GENERIC)
     start = time.monotonic()
-    while not (lab.cloud.backend_up(GENERIC) and lab.cloud.backend_up(lab.acme_backend)):
-        if time.monotonic() - start > 900:
-            raise RuntimeError('the generic backend reported no pool within 900 s')
-        time.sleep(5)
+    wait_until(lambda: lab.cinder.backend_up(GENERIC) and lab.cinder.backend_up(lab.backend.name),
+               bool, 900, 'the pools of both backends', interval=5)
     log(f'both pools up ({time.monotonic() - start:.0f} s after the playbook)')
     return dict(export=export, host=generic_host(lab).name,
                 machines=[g.machine() for g in lab.guests], host_machine=host_machine())
 
 
-def step_teardown(lab: Lab, _args: argparse.Namespace) -> dict:
-    left = lab.cloud.statuses('bench-')
+def cinder_manage(lab: Lab) -> list[str]:
+    """cinder-manage of the controller, with its cinder.conf."""
+    controller = lab.inventory.controller
+    return [f'{controller["acme_lab_controller_venv"]}/bin/cinder-manage', '--config-file',
+            controller['acme_lab_controller_cinder_conf']]
+
+
+def step_teardown(lab: Lab, args: argparse.Namespace) -> dict:
+    left = lab.cinder.volumes('bench-')
     if left:
-        lab.cloud.delete_all(left, 1800)
-    playbook(lab, 'absent')
+        lab.cinder.delete_all(left, 1800)
+    playbook(lab, args, 'absent')
     service = f'{generic_host(lab).name}@{GENERIC}'
-    subprocess.run([f'{lab.controller_venv}/bin/cinder-manage', '--config-file',
-                    lab.controller_conf, 'service', 'remove', 'cinder-volume', service],
+    subprocess.run(cinder_manage(lab) + ['service', 'remove', 'cinder-volume', service],
                    capture_output=True, text=True, check=False)
     share = lab.appliance.client.shares.find(GENERIC_SHARE, lab.appliance.pool)
     if share is not None:
         lab.appliance.client.shares.delete(share['id'], recursive=True)
-    lab.cloud.delete_type(GENERIC)
+    lab.cinder.delete_type(GENERIC)
     log(f'generic backend removed: service {service}, share {GENERIC_SHARE}, type {GENERIC}')
     return dict(removed=[service, GENERIC_SHARE, GENERIC], volumes_left=len(left))
 
@@ -169,7 +192,7 @@ def write_data(lab: Lab, backend: str, volume_id: str, size_gib: int, where: str
         path = f'{host.nfs_mounts(GENERIC_MOUNT_BASE)[0]}/volume-{volume_id}'
         command = f'runuser -u cinder -- python3 - {path} {mib}'
     else:
-        share = lab.acme_share(volume_id)
+        share = lab.appliance.share_of(volume_id)
         clients = {rule['clients'] for rule in share['nfs']['rules']}
         host = next(g for g in lab.guests if g.address in clients)
         export = share['exports'][0]
@@ -177,14 +200,15 @@ def write_data(lab: Lab, backend: str, volume_id: str, size_gib: int, where: str
                    f'mount -t nfs -o vers=3,proto=tcp {export} $d; '
                    f'runuser -u cinder -- python3 - $d/volume-{volume_id} {mib}; '
                    f'umount $d; rmdir $d')
-    _out, seconds = bl.timed(lambda: host.ssh(command, stdin=bl.WRITER, timeout=7200))
-    return seconds
+    start = time.monotonic()
+    host.ssh(command, stdin=WRITER, timeout=7200)
+    return time.monotonic() - start
 
 
 def write_on_appliance(lab: Lab, backend: str, volume_id: str, mib: int) -> float:
     share = (lab.appliance.client.shares.find(GENERIC_SHARE, lab.appliance.pool)
-             if backend == GENERIC else lab.acme_share(volume_id))
-    directory = next(lab.appliance.data.glob(f'**/shares/{share["id"]}'))
+             if backend == GENERIC else lab.appliance.share_of(volume_id))
+    directory = lab.appliance.share_dir(share['id'])
     block = bytearray(os.urandom(MIB))
     start = time.monotonic()
     with (directory / f'volume-{volume_id}').open('r+b') as out:
@@ -200,25 +224,25 @@ def measured_create(lab: Lab, name: str, volume_type: str, size: int, **source: 
                     ) -> tuple[str, dict]:
     for guest in lab.guests:
         guest.drop_caches()
-    before = bl.all_counters(lab.guests)
+    before = counters(lab)
     offset = lab.appliance.log_offset()
     start = time.monotonic()
-    volume_id = lab.cloud.create(name, volume_type, size, **source)
-    status, _waited = lab.cloud.wait_one(volume_id, timeout=7200)
+    volume_id = lab.cinder.create(name, volume_type, size, **source)
+    status = lab.cinder.wait_one(volume_id, timeout=7200).status
     seconds = time.monotonic() - start
-    moved = bl.sum_diff(before, bl.all_counters(lab.guests))
+    traffic = moved(before, counters(lab))
     calls = lab.appliance.calls_since(offset)
     copies = [c for c in calls if c[0] == 'POST' and
               (c[1].endswith('/shares') or c[1].endswith('/snapshots'))]
-    return volume_id, dict(status=status, seconds=seconds, **moved,
+    return volume_id, dict(status=status, seconds=seconds, **traffic,
                            appliance_ms=sum(c[3] for c in copies),
                            appliance_calls=[f'{c[0]} {c[1]} {c[2]} {c[3]:.0f}ms' for c in copies])
 
 
 def clone_one_size(lab: Lab, backend: str, volume_type: str, size: int, where: str) -> dict:
-    cloud = lab.cloud
+    cloud = lab.cinder
     source = cloud.create(f'bench-clone-src-{backend}-{size}', volume_type, size)
-    status, seconds = cloud.wait_one(source, 1800)
+    status = cloud.wait_one(source, 1800).status
     if status != 'available':
         raise RuntimeError(f'{backend}: source volume of {size} GiB is {status}')
     written = write_data(lab, backend, source, size, where)
@@ -241,10 +265,9 @@ def clone_one_size(lab: Lab, backend: str, volume_type: str, size: int, where: s
 
 
 def idle_rate(lab: Lab, seconds: float = 20) -> dict:
-    before = bl.all_counters(lab.guests)
+    before = counters(lab)
     time.sleep(seconds)
-    moved = bl.sum_diff(before, bl.all_counters(lab.guests))
-    return {k: v / seconds for k, v in moved.items()}
+    return {k: v / seconds for k, v in moved(before, counters(lab)).items()}
 
 
 def earlier(step: str) -> dict:
@@ -267,33 +290,32 @@ def step_clone(lab: Lab, args: argparse.Namespace) -> dict:
 
 # --- concurrency --------------------------------------------------------------------------------
 
-def log_offsets(lab: Lab) -> dict:
-    return {g.name: g.log_sizes(lab.volume_logs()) for g in lab.guests}
+def volume_logs(lab: Lab) -> HostLogs:
+    """The cinder-volume logs (the ACME and the generic service's) from now on."""
+    return HostLogs(lab.guests, VOLUME_LOGS).mark()
 
 
-def log_errors(lab: Lab, offsets: dict) -> tuple[int, int, list[str]]:
-    """ERROR lines in the cinder-volume logs since ``offsets``: all, lock-related, samples."""
-    errors = []
-    for guest in lab.guests:
-        errors += [line for line in guest.log_since(offsets[guest.name]).splitlines()
-                   if ' ERROR ' in line]
+def log_errors(logs: HostLogs) -> tuple[int, int, list[str]]:
+    """ERROR lines in the cinder-volume logs since their mark: all, lock-related, samples."""
+    logs.read()
+    errors = [line for _host, line in logs.lines(' ERROR ')]
     locks = [line for line in errors if LOCK_WORDS.search(line)]
     return len(errors), len(locks), (locks or errors)[:3]
 
 
 def burst(lab: Lab, backend: str, volume_type: str, count: int, tag: str) -> dict:
-    offsets = log_offsets(lab)
+    logs = volume_logs(lab)
     names = [f'bench-{tag}-{backend}-{i:03d}' for i in range(count)]
     start = time.monotonic()
-    ids = lab.cloud.create_many(names, volume_type)
+    ids = lab.cinder.create_many(names, volume_type)
     sent = time.monotonic() - start
-    done = lab.cloud.wait(ids, timeout=3600)
+    done = lab.cinder.wait_all(ids, timeout=3600)
     wall = time.monotonic() - start
-    statuses = [status for status, _t in done.values()]
-    errors, locks, samples = log_errors(lab, offsets)
-    deleted, left = lab.cloud.delete_all(ids, 3600)
-    settled = sent + max((t for _s, t in done.values()), default=wall - sent)
-    return dict(count=count, sent_s=sent, wall_s=settled,
+    statuses = [reached.status for reached in done.values()]
+    errors, locks, samples = log_errors(logs)
+    deleted, left = lab.cinder.delete_all(ids, 3600)
+    last = sent + max((r.seconds for r in done.values()), default=wall - sent)
+    return dict(count=count, sent_s=sent, wall_s=last,
                 available=statuses.count('available'), error=statuses.count('error'),
                 stuck=count - statuses.count('available') - statuses.count('error'),
                 log_errors=errors, lock_errors=locks, samples=samples,
@@ -304,13 +326,13 @@ def serial(lab: Lab, backend: str, volume_type: str, count: int) -> dict:
     times, ids = [], []
     for index in range(count):
         start = time.monotonic()
-        volume_id = lab.cloud.create(f'bench-serial-{backend}-{index:03d}', volume_type)
-        status, _t = lab.cloud.wait_one(volume_id, 1800)
+        volume_id = lab.cinder.create(f'bench-serial-{backend}-{index:03d}', volume_type)
+        status = lab.cinder.wait_one(volume_id, 1800).status
         times.append(time.monotonic() - start)
         ids.append(volume_id)
         if status != 'available':
             log(f'{backend}: serial create {index} ended {status}')
-    lab.cloud.delete_all(ids, 1800)
+    lab.cinder.delete_all(ids, 1800)
     return dict(count=count, total_s=sum(times), mean_s=sum(times) / count)
 
 
@@ -333,7 +355,7 @@ def appliance_names(lab: Lab) -> set[str]:
 
 
 def mounts_at_rest(lab: Lab) -> int:
-    return sum(len(g.nfs_mounts(lab.acme_base)) for g in lab.guests)
+    return sum(len(g.nfs_mounts(lab.backend.mount_base)) for g in lab.guests)
 
 
 def db_connections() -> int:
@@ -343,70 +365,60 @@ def db_connections() -> int:
     return len(out.splitlines())
 
 
-def sample_peak(probe: Callable[[], int], stop: threading.Event, peak: dict) -> None:
-    while not stop.is_set():
-        peak['value'] = max(peak.get('value', 0), probe())
-        stop.wait(2)
+def appliance_snapshots(lab: Lab) -> int:
+    return sum(len(snaps) for snaps in lab.appliance.holdings().values())
 
 
 def quota_drift(lab: Lab) -> int:
     """Volumes Cinder's quota usage counts for the project beyond those that exist."""
-    conn = lab.cloud.conn
+    conn = lab.cinder.conn
     in_use = conn.block_storage.get_quota_set(conn.current_project_id, usage=True).usage
-    return in_use['volumes'] - len(lab.cloud.statuses(''))
+    return in_use['volumes'] - len(lab.cinder.volumes(''))
 
 
 def quota_sync(lab: Lab) -> str:
     """The operator's repair of drifted quota usage: cinder-manage quota sync."""
-    done = subprocess.run([f'{lab.controller_venv}/bin/cinder-manage', '--config-file',
-                           lab.controller_conf, 'quota', 'sync', '--project-id',
-                           lab.cloud.conn.current_project_id],
+    done = subprocess.run(cinder_manage(lab) + ['quota', 'sync', '--project-id',
+                                                lab.cinder.conn.current_project_id],
                           capture_output=True, text=True, check=False)
     return (done.stdout + done.stderr).strip()[-300:]
 
 
 def step_scale(lab: Lab, args: argparse.Namespace) -> dict:
-    stop, db_peak = threading.Event(), {}
-    sampler = threading.Thread(target=sample_peak, args=(db_connections, stop, db_peak),
-                               daemon=True)
-    sampler.start()
-    try:
+    with PeakSampler(db_connections, every=2) as db_peak:
         result = scale(lab, args)
-    finally:
-        stop.set()
-        sampler.join()
     drift = quota_drift(lab)
     synced = quota_sync(lab) if drift else ''
-    return dict(result, db_connections_peak=db_peak.get('value'), quota_drift=drift,
+    return dict(result, db_connections_peak=db_peak.peak, quota_drift=drift,
                 quota_sync=synced, quota_drift_after_sync=quota_drift(lab))
 
 
 def scale(lab: Lab, args: argparse.Namespace) -> dict:
-    shares_before, snaps_before = appliance_names(lab), len(lab.appliance.snapshots())
-    offsets = log_offsets(lab)
+    shares_before, snaps_before = appliance_names(lab), appliance_snapshots(lab)
+    logs = volume_logs(lab)
     ids, statuses, start = [], [], time.monotonic()
     for first in range(0, args.scale, args.scale_window):
         names = [f'bench-scale-{i:03d}' for i in range(first, min(args.scale,
                                                                   first + args.scale_window))]
-        wave = lab.cloud.create_many(names, lab.acme_type)
-        statuses += [s for s, _t in lab.cloud.wait(wave, 3600).values()]
+        wave = lab.cinder.create_many(names, lab.backend.volume_type)
+        statuses += [r.status for r in lab.cinder.wait_all(wave, 3600).values()]
         ids += wave
         log(f'scale: {len(ids)} created')
     created = time.monotonic() - start
-    deleted, left = lab.cloud.delete_all(ids, 3600)
-    errors, locks, samples = log_errors(lab, offsets)
+    deleted, left = lab.cinder.delete_all(ids, 3600)
+    errors, locks, samples = log_errors(logs)
     new = sorted(appliance_names(lab) - shares_before)
     return dict(count=args.scale, window=args.scale_window, create_s=created,
                 available=statuses.count('available'), error=statuses.count('error'),
                 delete_s=deleted, not_deleted=len(left), mounts_at_rest=mounts_at_rest(lab),
-                new_shares=new, snapshots_delta=len(lab.appliance.snapshots()) - snaps_before,
+                new_shares=new, snapshots_delta=appliance_snapshots(lab) - snaps_before,
                 log_errors=errors, lock_errors=locks, samples=samples)
 
 
 def unknown_shares(lab: Lab) -> list[str]:
     """Shares of the ACME backend whose volume Cinder does not know (any status)."""
-    known = {v.id for v in lab.cloud.bs.volumes(details=False, all_projects=True)}
-    volume_share = re.compile(re.escape(lab.prefix) + r'volume-([0-9a-f-]{36})$')
+    known = {v.id for v in lab.cinder.bs.volumes(details=False, all_projects=True)}
+    volume_share = re.compile(re.escape(lab.backend.share_prefix) + r'volume-([0-9a-f-]{36})$')
     unknown = []
     for share in lab.appliance.shares():
         match = volume_share.match(share['name'])
@@ -421,7 +433,7 @@ def step_restart(lab: Lab, args: argparse.Namespace) -> dict:
 
     def restart_when_busy() -> None:
         # restart once a few of the burst's shares are being made
-        bl.wait_for_log(lab.appliance, offset, r'^POST /api/v1/shares ', 3, stop, 600)
+        lab.appliance.calls_logged(offset, r'^POST /api/v1/shares ', 3, 600, stop)
         restarted['at'] = time.monotonic()
         restarted['seconds'] = lab.appliance.restart()
 
@@ -429,14 +441,14 @@ def step_restart(lab: Lab, args: argparse.Namespace) -> dict:
     watcher.start()
     start = time.monotonic()
     names = [f'bench-restart-{i:03d}' for i in range(args.restart_burst)]
-    ids = lab.cloud.create_many(names, lab.acme_type)
-    done = lab.cloud.wait(ids, timeout=1800)
+    ids = lab.cinder.create_many(names, lab.backend.volume_type)
+    done = lab.cinder.wait_all(ids, timeout=1800)
     watcher.join(timeout=600)
-    statuses = [s for s, _t in done.values()]
+    statuses = [r.status for r in done.values()]
     unknown = unknown_shares(lab)
-    errors = [i for i, (s, _t) in done.items() if s == 'error']
-    with_share = [i for i in errors if lab.acme_share(i) is not None]
-    deleted, left = lab.cloud.delete_all(ids, 1800)
+    errors = [i for i, r in done.items() if r.status == 'error']
+    with_share = [i for i in errors if lab.appliance.share_of(i) is not None]
+    deleted, left = lab.cinder.delete_all(ids, 1800)
     unknown_after = unknown_shares(lab)
     return dict(count=args.restart_burst,
                 restart_after_s=restarted.get('at', start) - start,
@@ -457,37 +469,38 @@ def generic_mounts(lab: Lab) -> list[str]:
     return [line for line in out.splitlines() if f'/{GENERIC_SHARE} ' in line]
 
 
-def step_shared_base(lab: Lab, _args: argparse.Namespace) -> dict:
-    host = generic_host(lab)
-    if lab.generic_base != lab.acme_base:
-        raise RuntimeError(f'shared-base needs setup with --generic-mount-base {lab.acme_base}')
-    offsets = log_offsets(lab)
-    generic_id = lab.cloud.create('bench-shared-generic', GENERIC)
-    generic_status, _t = lab.cloud.wait_one(generic_id, 900)
+def step_shared_base(lab: Lab, args: argparse.Namespace) -> dict:
+    host, base = generic_host(lab), lab.backend.mount_base
+    if args.generic_mount_base != base:
+        raise RuntimeError(f'shared-base needs setup with --generic-mount-base {base}')
+    logs = volume_logs(lab)
+    generic_id = lab.cinder.create('bench-shared-generic', GENERIC)
+    generic_status = lab.cinder.wait_one(generic_id, 900).status
     before = generic_mounts(lab)
     # the ACME backend's reconcile at start, then its own mounts: a create and an extend
     restart_s = time.monotonic()
     host.ssh('systemctl restart cinder-volume')
-    while not lab.cloud.backend_up(lab.acme_backend):
-        time.sleep(5)
+    wait_until(lambda: lab.cinder.backend_up(lab.backend.name), bool, 900,
+               'the ACME pool after the restart', interval=5)
     restart_s = time.monotonic() - restart_s
-    acme_id = lab.cloud.create('bench-shared-acme', lab.acme_type)
-    acme_status, _t = lab.cloud.wait_one(acme_id, 900)
-    lab.cloud.bs.extend_volume(acme_id, 2)
+    acme_id = lab.cinder.create('bench-shared-acme', lab.backend.volume_type)
+    acme_status = lab.cinder.wait_one(acme_id, 900).status
+    lab.cinder.bs.extend_volume(acme_id, 2)
     time.sleep(75)  # the extend, and one more stats refresh of the ACME backend (60 s)
-    extended = lab.cloud.bs.get_volume(acme_id)
+    extended = lab.cinder.bs.get_volume(acme_id)
     after = generic_mounts(lab)
-    unmounted = [m.groups() for g in lab.guests
-                 for m in ACME_UNMOUNTED.finditer(g.log_since(offsets[g.name]))]
+    logs.read()
+    unmounted = [ACME_UNMOUNTED.search(line).groups()
+                 for _host, line in logs.lines(ACME_UNMOUNTED)]
     foreign = [u for u in unmounted if GENERIC_SHARE in u[1]]
-    deleted, left = lab.cloud.delete_all([generic_id, acme_id], 900)
-    result = dict(base=lab.acme_base, generic_volume=generic_status, acme_volume=acme_status,
+    deleted, left = lab.cinder.delete_all([generic_id, acme_id], 900)
+    result = dict(base=base, generic_volume=generic_status, acme_volume=acme_status,
                   acme_extend=f'{extended.status}, {extended.size} GiB',
                   generic_mounts_before=before,
                   generic_mounts_after=after, acme_restart_s=restart_s,
                   acme_unmounts=len(unmounted), acme_unmounts_of_the_generic_share=foreign,
                   not_deleted=len(left), acme_mounts_at_rest=len(
-                      [p for p in host.nfs_mounts(lab.acme_base)
+                      [p for p in host.nfs_mounts(base)
                        if not any(p in line for line in after)]))
     log(f'shared-base: {result}')
     return result
@@ -495,7 +508,7 @@ def step_shared_base(lab: Lab, _args: argparse.Namespace) -> dict:
 
 def volume_file(lab: Lab, share: dict, name: str) -> Path:
     """The volume's file in the appliance's storage (the container's data volume)."""
-    return next(lab.appliance.data.glob(f'**/shares/{share["id"]}')) / name
+    return lab.appliance.share_dir(share['id']) / name
 
 
 def file_digest(path: Path) -> str:
@@ -510,46 +523,47 @@ def acme_mounts_at_rest(lab: Lab) -> dict[str, int]:
     """NFS mounts under the ACME backend's base on each volume host, the generic share's
     (when setup put it in the same base) left out."""
     generic = {line.split()[-1] for line in generic_mounts(lab)}
-    return {g.name: len([m for m in g.nfs_mounts(lab.acme_base) if m not in generic])
+    return {g.name: len([m for m in g.nfs_mounts(lab.backend.mount_base) if m not in generic])
             for g in lab.guests}
 
 
 def step_migrate(lab: Lab, _args: argparse.Namespace) -> dict:
     """Generic NFS -> ACME by retype with on-demand migration (Cinder's generic migration)."""
-    cloud = lab.cloud
+    cloud = lab.cinder
     generic_host(lab)  # setup made the generic backend there
     volume_id = cloud.create('bench-migrate', GENERIC)
-    status, _t = cloud.wait_one(volume_id, 900)
+    status = cloud.wait_one(volume_id, 900).status
     if status != 'available':
         raise RuntimeError(f'migrate: the generic volume is {status}')
     write_on_appliance(lab, GENERIC, volume_id, MIGRATE_MIB)
     source_share = lab.appliance.client.shares.find(GENERIC_SHARE, lab.appliance.pool)
     before = file_digest(volume_file(lab, source_share, f'volume-{volume_id}'))
     start = time.monotonic()
-    cloud.bs.retype_volume(volume_id, lab.acme_type, migration_policy='on-demand')
-    volume = bl.settled(lambda: cloud.bs.get_volume(volume_id),
-                        lambda v: v.migration_status in ('success', 'error')
-                        and v.status in cloud.DONE, within=3600, interval=5)
+    cloud.bs.retype_volume(volume_id, lab.backend.volume_type, migration_policy='on-demand')
+    volume = settled(lambda: cloud.bs.get_volume(volume_id),
+                     lambda v: v.migration_status in ('success', 'error')
+                     and v.status in ('available', 'error'), within=3600, interval=5)
     seconds = time.monotonic() - start
     name_id = volume.migration_id or volume_id
-    share = lab.acme_share(name_id)
+    share = lab.appliance.share_of(name_id)
     after = file_digest(volume_file(lab, share, f'volume-{name_id}')) if share else None
     mounts_now = acme_mounts_at_rest(lab)
     # the copy ran on the generic backend's host: the ACME destination stays mounted there (as
     # os-brick leaves it) until the ACME backend's next reconcile on that host
-    settled, wait = bl.timed(lambda: bl.settled(
-        lambda: acme_mounts_at_rest(lab), lambda m: not any(m.values()), within=300, interval=5))
+    began = time.monotonic()
+    mounts_left = settled(lambda: acme_mounts_at_rest(lab), lambda m: not any(m.values()),
+                          within=300, interval=5)
+    wait = time.monotonic() - began
     # Cinder deletes the migration's source record itself; a delete meanwhile is refused
-    bl.settled(lambda: [v for v in cloud.bs.volumes(details=True, all_projects=True)
-                        if v.name == 'bench-migrate' and v.id != volume_id],
-               lambda others: not others, within=600, interval=5)
+    settled(lambda: [v for v in cloud.volumes('bench-migrate', all_projects=True)
+                     if v != volume_id], lambda others: not others, within=600, interval=5)
     result = dict(written_mib=MIGRATE_MIB, status=volume.status,
                   migration_status=volume.migration_status, host=volume.host,
                   volume_type=volume.volume_type, seconds=seconds, share=bool(share),
                   checksum_before=before, checksum_after=after,
-                  acme_mounts_at_success=mounts_now, acme_mounts_left=settled,
+                  acme_mounts_at_success=mounts_now, acme_mounts_left=mounts_left,
                   mounts_settled_s=wait,
-                  secure={k: lab.backend.get(k, 'auto') for k in
+                  secure={k: lab.backend.options.get(k, 'auto') for k in
                           ('nas_secure_file_operations', 'nas_secure_file_permissions')})
     result['not_deleted'] = len(cloud.delete_all([volume_id], 900)[1])
     log(f'migrate: {result}')
@@ -560,34 +574,28 @@ FAILED_MOUNT = re.compile(r'Mount of (\S+) failed after (\d+) attempts: (.*)')
 
 
 def configured_attempts(lab: Lab) -> int:
-    return int(lab.backend.get('nfs_mount_attempts', 3))
+    return int(lab.backend.options.get('nfs_mount_attempts', 3))
 
 
-def wait_failed_mount(lab: Lab, offsets: dict, timeout: float) -> tuple[str, str] | None:
-    """(host, log line) once a volume host logs the driver's final mount failure."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for guest in lab.guests:
-            found = FAILED_MOUNT.search(guest.log_since(offsets[guest.name]))
-            if found:
-                return guest.name, found[0]
-        time.sleep(2)
-    return None
+def failed_mount(logs: HostLogs) -> tuple[str, str] | None:
+    """(host, line) of the driver's final mount failure, if a volume host logged one."""
+    logs.read()
+    found = logs.lines(FAILED_MOUNT)
+    return (found[0][0], FAILED_MOUNT.search(found[0][1])[0]) if found else None
 
 
-def create_attempts(lab: Lab, offsets: dict, volume_id: str) -> list[str]:
+def create_attempts(logs: HostLogs, volume_id: str) -> list[str]:
     """The volume hosts that started the create, once per attempt (Cinder reschedules)."""
-    started = f'Volume {volume_id}: being created'
-    return [g.name for g in lab.guests for line in g.log_since(offsets[g.name]).splitlines()
-            if started in line]
+    logs.read()
+    return [host for host, _line in logs.lines(re.escape(f'Volume {volume_id}: being created'))]
 
 
 def step_nfs_stop(lab: Lab, args: argparse.Namespace) -> dict:
-    pid, offset, offsets = lab.appliance.ganesha_pid(), lab.appliance.log_offset(), log_offsets(lab)
+    pid, offset, logs = lab.appliance.ganesha_pid(), lab.appliance.log_offset(), volume_logs(lab)
     stop, stopped = threading.Event(), {}
 
     def stop_after_share() -> None:
-        if bl.wait_for_log(lab.appliance, offset, r'^POST /api/v1/shares 201', 1, stop, 600):
+        if lab.appliance.calls_logged(offset, r'^POST /api/v1/shares 201', 1, 600, stop):
             os.kill(pid, signal.SIGSTOP)
             stopped['at'] = time.monotonic()
 
@@ -595,31 +603,31 @@ def step_nfs_stop(lab: Lab, args: argparse.Namespace) -> dict:
     watcher.start()
     start = time.monotonic()
     try:
-        volume_id = lab.cloud.create('bench-nfs-stop', lab.acme_type)
-        failed = wait_failed_mount(lab, offsets, args.nfs_stop_timeout)
+        volume_id = lab.cinder.create('bench-nfs-stop', lab.backend.volume_type)
+        failed = settled(lambda: failed_mount(logs), bool, args.nfs_stop_timeout, interval=2)
         # what the failed attempt left, before ganesha comes back (and Cinder's reschedule);
         # the driver cleans up right after its last attempt: given up to CLEANUP_S for that
-        share_at_failure = bl.settled(lambda: lab.acme_share(volume_id),
-                                      lambda share: share is None, CLEANUP_S) is not None
-        mounts_at_failure = bl.settled(lambda: mounts_at_rest(lab), lambda n: n == 0, CLEANUP_S)
+        share_at_failure = settled(lambda: lab.appliance.share_of(volume_id),
+                                   lambda share: share is None, CLEANUP_S) is not None
+        mounts_at_failure = settled(lambda: mounts_at_rest(lab), lambda n: n == 0, CLEANUP_S)
     finally:
         stop.set()
         os.kill(pid, signal.SIGCONT)
     resumed = time.monotonic()
-    status, _t = lab.cloud.wait_one(volume_id, 900)
+    status = lab.cinder.wait_one(volume_id, 900).status
     result = dict(configured_attempts=configured_attempts(lab), status=status,
                   stopped_after_s=stopped.get('at', start) - start,
                   failed_after_s=resumed - stopped.get('at', start),
                   host=failed and failed[0], line=failed and failed[1],
                   logged_attempts=int(FAILED_MOUNT.search(failed[1])[2]) if failed else None,
                   share_left=share_at_failure, mounts_left=mounts_at_failure,
-                  cinder_attempts=create_attempts(lab, offsets, volume_id))
-    _deleted, left = lab.cloud.delete_all([volume_id], 900)
-    check = lab.cloud.create('bench-nfs-after', lab.acme_type)
-    result['after_restart'], _t = lab.cloud.wait_one(check, 900)
-    lab.cloud.delete_all([check], 900)
-    result.update(not_deleted=len(left), share_after_delete=lab.acme_share(volume_id) is not None,
-                  mounts_at_end=mounts_at_rest(lab))
+                  cinder_attempts=create_attempts(logs, volume_id))
+    _deleted, left = lab.cinder.delete_all([volume_id], 900)
+    check = lab.cinder.create('bench-nfs-after', lab.backend.volume_type)
+    result['after_restart'] = lab.cinder.wait_one(check, 900).status
+    lab.cinder.delete_all([check], 900)
+    result.update(not_deleted=len(left), mounts_at_end=mounts_at_rest(lab),
+                  share_after_delete=lab.appliance.share_of(volume_id) is not None)
     return result
 
 
@@ -629,26 +637,30 @@ def mib(value: float) -> str:
     return f'{value / MIB:,.1f}'
 
 
+CLONE_OPERATIONS = ('create_volume_from_snapshot', 'create_cloned_volume')
+
+
+def clone_rows(data: dict) -> list[list[object]]:
+    rows = []
+    for backend, sizes in data['backends'].items():
+        for op in CLONE_OPERATIONS:
+            base = sizes[0][op]['seconds']
+            rows += [[backend, op, row['size'], row[op]['seconds'], row[op]['seconds'] / base,
+                      mib(row[op]['rx']), mib(row[op]['tx']), mib(row[op]['read']),
+                      mib(row[op]['written']), row[op]['appliance_ms'] / 1000]
+                     for row in sizes]
+    return rows
+
+
 def clone_table(data: dict) -> list[str]:
     idle = data['idle_per_s']
     lines = ['Clone cost versus size (volumes holding written data; time = API request to '
              'available)',
              f'  idle traffic of the volume hosts: rx {idle["rx"] / 1024:.1f} KiB/s, '
              f'tx {idle["tx"] / 1024:.1f} KiB/s, disk written {idle["written"] / 1024:.1f} KiB/s',
-             f'  the appliance\'s storage: {data.get("appliance_storage", "not recorded")}',
-             f'  {"backend":<12} {"operation":<28} {"GiB":>3} {"time s":>7} {"ratio":>6} '
-             f'{"NIC rx MiB":>10} {"NIC tx MiB":>10} {"disk r MiB":>10} {"disk w MiB":>10} '
-             f'{"appliance s":>11}']
-    for backend, rows in data['backends'].items():
-        for op in ('create_volume_from_snapshot', 'create_cloned_volume'):
-            base = rows[0][op]['seconds']
-            for row in rows:
-                cell = row[op]
-                lines.append(
-                    f'  {backend:<12} {op:<28} {row["size"]:>3} {cell["seconds"]:>7.1f} '
-                    f'{cell["seconds"] / base:>6.2f} {mib(cell["rx"]):>10} {mib(cell["tx"]):>10} '
-                    f'{mib(cell["read"]):>10} {mib(cell["written"]):>10} '
-                    f'{cell["appliance_ms"] / 1000:>11.1f}')
+             f'  the appliance\'s storage: {data.get("appliance_storage", "not recorded")}']
+    lines += table(('backend', 'operation', 'GiB', 'time s', 'ratio', 'NIC rx MiB',
+                    'NIC tx MiB', 'disk r MiB', 'disk w MiB', 'appliance s'), clone_rows(data))
     lines.append('  ratio = t(size) / t(smallest size) of the same backend and operation; '
                  'appliance s = the appliance\'s own time for the POST /shares and POST '
                  '.../snapshots of the operation (its request log)')
@@ -661,18 +673,18 @@ def clone_table(data: dict) -> list[str]:
 
 def burst_table(data: dict) -> list[str]:
     lines = [f'Concurrency: {data["burst"]} volumes requested at once, then {data["serial"]} '
-             'one by one (1 GiB each)',
-             f'  {"backend":<12} {"wall s":>7} {"avail":>5} {"error":>5} {"stuck":>5} '
-             f'{"lock err":>8} {"ERROR lines":>11} {"vol/min":>7} {"serial s/vol":>12} '
-             f'{"serial vol/min":>14} {"speed-up":>8}']
+             'one by one (1 GiB each)']
+    rows, samples = [], []
     for backend, row in data['backends'].items():
         b, s = row['burst'], row['serial']
         rate, serial_rate = 60 * b['count'] / b['wall_s'], 60 / s['mean_s']
-        lines.append(f'  {backend:<12} {b["wall_s"]:>7.1f} {b["available"]:>5} {b["error"]:>5} '
-                     f'{b["stuck"]:>5} {b["lock_errors"]:>8} {b["log_errors"]:>11} {rate:>7.1f} '
-                     f'{s["mean_s"]:>12.1f} {serial_rate:>14.1f} {rate / serial_rate:>7.1f}x')
-        lines += [f'    {backend} sample error: {line[:200]}' for line in b['samples']]
-    return lines
+        rows.append([backend, b['wall_s'], b['available'], b['error'], b['stuck'],
+                     b['lock_errors'], b['log_errors'], rate, s['mean_s'], serial_rate,
+                     f'{rate / serial_rate:.1f}x'])
+        samples += [f'    {backend} sample error: {line[:200]}' for line in b['samples']]
+    lines += table(('backend', 'wall s', 'avail', 'error', 'stuck', 'lock err', 'ERROR lines',
+                    'vol/min', 'serial s/vol', 'serial vol/min', 'speed-up'), rows)
+    return lines + samples
 
 
 def scale_table(data: dict) -> list[str]:
@@ -761,11 +773,11 @@ def report() -> str:
         lines += [f'  machine: {data["host_machine"]}'] + [f'  {m}' for m in data['machines']]
         lines.append(f'  generic backend: cinder.volume.drivers.nfs.NfsDriver on {data["export"]} '
                      f'({data["host"]}, its own cinder-volume service)')
-    for name, table in TABLES:
+    for name, render in TABLES:
         path = OUT / f'{name}.json'
         if path.exists():
             data = json.loads(path.read_text())
-            lines += [''] + table(data) + [f'  (measured {data.get("finished", "?")})']
+            lines += [''] + render(data) + [f'  (measured {data.get("finished", "?")})']
     text = '\n'.join(lines) + '\n'
     REPORT.write_text(text)
     return text
@@ -819,13 +831,9 @@ def main() -> int:
     if unknown:
         raise SystemExit(f'lab-bench: unknown steps {sorted(unknown)}; known: {", ".join(STEPS)}')
     if steps:
-        lab = Lab()
-        lab.generic_base = args.generic_mount_base
-        quotas = bl.lift_volume_quotas(lab.cloud.conn)  # bursts of 50 and 200 volumes
-        try:
+        lab = Lab.open()
+        with lab.cinder.unlimited_quotas():  # bursts of 50 and 200 volumes
             run_steps(lab, args, steps)
-        finally:
-            bl.restore_volume_quotas(lab.cloud.conn, quotas)
     print(report(), end='')
     return 0
 

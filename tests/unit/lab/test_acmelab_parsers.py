@@ -1,0 +1,89 @@
+"""What the lab library reads from text: I/O counters, etcd's watch, lock hand-overs, the
+appliance compared with Cinder, tables."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from acmelab.appliance import differences
+from acmelab.etcd import lock_summary, parse_watch_line
+from acmelab.guest import io_counters, moved
+from acmelab.tables import table
+
+# /proc/net/dev: two header lines, then "iface: rx-bytes (7 more) tx-bytes (7 more)"
+NET_DEV = """Inter-|   Receive |  Transmit
+ face |bytes packets errs drop fifo frame compressed multicast|bytes packets ...
+    lo: 9000 10 0 0 0 0 0 0 9000 10 0 0 0 0 0 0
+  ens3: 1000 5 0 0 0 0 0 0 2000 7 0 0 0 0 0 0
+  ens4: 30 1 0 0 0 0 0 0 40 1 0 0 0 0 0 0
+"""
+DISKSTATS = """ 254       0 vda 100 0 8 10 200 0 16 20 0 30 30
+ 254       1 vda1 100 0 8 10 200 0 16 20 0 30 30
+   7       0 loop0 5 0 99 0 0 0 0 0 0 0 0
+  11       0 sr0 1 0 4 0 0 0 0 0 0 0 0
+"""
+
+
+def test_io_counters_sum_the_nics_but_lo_and_the_whole_disks() -> None:
+    assert io_counters(NET_DEV, DISKSTATS) == dict(rx=1030, tx=2040, read=8 * 512,
+                                                   written=16 * 512)
+
+
+def test_io_counters_read_this_machine() -> None:
+    found = io_counters(Path('/proc/net/dev').read_text(), Path('/proc/diskstats').read_text())
+    assert set(found) == {'rx', 'tx', 'read', 'written'}
+    assert all(value >= 0 for value in found.values())
+
+
+def test_moved_adds_every_guest() -> None:
+    before = {'a': dict(rx=1, tx=1, read=0, written=0), 'b': dict(rx=5, tx=0, read=1, written=1)}
+    after = {'a': dict(rx=4, tx=2, read=0, written=8), 'b': dict(rx=6, tx=0, read=3, written=1)}
+    assert moved(before, after) == dict(rx=4, tx=1, read=2, written=8)
+
+
+def watch_line(*events: tuple[str, str]) -> str:
+    return json.dumps({'Events': [
+        {'type': kind, 'kv': {'key': base64.b64encode(key.encode()).decode(), 'value': 'x'}}
+        for kind, key in events]})
+
+
+def test_watch_lines_become_events() -> None:
+    assert parse_watch_line(watch_line(('PUT', '/tooz/locks/a'), ('DELETE', '/tooz/locks/a')),
+                            7.0) == [(7.0, 'PUT', '/tooz/locks/a', 'x'),
+                                     (7.0, 'DELETE', '/tooz/locks/a', 'x')]
+    assert parse_watch_line('not json', 1.0) == []
+
+
+def test_lock_summary_counts_handovers_and_overlaps() -> None:
+    events = [(0.0, 'PUT', 'k', 'h1'), (1.0, 'DELETE', 'k', ''), (1.5, 'PUT', 'k', 'h2'),
+              (2.0, 'DELETE', 'k', ''), (9.0, 'PUT', 'k', 'h1'), (9.5, 'PUT', 'k', 'h2'),
+              (3.0, 'PUT', 'j', 'h1')]
+    assert lock_summary(events) == dict(keys=2, acquisitions=5, max_per_key=4, overlaps=1,
+                                        handovers=1)
+    assert lock_summary([])['acquisitions'] == 0
+
+
+def test_differences_find_orphans_and_lost_volumes() -> None:
+    holdings = {
+        'cinder-volume-v1': [{'name': 'snapshot-s1'}, {'name': 'snapshot-gone'},
+                             {'name': 'cinder-clone-v2'}, {'name': 'cinder-clone-v9'},
+                             {'name': 'cinder-deleted-x', 'clones': ['y']}],
+        'cinder-volume-v9': [],                            # Cinder has no v9
+        'cinder-deleted-v8': [{'name': 'cinder-deleted-v8', 'clones': ['v2']}],  # kept for v2
+        'cinder-deleted-v7': [],                           # kept for nothing
+    }
+    volumes = {'v1': 'available', 'v2': 'in-use', 'v3': 'available', 'v4': 'creating'}
+    assert differences(holdings, 'cinder-', volumes, ['s1']) == {
+        'orphans': ['snapshot snapshot-gone of cinder-volume-v1',
+                    'snapshot cinder-clone-v9 of cinder-volume-v1', 'share cinder-volume-v9',
+                    'share cinder-deleted-v7'],
+        'lost': ['v2', 'v3']}
+
+
+def test_tables_align_columns_and_format_floats() -> None:
+    lines = table(('backend', 'time s'), [('acme', 1.234), ('generic-nfs', 10.0)])
+    assert lines[0].split() == ['backend', 'time', 's']
+    assert lines[2].split() == ['acme', '1.2'] and lines[3].split() == ['generic-nfs', '10.0']
+    assert len({len(line) for line in lines}) == 1 and all(x.startswith('  ') for x in lines)
