@@ -16,7 +16,7 @@ APT_PKGS := $(shell grep -hv '^\#' appliance/container/host-packages.txt 2>/dev/
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix molecule-matrix publish-checks release unit integration test coverage bench lab lab-negative lab-tempest lab-cluster lab-bench lab-down clean molecule ansible-test lab-verify
+.PHONY: help deps venv collection-link lint sanity sanity-matrix units-matrix molecule-matrix publish-checks release unit integration test coverage bench lab lab-negative lab-tempest lab-cluster lab-images lab-bench lab-down clean molecule ansible-test lab-verify
 
 help:  ## this list (from the ## comment of each target)
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -135,7 +135,10 @@ lab-tempest: venv collection-link  ## after make lab: tempest + cinder-tempest-p
 	@lab/bin/lab-tempest
 
 lab-cluster: venv  ## after make lab: the active-active flows (burst, clones, attach/detach across hosts, locks, fail-over, etcd paused)
-	@lab/bin/lab-cluster
+	@lab/bin/lab-pytest tests/test_cluster.py
+
+lab-images: venv  ## after make lab: the image path through Glance (volume from a raw and a qcow2 image, volume to image)
+	@lab/bin/lab-pytest tests/test_images.py
 
 lab-bench: venv collection-link  ## after make lab: benchmarks against Cinder's generic NFS driver; LAB_BENCH_ARGS=--help
 	@lab/bin/lab-bench $(LAB_BENCH_ARGS)

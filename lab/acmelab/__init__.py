@@ -1,5 +1,5 @@
 """The lab as its commands see it: one library for make lab-bench, the lab's pytest checks
-(make lab-cluster) and lab-up's memory sampler.
+(make lab-cluster, make lab-images) and lab-up's memory sampler.
 
 inventory  the one reader of lab/state/inventory.yml
 guest      a lab guest over SSH (its pinned host key): commands, mounts, logs, I/O counters

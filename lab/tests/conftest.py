@@ -1,7 +1,8 @@
-"""Fixtures of the lab's checks: the lab, one run of the active-active flows, and the
-invariants every flow must leave behind (no mount, appliance == Cinder, no lock error).
+"""Fixtures of the lab's checks: the lab; for the active-active flows (test_cluster.py) one run
+of them and the invariants every flow must leave behind (no mount, appliance == Cinder, no lock
+error).
 
-Each test is one flow; its table row (result, seconds, mounts left, orphans, what served it,
+Each cluster test is one flow; its table row (result, seconds, mounts left, orphans, what served it,
 lock waits) goes to STATE/cluster-report.txt at the end of the session.
 """
 
@@ -135,15 +136,14 @@ def prepare(run: ClusterRun) -> None:
 
 @pytest.fixture(scope='session')
 def lab() -> Lab:
-    lab = Lab.open()
-    if not (lab.inventory.etcd and lab.inventory.cluster):
-        pytest.exit('the lab has no etcd coordination or no cluster (make lab-down; make lab)',
-                    returncode=2)
-    return lab
+    return Lab.open()
 
 
 @pytest.fixture(scope='session')
 def cluster_run(lab: Lab) -> Iterator[ClusterRun]:
+    if not (lab.inventory.etcd and lab.inventory.cluster):
+        pytest.exit('the lab has no etcd coordination or no cluster (make lab-down; make lab)',
+                    returncode=2)
     compute, python = lab.inventory.compute
     inode = namespace_inode()
     started = time.monotonic()

@@ -1,0 +1,123 @@
+"""The image path against the lab's Glance: Cinder writes an image into a new ACME volume and
+reads a volume back into an image by mounting the volume's share itself (os-brick's remotefs
+client under Cinder's mount base) and unmounting it right after.
+
+The images are made here, offline: data from a seeded generator, raw and converted to qcow2 by
+qemu-img. The volume's bytes are read straight from the appliance's storage (the container's
+data volume), not through Cinder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from acmelab.lab import Lab
+from acmelab.waits import settled
+
+pytestmark = pytest.mark.lab
+IMAGE_MIB = 64
+MIB = 1 << 20
+
+
+def sha256(path: Path, limit: int | None = None) -> str:
+    digest, left = hashlib.sha256(), limit if limit is not None else path.stat().st_size
+    with path.open('rb') as handle:
+        while left > 0:
+            block = handle.read(min(MIB, left))
+            if not block:
+                break
+            digest.update(block)
+            left -= len(block)
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A raw image of IMAGE_MIB MiB of seeded data (no zero block) and the same as qcow2."""
+    folder = tmp_path_factory.mktemp('images')
+    raw, generator = folder / 'image.raw', random.Random(21)
+    with raw.open('wb') as out:
+        for _ in range(IMAGE_MIB):
+            out.write(generator.randbytes(MIB))
+    qcow2 = folder / 'image.qcow2'
+    subprocess.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', str(raw), str(qcow2)],
+                   check=True)
+    return {'raw': raw, 'qcow2': qcow2}
+
+
+@pytest.fixture
+def made(lab: Lab) -> Iterator[dict[str, list[str]]]:
+    """What a test made in Cinder and Glance, deleted afterwards."""
+    things: dict[str, list[str]] = {'volumes': [], 'images': []}
+    yield things
+    lab.cinder.delete_all(things['volumes'], 900)
+    for image in things['images']:
+        lab.cinder.conn.image.delete_image(image, ignore_missing=True)
+
+
+def mounts_settle(lab: Lab) -> dict[str, list[str]]:
+    """The volume hosts' mounts under the backend's base, once none is left (or after 150 s:
+    a host unmounts what another ended at its next stats refresh)."""
+    return settled(lab.mounts, lambda found: not any(found.values()), 150, interval=5)
+
+
+def volume_file(lab: Lab, volume_id: str) -> Path:
+    share = lab.appliance.share_of(volume_id)
+    assert share is not None, f'no share for volume {volume_id}'
+    return lab.appliance.share_dir(share['id']) / f'volume-{volume_id}'
+
+
+def upload(lab: Lab, made: dict, path: Path, disk_format: str) -> str:
+    image = lab.cinder.conn.image.create_image(
+        f'acme-lab-image-{disk_format}-{time.strftime("%H%M%S")}', filename=str(path),
+        disk_format=disk_format, container_format='bare', wait=True, timeout=600)
+    made['images'].append(image.id)
+    return image.id
+
+
+@pytest.mark.parametrize('disk_format', ['raw', 'qcow2'])
+def test_volume_from_image_holds_the_image(lab: Lab, images: dict[str, Path], made: dict,
+                                           disk_format: str) -> None:
+    image_id = upload(lab, made, images[disk_format], disk_format)
+    volume_id = lab.cinder.create(f'acme-lab-from-{disk_format}', lab.backend.volume_type,
+                                  size=1, image_id=image_id)
+    made['volumes'].append(volume_id)
+    reached = lab.cinder.wait_one(volume_id, 900)
+    assert reached.status == 'available', f'volume from a {disk_format} image: {reached}'
+    volume = lab.cinder.bs.get_volume(volume_id)
+    assert volume.is_bootable
+    assert volume.volume_image_metadata.get('image_id') == image_id
+    data = volume_file(lab, volume_id)
+    raw = images['raw']
+    assert sha256(data, raw.stat().st_size) == sha256(raw), 'the volume does not hold the image'
+    assert data.stat().st_size == 1 << 30
+    assert not any(mounts_settle(lab).values()), 'mounts left after the download'
+
+
+def test_volume_uploaded_to_an_image_is_its_bytes(lab: Lab, images: dict[str, Path],
+                                                  made: dict, tmp_path: Path) -> None:
+    source = upload(lab, made, images['raw'], 'raw')
+    volume_id = lab.cinder.create('acme-lab-to-image', lab.backend.volume_type, size=1,
+                                  image_id=source)
+    made['volumes'].append(volume_id)
+    assert lab.cinder.wait_one(volume_id, 900).status == 'available'
+    data, _req = lab.cinder.action(volume_id, 'os-volume_upload_image', {
+        'image_name': 'acme-lab-uploaded', 'disk_format': 'raw', 'container_format': 'bare',
+        'force': False})
+    image_id = data['os-volume_upload_image']['image_id']
+    made['images'].append(image_id)
+    image = lab.cinder.conn.image.wait_for_status(
+        lab.cinder.conn.image.get_image(image_id), 'active', failures=['killed', 'deleted'],
+        interval=5, wait=900)
+    assert lab.cinder.wait_one(volume_id, 900).status == 'available'
+    downloaded = tmp_path / 'uploaded.raw'
+    lab.cinder.conn.image.download_image(image, output=str(downloaded))
+    assert sha256(downloaded) == sha256(volume_file(lab, volume_id))
+    assert image.size == 1 << 30
+    assert not any(mounts_settle(lab).values()), 'mounts left after the upload'
