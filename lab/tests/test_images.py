@@ -121,3 +121,42 @@ def test_volume_uploaded_to_an_image_is_its_bytes(lab: Lab, images: dict[str, Pa
     assert sha256(downloaded) == sha256(volume_file(lab, volume_id))
     assert image.size == 1 << 30
     assert not any(mounts_settle(lab).values()), 'mounts left after the upload'
+
+
+def test_later_volumes_of_an_image_are_appliance_clones(lab: Lab, images: dict[str, Path],
+                                                        made: dict) -> None:
+    """With the image-volume cache on (acme-lab): the first volume fills the cache, the second
+    (larger than the entry) is a clone of the cache entry made by the appliance, then extended:
+    the image's bytes do not pass through a volume host again."""
+    if not lab.backend.options.get('image_volume_cache_enabled'):
+        pytest.skip('the lab backend has no image-volume cache')
+    image_id = upload(lab, made, images['raw'], 'raw')
+    first = lab.cinder.create('acme-lab-cache-1', lab.backend.volume_type, image_id=image_id)
+    made['volumes'].append(first)
+    assert lab.cinder.wait_one(first, 900).status == 'available'
+    entry = settled(lambda: cache_entries(lab, image_id), bool, 300, interval=5)
+    made['volumes'] += list(entry)
+    assert len(entry) == 1, f'cache entries of the image: {entry}'
+    before = {g.name: g.counters() for g in lab.guests}
+    offset = lab.appliance.log_offset()
+    # larger than the cache entry: Cinder clones it, then the driver extends the clone
+    second = lab.cinder.create('acme-lab-cache-2', lab.backend.volume_type, size=2,
+                               image_id=image_id)
+    made['volumes'].append(second)
+    assert lab.cinder.wait_one(second, 900).status == 'available'
+    received = sum(g.counters()['rx'] - before[g.name]['rx'] for g in lab.guests)
+    share = lab.appliance.share_of(second)
+    assert share['origin_snapshot_id'], f'not a clone: {share}'
+    calls = [f'{m} {p} {s}' for m, p, s, _ms in lab.appliance.calls_since(offset)]
+    assert 'POST /api/v1/shares 201' in calls, calls
+    assert received < IMAGE_MIB * MIB // 4, f'{received} bytes reached the volume hosts'
+    raw = images['raw']
+    assert sha256(volume_file(lab, second), raw.stat().st_size) == sha256(raw)
+    assert volume_file(lab, second).stat().st_size == 2 << 30
+    assert not any(mounts_settle(lab).values())
+
+
+def cache_entries(lab: Lab, image_id: str) -> list[str]:
+    """The image-volume cache's volumes of ``image_id`` (the internal tenant's, named
+    image-<id>)."""
+    return [v.id for v in lab.cinder.volumes(f'image-{image_id}', all_projects=True).values()]

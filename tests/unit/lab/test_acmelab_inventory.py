@@ -31,7 +31,8 @@ FACTS = dict(
         keystone_url='http://10.123.0.1:5000/v3', region='RegionOne', cloud_name='acme-lab',
         clouds_yaml='/s/clouds.yaml', venv='/c/cinder-venv', cinder_conf='/s/control/c.conf',
         logs='/s/control/log',
-        coordination_url='etcd3+http://10.123.0.1:2379?timeout=10'))
+        coordination_url='etcd3+http://10.123.0.1:2379?timeout=10',
+        internal_project_id='p0', internal_user_id='u0'))
 
 
 @pytest.fixture
@@ -58,6 +59,7 @@ def test_backends_in_order_with_their_settings(inventory: LabInventory) -> None:
     assert (first.name, first.volume_type, first.pool, first.mount_base) == (
         'acme-lab', 'acme-lab', 'pool1', '/var/lib/cinder/mnt')
     assert first.options['nas_password'] == 'pa$$'
+    assert first.options['image_volume_cache_enabled'] is True
     assert first.share_name('v1') == 'cinder-volume-v1'
     assert (gold.name, gold.pool) == ('acme-lab-gold', 'pool2')  # the first of acme_pools
 
