@@ -1,6 +1,6 @@
 """make lab-bench: the ACME driver side by side with Cinder's generic NFS driver, in the lab.
 
-    lab/bin/lab-bench [--steps setup,clone,burst,scale,restart,shared-base,migrate,nfs-stop,
+    lab/bin/lab-bench [--steps setup,clone,images,burst,scale,restart,shared-base,migrate,nfs-stop,
                       teardown] [options]
 
 Runs inside the lab namespace (lab/bin/lab-bench enters it), through Keystone (clouds.yaml,
@@ -13,6 +13,9 @@ setup     the generic backend: a share of the appliance owned by the cinder user
 clone     create_volume_from_snapshot and create_cloned_volume of volumes holding written data
           (--sizes GiB), on both backends: time, t(big)/t(smallest), bytes through the volume
           hosts (NIC counters, block I/O), the appliance's own time for its calls
+images    on both backends (image-volume cache on): an empty volume, then --image-volumes from
+          one image of each --sizes GiB, one by one: seconds, bytes through the volume hosts,
+          mounts left
 burst     --burst volumes requested at once on each backend, then --serial one by one
 scale     --scale volumes created and deleted (--scale-window at a time) on the ACME backend;
           then 0 mounts at rest and nothing new on the appliance
@@ -41,6 +44,7 @@ import hashlib
 import json
 import os
 import platform
+import random
 import re
 import signal
 import subprocess
@@ -64,8 +68,8 @@ GENERIC_SHARE = 'bench-generic-nfs'
 GENERIC_QUOTA = 60 * GIB
 CLEANUP_S = 60  # what the driver may take to clean up after a failed create (nfs-stop)
 GENERIC_MOUNT_BASE = '/var/lib/cinder/mnt-generic'  # lab/playbooks/bench_backend.yml
-STEPS = ('setup', 'clone', 'burst', 'scale', 'restart', 'shared-base', 'migrate', 'nfs-stop',
-         'teardown')
+STEPS = ('setup', 'clone', 'images', 'burst', 'scale', 'restart', 'shared-base', 'migrate',
+         'nfs-stop', 'teardown')
 MIGRATE_MIB = 256  # written into the generic volume before it moves
 LOCK_WORDS = re.compile(r'lock|Lock|coordination|tooz|deadlock', re.I)
 VOLUME_LOGS = ('/var/log/cinder/cinder-volume.log', '/var/log/cinder/cinder-volume-generic-nfs.log')
@@ -285,6 +289,59 @@ def step_clone(lab: Lab, args: argparse.Namespace) -> dict:
         for size in args.sizes:
             rows.append(clone_one_size(lab, backend, volume_type, size, args.write_on))
             save(OUT / 'clone.json', result)  # what is done so far survives an interruption
+    return result
+
+
+# --- volumes from one image (the image-volume cache) ---------------------------------------------
+
+def image_file(size: int) -> Path:
+    """An image of ``size`` GiB of seeded data (no zero block), made once under lab/state."""
+    path = OUT / 'images' / f'bench-{size}g.raw'
+    if not path.exists() or path.stat().st_size != size * GIB:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        generator = random.Random(size)
+        with path.open('wb') as out:
+            for _ in range(size * 1024):
+                out.write(generator.randbytes(MIB))
+    return path
+
+
+def cache_entries(lab: Lab, image_id: str) -> list[str]:
+    """The image-volume cache's volumes of an image (the internal tenant's image-<id>)."""
+    return list(lab.cinder.volumes(f'image-{image_id}', all_projects=True))
+
+
+def image_volumes(lab: Lab, backend: str, volume_type: str, size: int, count: int) -> dict:
+    """An empty volume (the baseline), then ``count`` volumes from one image, one by one."""
+    conn = lab.cinder.conn
+    image = conn.image.create_image(f'bench-image-{size}g', filename=str(image_file(size)),
+                                    disk_format='raw', container_format='bare', wait=True,
+                                    timeout=3600)
+    empty_id, empty = measured_create(lab, f'bench-empty-{backend}-{size}', volume_type, size)
+    made, rows = [empty_id], []
+    try:
+        for index in range(count):
+            volume_id, row = measured_create(lab, f'bench-image-{backend}-{size}-{index}',
+                                             volume_type, size, image_id=image.id)
+            made.append(volume_id)
+            row['mounts_after'] = mounts_at_rest(lab) if backend != GENERIC else None
+            rows.append(row)
+            log(f'{backend}: volume {index + 1} of a {size} GiB image: {row["status"]} in '
+                f'{row["seconds"]:.1f} s, host rx {row["rx"] / MIB:.1f} MiB')
+    finally:
+        lab.cinder.delete_all(made, 3600)
+        lab.cinder.delete_all(cache_entries(lab, image.id), 3600)
+        conn.image.delete_image(image, ignore_missing=True)
+    return dict(size=size, empty=empty, volumes=rows)
+
+
+def step_images(lab: Lab, args: argparse.Namespace) -> dict:
+    result = dict(sizes=args.sizes, count=args.image_volumes, backends=earlier('images'))
+    for backend, volume_type in backends(lab, args):
+        rows = result['backends'][backend] = []
+        for size in args.sizes:
+            rows.append(image_volumes(lab, backend, volume_type, size, args.image_volumes))
+            save(OUT / 'images.json', result)
     return result
 
 
@@ -671,6 +728,27 @@ def clone_table(data: dict) -> list[str]:
     return lines
 
 
+def images_table(data: dict) -> list[str]:
+    lines = [f'Volumes from one image: an empty volume, then {data["count"]} from the image, one '
+             'by one (image-volume cache on; time = API request to available)']
+    rows = []
+    for backend, sizes in data['backends'].items():
+        for entry in sizes:
+            empty, volumes = entry['empty']['seconds'], entry['volumes']
+            later = volumes[1:] or volumes
+            rows.append([backend, entry['size'], empty, volumes[0]['seconds'],
+                         sum(v['seconds'] for v in later) / len(later),
+                         max(v['seconds'] for v in later) / empty, mib(volumes[0]['rx']),
+                         mib(max(v['rx'] for v in later)),
+                         sum(v['status'] == 'available' for v in volumes),
+                         max((v['mounts_after'] or 0) for v in volumes)])
+    lines += table(('backend', 'GiB', 'empty s', '1st s', 'later s (mean)', 'later/empty (max)',
+                    '1st rx MiB', 'later rx MiB (max)', 'available', 'mounts'), rows)
+    lines.append('  later = the 2nd and following volumes (clones of the cache entry); rx = bytes '
+                 'the volume hosts received while one was made (NIC counters)')
+    return lines
+
+
 def burst_table(data: dict) -> list[str]:
     lines = [f'Concurrency: {data["burst"]} volumes requested at once, then {data["serial"]} '
              'one by one (1 GiB each)']
@@ -760,8 +838,8 @@ def migrate_table(data: dict) -> list[str]:
             f'{"no" if data["not_deleted"] else "yes"}']
 
 
-TABLES = (('clone', clone_table), ('burst', burst_table), ('scale', scale_table),
-          ('restart', restart_table), ('shared-base', shared_base_table),
+TABLES = (('clone', clone_table), ('images', images_table), ('burst', burst_table),
+          ('scale', scale_table), ('restart', restart_table), ('shared-base', shared_base_table),
           ('migrate', migrate_table), ('nfs-stop', nfs_table))
 
 
@@ -785,8 +863,9 @@ def report() -> str:
 
 # --- main -----------------------------------------------------------------------------------
 
-RUNNERS = {'setup': step_setup, 'clone': step_clone, 'burst': step_burst, 'scale': step_scale,
-           'shared-base': step_shared_base, 'migrate': step_migrate,
+RUNNERS = {'setup': step_setup, 'clone': step_clone, 'images': step_images,
+           'burst': step_burst, 'scale': step_scale, 'shared-base': step_shared_base,
+           'migrate': step_migrate,
            'restart': step_restart, 'nfs-stop': step_nfs_stop, 'teardown': step_teardown}
 
 
@@ -801,6 +880,8 @@ def parse_args() -> argparse.Namespace:
                              '(as the cinder user) or the appliance\'s storage directly')
     parser.add_argument('--backends', default='acme,generic',
                         help='clone and burst: which backends (acme, generic)')
+    parser.add_argument('--image-volumes', type=int, default=10,
+                        help='images: volumes made from one image of each --sizes GiB')
     parser.add_argument('--burst', type=int, default=50)
     parser.add_argument('--serial', type=int, default=10)
     parser.add_argument('--scale', type=int, default=200)
