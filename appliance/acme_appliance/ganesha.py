@@ -39,6 +39,7 @@ EXPORTS_FILE = 'exports.conf'
 LOG_FILE = 'ganesha.log'
 PID_FILE = 'ganesha.pid'
 RPCBIND_SOCKET = Path('/run/rpcbind.sock')
+NSM_PROGRAM = '100024'  # rpc.statd's RPC program number
 NOBODY = 65534
 
 _SAFE_PATH = re.compile(r'^/[A-Za-z0-9_.\-/]*$')
@@ -331,6 +332,38 @@ def start_rpcbind(log_file: Path, timeout: float = 10.0) -> int | None:
         if proc.poll() is not None or time.monotonic() > deadline:
             raise GaneshaError(f'rpcbind did not start (see {log_file})')
         time.sleep(0.05)
+    return proc.pid
+
+
+def statd_registered() -> bool:
+    """True if an NSM status monitor (rpc.statd, RPC program 100024) is registered with the
+    rpcbind of this network namespace."""
+    done = subprocess.run(['rpcinfo', '-p', '127.0.0.1'], capture_output=True, text=True,
+                          timeout=10, check=False)
+    return any(line.split()[:1] == [NSM_PROGRAM] for line in done.stdout.splitlines())
+
+
+def start_statd(state_dir: Path, log_file: Path, timeout: float = 10.0) -> int | None:
+    """Start rpc.statd unless one is registered; return the PID of the one started, or None.
+
+    ganesha's NLM asks the local statd to monitor each client that locks (SM_MON): without
+    one every NFSv3 lock is refused ("No locks available"), and qemu-img, which locks the files
+    it writes, fails on every NFSv3 mount. ``state_dir`` holds its sm/ and sm.bak/ records.
+    """
+    if statd_registered():
+        return None
+    for records in ('sm', 'sm.bak'):  # statd exits at once without them
+        (Path(state_dir) / records).mkdir(parents=True, exist_ok=True)
+    with open(log_file, 'ab') as out:
+        proc = subprocess.Popen(['rpc.statd', '--foreground', '--no-notify',
+                                 '--state-directory-path', str(state_dir)],
+                                stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not statd_registered():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise GaneshaError(f'rpc.statd did not start (see {log_file})')
+        time.sleep(0.1)
     return proc.pid
 
 

@@ -18,7 +18,8 @@ import urllib.request
 from pathlib import Path
 
 from acme_appliance.procs import pid_alive, read_json, stop_pid, tail, write_json, write_private
-from acme_appliance.supervisor import PIDS_FILE, PROCESS_NAMES, USERS_ENV, client_host, credentials
+from acme_appliance.supervisor import (PIDS_FILE, PROCESS_NAMES, STOP_ORDER, USERS_ENV,
+                                       client_host, credentials)
 
 # appliance/ in a checkout (site-packages when installed): the directory holding the package.
 HERE = Path(__file__).resolve().parents[1]
@@ -223,7 +224,7 @@ def stop(state: Path) -> None:
     elif info.get('mode') == 'process':
         stop_pid(info.get('supervisor_pid'), 'supervise', timeout=30)
         pids = read_json(state / PIDS_FILE)
-        for name in ('api', 'ganesha', 'rpcbind'):
+        for name in STOP_ORDER:
             stop_pid(pids.get(name), PROCESS_NAMES[name], timeout=15.0)
     (state / RUN_FILE).unlink(missing_ok=True)
 

@@ -1,5 +1,5 @@
-"""The supervisor: runs rpcbind (unless one runs), ganesha and the API, and stops them all
-when one ends or it is told to stop. It is the process mode's parent process and the
+"""The supervisor: runs rpcbind and rpc.statd (unless they run), ganesha and the API, and stops
+them all when one ends or it is told to stop. It is the process mode's parent process and the
 container's entrypoint (`run supervise`, see cli.py)."""
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ RESERVE_FILE = 'space-reserve'
 RESERVE_BYTES = 1 << 20
 RESERVE_CHECK_SECONDS = 30.0
 # What each recorded process has in its command line (a recycled pid is never taken for it).
-PROCESS_NAMES = {'api': 'acme_appliance', 'ganesha': 'ganesha', 'rpcbind': 'rpcbind'}
+PROCESS_NAMES = {'api': 'acme_appliance', 'ganesha': 'ganesha', 'statd': 'rpc.statd',
+                 'rpcbind': 'rpcbind'}
+# The order they stop in (the reverse of their start).
+STOP_ORDER = ('api', 'ganesha', 'statd', 'rpcbind')
 
 
 def credentials(state: Path, user: str | None) -> str:
@@ -76,7 +79,8 @@ def client_host(listen: str) -> str:
 
 
 class Supervisor:
-    """Runs rpcbind (if needed), ganesha and the API; stops them all when one ends."""
+    """Runs rpcbind and rpc.statd (if needed), ganesha and the API; stops them all when one
+    ends."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -124,6 +128,7 @@ class Supervisor:
         hosts = [h for h in (a.tls_host or []) + [client_host(a.listen)] if h]
         files = tls.generate(state / 'tls', hosts)
         self.record('rpcbind', ganesha.start_rpcbind(state / 'rpcbind.log'))
+        self.record('statd', ganesha.start_statd(state / 'statd', state / 'statd.log'))
         conf_dir = state / 'ganesha'
         ganesha.write_config(conf_dir, a.listen or '0.0.0.0', a.nfs_port, a.mnt_port,
                              a.nlm_port, context.exports_in_database(state / 'data'))
@@ -168,7 +173,7 @@ class Supervisor:
         return not pid_alive(pid)
 
     def _stop_all(self) -> None:
-        for name in ('api', 'ganesha', 'rpcbind'):
+        for name in STOP_ORDER:
             pid = self.pids.get(name)
             if pid:
                 t0 = time.monotonic()

@@ -10,6 +10,7 @@ default ports.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -154,11 +155,23 @@ def test_password_is_on_no_command_line(appliance):
 
 def test_only_the_api_has_the_password_in_its_environment(appliance):
     pids = json.loads((appliance.state_dir / 'pids.json').read_text())
-    started = {name: pid for name, pid in pids.items() if name in ('api', 'ganesha', 'rpcbind')}
-    assert {'api', 'ganesha'} <= set(started)  # rpcbind only when none ran before
+    started = {name: pid for name, pid in pids.items()
+               if name in ('api', 'ganesha', 'rpcbind', 'statd')}
+    assert {'api', 'ganesha'} <= set(started)  # rpcbind and statd only when none ran before
     for name, pid in started.items():
         environ = Path(f'/proc/{pid}/environ').read_bytes()
         assert (appliance.password.encode() in environ) == (name == 'api'), name
+
+
+def test_nfs3_locking_is_served(appliance):
+    """NLM (nlockmgr) and the NSM status monitor it needs (rpc.statd) are registered with
+    rpcbind: without statd ganesha refuses every NFSv3 lock and qemu-img cannot write an image
+    into a volume (seen in the lab: "Failed to lock byte 101: No locks available")."""
+    done = subprocess.run(['rpcinfo', '-p', '127.0.0.1'], capture_output=True, text=True,
+                          check=True)
+    programs = {line.split()[0]: line.split()[-1] for line in done.stdout.splitlines()[1:]}
+    assert programs.get('100021') == 'nlockmgr', done.stdout
+    assert programs.get('100024') == 'status', done.stdout
 
 
 def test_allowed_client_writes_and_reads_v3_and_v4(appliance, nfs, tmp_path):

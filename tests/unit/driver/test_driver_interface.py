@@ -155,6 +155,21 @@ def test_copy_image_to_volume_wrong_size_stays_image_unacceptable(driver, applia
     assert_clean(driver, appliance, shares=1)
 
 
+def test_copy_image_to_volume_checks_the_raw_file_as_the_nas_mode_allows(driver, appliance,
+                                                                         volume, ctx):
+    """The size check names the format: Cinder's format inspector would read the file as root
+    in privsep, and root is squashed on a secure-mode share (the lab saw EACCES)."""
+    vol = volume()
+    info = mock.Mock(virtual_size=vol.size * 1024**3)
+    with mock.patch('cinder.image.image_utils.fetch_to_raw'), \
+            mock.patch('cinder.image.image_utils.resize_image'), \
+            mock.patch('cinder.image.image_utils.qemu_img_info', return_value=info) as check:
+        driver.copy_image_to_volume(ctx, vol, mock.Mock(), 'image-1')
+    check.assert_called_once_with(driver.local_path(vol), img_format='raw',
+                                  run_as_root=driver._execute_as_root)
+    assert_clean(driver, appliance, shares=1)
+
+
 def test_copy_volume_to_image_uploads_the_mounted_file(driver, appliance, volume, ctx):
     vol = volume()
     uploaded = {}
