@@ -19,7 +19,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -320,19 +320,26 @@ def rpcbind_running() -> bool:
     return True
 
 
-def start_rpcbind(log_file: Path, timeout: float = 10.0) -> int | None:
-    """Start rpcbind unless one runs already; return the PID of the one started, or None."""
-    if rpcbind_running():
+def _start_daemon(argv: list[str], ready: Callable[[], bool], log_file: Path,
+                  timeout: float) -> int | None:
+    """Start ``argv`` (in the foreground, logging to ``log_file``) unless ``ready()`` holds
+    already; return its PID once ``ready()`` holds, or None when none was needed."""
+    if ready():
         return None
     with open(log_file, 'ab') as out:
-        proc = subprocess.Popen(['rpcbind', '-w', '-f'], stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
-    while not rpcbind_running():
+    while not ready():
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise GaneshaError(f'rpcbind did not start (see {log_file})')
+            raise GaneshaError(f'{argv[0]} did not start (see {log_file})')
         time.sleep(0.05)
     return proc.pid
+
+
+def start_rpcbind(log_file: Path, timeout: float = 10.0) -> int | None:
+    """Start rpcbind unless one runs already; return the PID of the one started, or None."""
+    return _start_daemon(['rpcbind', '-w', '-f'], rpcbind_running, log_file, timeout)
 
 
 def statd_registered() -> bool:
@@ -350,21 +357,10 @@ def start_statd(state_dir: Path, log_file: Path, timeout: float = 10.0) -> int |
     one every NFSv3 lock is refused ("No locks available"), and qemu-img, which locks the files
     it writes, fails on every NFSv3 mount. ``state_dir`` holds its sm/ and sm.bak/ records.
     """
-    if statd_registered():
-        return None
     for records in ('sm', 'sm.bak'):  # statd exits at once without them
         (Path(state_dir) / records).mkdir(parents=True, exist_ok=True)
-    with open(log_file, 'ab') as out:
-        proc = subprocess.Popen(['rpc.statd', '--foreground', '--no-notify',
-                                 '--state-directory-path', str(state_dir)],
-                                stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while not statd_registered():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise GaneshaError(f'rpc.statd did not start (see {log_file})')
-        time.sleep(0.1)
-    return proc.pid
+    return _start_daemon(['rpc.statd', '--foreground', '--no-notify', '--state-directory-path',
+                          str(state_dir)], statd_registered, log_file, timeout)
 
 
 def start_ganesha(conf_dir: Path, wait_grace: bool = True, timeout: float = 60.0) -> int:
