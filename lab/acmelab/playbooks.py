@@ -39,4 +39,3 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict, artifacts: Pa
         raise PlaybookFailed(f'{playbook.name} failed (rc {runner.rc}, {runner.status}) at '
                              f'{failed[-1:] or "?"}; output: {runner.config.artifact_dir}/stdout')
     return recap
-

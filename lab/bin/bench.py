@@ -301,7 +301,7 @@ def image_file(size: int) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         generator = random.Random(size)
         with path.open('wb') as out:
-            for _ in range(size * 1024):
+            for _mib in range(size * 1024):
                 out.write(generator.randbytes(MIB))
     return path
 

@@ -43,7 +43,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp('images')
     raw, generator = folder / 'image.raw', random.Random(21)
     with raw.open('wb') as out:
-        for _ in range(IMAGE_MIB):
+        for _mib in range(IMAGE_MIB):
             out.write(generator.randbytes(MIB))
     qcow2 = folder / 'image.qcow2'
     subprocess.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', str(raw), str(qcow2)],
