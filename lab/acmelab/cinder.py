@@ -67,6 +67,10 @@ class Cinder:
         return {v.id: v for v in self.bs.volumes(details=True, all_projects=all_projects)
                 if (v.name or '').startswith(prefix)}
 
+    def image_cache_entries(self, image_id: str) -> list[str]:
+        """The image-volume cache's volumes of an image (the internal tenant's image-<id>)."""
+        return list(self.volumes(f'image-{image_id}', all_projects=True))
+
     def snapshots(self, all_projects: bool = False) -> dict[str, Any]:
         return {s.id: s for s in self.bs.snapshots(details=True, all_projects=all_projects)}
 

@@ -306,11 +306,6 @@ def image_file(size: int) -> Path:
     return path
 
 
-def cache_entries(lab: Lab, image_id: str) -> list[str]:
-    """The image-volume cache's volumes of an image (the internal tenant's image-<id>)."""
-    return list(lab.cinder.volumes(f'image-{image_id}', all_projects=True))
-
-
 def image_volumes(lab: Lab, backend: str, volume_type: str, size: int, count: int) -> dict:
     """An empty volume (the baseline), then ``count`` volumes from one image, one by one."""
     conn = lab.cinder.conn
@@ -330,7 +325,7 @@ def image_volumes(lab: Lab, backend: str, volume_type: str, size: int, count: in
                 f'{row["seconds"]:.1f} s, host rx {row["rx"] / MIB:.1f} MiB')
     finally:
         lab.cinder.delete_all(made, 3600)
-        lab.cinder.delete_all(cache_entries(lab, image.id), 3600)
+        lab.cinder.delete_all(lab.cinder.image_cache_entries(image.id), 3600)
         conn.image.delete_image(image, ignore_missing=True)
     return dict(size=size, empty=empty, volumes=rows)
 
@@ -412,7 +407,7 @@ def appliance_names(lab: Lab) -> set[str]:
 
 
 def mounts_at_rest(lab: Lab) -> int:
-    return sum(len(g.nfs_mounts(lab.backend.mount_base)) for g in lab.guests)
+    return sum(len(found) for found in lab.mounts().values())
 
 
 def db_connections() -> int:

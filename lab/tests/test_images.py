@@ -134,7 +134,7 @@ def test_later_volumes_of_an_image_are_appliance_clones(lab: Lab, images: dict[s
     first = lab.cinder.create('acme-lab-cache-1', lab.backend.volume_type, image_id=image_id)
     made['volumes'].append(first)
     assert lab.cinder.wait_one(first, 900).status == 'available'
-    entry = settled(lambda: cache_entries(lab, image_id), bool, 300, interval=5)
+    entry = settled(lambda: lab.cinder.image_cache_entries(image_id), bool, 300, interval=5)
     made['volumes'] += list(entry)
     assert len(entry) == 1, f'cache entries of the image: {entry}'
     before = {g.name: g.counters() for g in lab.guests}
@@ -154,9 +154,3 @@ def test_later_volumes_of_an_image_are_appliance_clones(lab: Lab, images: dict[s
     assert sha256(volume_file(lab, second), raw.stat().st_size) == sha256(raw)
     assert volume_file(lab, second).stat().st_size == 2 << 30
     assert not any(mounts_settle(lab).values())
-
-
-def cache_entries(lab: Lab, image_id: str) -> list[str]:
-    """The image-volume cache's volumes of ``image_id`` (the internal tenant's, named
-    image-<id>)."""
-    return [v.id for v in lab.cinder.volumes(f'image-{image_id}', all_projects=True).values()]
