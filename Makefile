@@ -123,7 +123,7 @@ bench: deps venv collection-link  ## benchmarks (appliance lookup, driver REST c
 	@$(PY) tests/bench/driver_bench.py
 	@if [ -x tests/bench/modules_bench.sh ]; then tests/bench/modules_bench.sh; fi
 
-lab: venv collection-link  ## the whole lab: lab/molecule/default create, converge, idempotence, side_effect, verify (timed), crash step, report (lab/README.md); root, Debian 12
+lab: deps venv collection-link  ## the whole lab: lab/molecule/default create, converge, idempotence, side_effect, verify (timed), crash step, report (lab/README.md); root, Debian 12
 	@lab/bin/lab-up
 
 lab-negative: venv collection-link  ## after make lab: wrong password -> backend down, reason logged once; fixed -> up

@@ -3,6 +3,7 @@ client, its request log, its ganesha; and what it holds compared with what Cinde
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -74,6 +75,10 @@ class Appliance:
         """The share's directory in the container's data volume."""
         return next(self.data.glob(f'**/shares/{share_id}'))
 
+    def volume_file(self, share: dict, name: str) -> Path:
+        """A volume's file (``volume-<name id>``) in its share's directory."""
+        return self.share_dir(share['id']) / name
+
     @staticmethod
     def ganesha_pid() -> int:
         """The ganesha.nfsd in this network namespace: the appliance's (the container joined
@@ -121,6 +126,17 @@ class Appliance:
         prefix = self.backend.share_prefix
         return {s['name']: self.snapshots(s['id']) for s in self.shares()
                 if s['name'].startswith(prefix)}
+
+
+def file_sha256(path: Path, limit: int | None = None) -> str:
+    """sha256 of a file's first ``limit`` bytes (the whole file by default), 1 MiB at a time:
+    a volume file holds its image's bytes first, then the rest of the volume."""
+    digest, left = hashlib.sha256(), path.stat().st_size if limit is None else limit
+    with path.open('rb') as handle:
+        while left > 0 and (block := handle.read(min(1 << 20, left))):
+            digest.update(block)
+            left -= len(block)
+    return digest.hexdigest()
 
 
 def _snapshot_known(snapshot: dict, volumes: set[str], snapshots: set[str]) -> bool:

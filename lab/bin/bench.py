@@ -40,7 +40,6 @@ report    only print the saved tables
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -52,6 +51,7 @@ import threading
 import time
 from pathlib import Path
 
+from acmelab.appliance import file_sha256
 from acmelab.guest import Guest, moved
 from acmelab.lab import STATE, Lab
 from acmelab.logs import HostLogs
@@ -558,19 +558,6 @@ def step_shared_base(lab: Lab, args: argparse.Namespace) -> dict:
     return result
 
 
-def volume_file(lab: Lab, share: dict, name: str) -> Path:
-    """The volume's file in the appliance's storage (the container's data volume)."""
-    return lab.appliance.share_dir(share['id']) / name
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open('rb') as handle:
-        for block in iter(lambda: handle.read(MIB), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def acme_mounts_at_rest(lab: Lab) -> dict[str, int]:
     """NFS mounts under the ACME backend's base on each volume host, the generic share's
     (when setup put it in the same base) left out."""
@@ -589,7 +576,7 @@ def step_migrate(lab: Lab, _args: argparse.Namespace) -> dict:
         raise RuntimeError(f'migrate: the generic volume is {status}')
     write_on_appliance(lab, GENERIC, volume_id, MIGRATE_MIB)
     source_share = lab.appliance.client.shares.find(GENERIC_SHARE, lab.appliance.pool)
-    before = file_digest(volume_file(lab, source_share, f'volume-{volume_id}'))
+    before = file_sha256(lab.appliance.volume_file(source_share, f'volume-{volume_id}'))
     start = time.monotonic()
     cloud.bs.retype_volume(volume_id, lab.backend.volume_type, migration_policy='on-demand')
     volume = settled(lambda: cloud.bs.get_volume(volume_id),
@@ -598,7 +585,7 @@ def step_migrate(lab: Lab, _args: argparse.Namespace) -> dict:
     seconds = time.monotonic() - start
     name_id = volume.migration_id or volume_id
     share = lab.appliance.share_of(name_id)
-    after = file_digest(volume_file(lab, share, f'volume-{name_id}')) if share else None
+    after = file_sha256(lab.appliance.volume_file(share, f'volume-{name_id}')) if share else None
     mounts_now = acme_mounts_at_rest(lab)
     # the copy ran on the generic backend's host: the ACME destination stays mounted there (as
     # os-brick leaves it) until the ACME backend's next reconcile on that host

@@ -9,7 +9,6 @@ data volume), not through Cinder.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import subprocess
 import time
@@ -17,24 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from acmelab.appliance import file_sha256
 from acmelab.lab import Lab
 from acmelab.waits import settled
 
 pytestmark = pytest.mark.lab
 IMAGE_MIB = 64
 MIB = 1 << 20
-
-
-def sha256(path: Path, limit: int | None = None) -> str:
-    digest, left = hashlib.sha256(), limit if limit is not None else path.stat().st_size
-    with path.open('rb') as handle:
-        while left > 0:
-            block = handle.read(min(MIB, left))
-            if not block:
-                break
-            digest.update(block)
-            left -= len(block)
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope='module')
@@ -70,7 +58,7 @@ def mounts_settle(lab: Lab) -> dict[str, list[str]]:
 def volume_file(lab: Lab, volume_id: str) -> Path:
     share = lab.appliance.share_of(volume_id)
     assert share is not None, f'no share for volume {volume_id}'
-    return lab.appliance.share_dir(share['id']) / f'volume-{volume_id}'
+    return lab.appliance.volume_file(share, f'volume-{volume_id}')
 
 
 def upload(lab: Lab, made: dict, path: Path, disk_format: str) -> str:
@@ -95,7 +83,7 @@ def test_volume_from_image_holds_the_image(lab: Lab, images: dict[str, Path], ma
     assert volume.volume_image_metadata.get('image_id') == image_id
     data = volume_file(lab, volume_id)
     raw = images['raw']
-    assert sha256(data, raw.stat().st_size) == sha256(raw), 'the volume does not hold the image'
+    assert file_sha256(data, raw.stat().st_size) == file_sha256(raw), 'the volume lacks the image'
     assert data.stat().st_size == 1 << 30
     assert not any(mounts_settle(lab).values()), 'mounts left after the download'
 
@@ -118,7 +106,7 @@ def test_volume_uploaded_to_an_image_is_its_bytes(lab: Lab, images: dict[str, Pa
     assert lab.cinder.wait_one(volume_id, 900).status == 'available'
     downloaded = tmp_path / 'uploaded.raw'
     lab.cinder.conn.image.download_image(image, output=str(downloaded))
-    assert sha256(downloaded) == sha256(volume_file(lab, volume_id))
+    assert file_sha256(downloaded) == file_sha256(volume_file(lab, volume_id))
     assert image.size == 1 << 30
     assert not any(mounts_settle(lab).values()), 'mounts left after the upload'
 
@@ -151,6 +139,6 @@ def test_later_volumes_of_an_image_are_appliance_clones(lab: Lab, images: dict[s
     assert 'POST /api/v1/shares 201' in calls, calls
     assert received < IMAGE_MIB * MIB // 4, f'{received} bytes reached the volume hosts'
     raw = images['raw']
-    assert sha256(volume_file(lab, second), raw.stat().st_size) == sha256(raw)
+    assert file_sha256(volume_file(lab, second), raw.stat().st_size) == file_sha256(raw)
     assert volume_file(lab, second).stat().st_size == 2 << 30
     assert not any(mounts_settle(lab).values())

@@ -4,10 +4,11 @@ appliance compared with Cinder, tables."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 
-from acmelab.appliance import differences
+from acmelab.appliance import differences, file_sha256
 from acmelab.etcd import lock_summary, parse_watch_line
 from acmelab.guest import io_counters, moved
 from acmelab.tables import table
@@ -87,3 +88,11 @@ def test_tables_align_columns_and_format_floats() -> None:
     assert lines[0].split() == ['backend', 'time', 's']
     assert lines[2].split() == ['acme', '1.2'] and lines[3].split() == ['generic-nfs', '10.0']
     assert len({len(line) for line in lines}) == 1 and all(x.startswith('  ') for x in lines)
+
+
+def test_file_sha256_reads_the_whole_file_or_its_first_bytes(tmp_path: Path) -> None:
+    image = bytes(range(256)) * 8192 + b'tail'  # 2 MiB and 4 bytes: more than one block
+    path = tmp_path / 'volume'
+    path.write_bytes(image + bytes(1 << 20))
+    assert file_sha256(path) == hashlib.sha256(image + bytes(1 << 20)).hexdigest()
+    assert file_sha256(path, len(image)) == hashlib.sha256(image).hexdigest()
