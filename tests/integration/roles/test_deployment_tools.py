@@ -153,6 +153,24 @@ def test_dropin_validation_still_refuses_a_broken_acme_backend(tmp_path):
     assert not dropin.exists()
 
 
+def test_dropin_refuses_a_cluster_that_would_stop_the_owners_backend(tmp_path):
+    """cinder-volume refuses a driver without active-active support in a process whose
+    [DEFAULT] cluster is set: a drop-in adding acme_cinder_cluster beside the owner's LVM
+    backend would stop it. Refused before anything is written."""
+    owner = tmp_path / 'etc' / 'cinder' / 'cinder.conf'
+    owner.parent.mkdir(parents=True)
+    owner.write_text(OWNER_CONF)
+    dropin = owner.parent / 'cinder.conf.d' / 'acme.conf'
+    result = run_role(tmp_path, role_vars(
+        tmp_path, dropin, acme_cinder_conf_file=str(owner), acme_cinder_cluster='acme',
+        acme_cinder_coordination_url='etcd3+http://192.0.2.1:2379'))
+    assert result.rc != 0
+    assert ('[lvm-1] cinder.volume.drivers.lvm.LVMVolumeDriver does not support active-active'
+            in result.output)
+    assert not dropin.exists() and owner.read_text() == OWNER_CONF
+    assert PASSWORD not in result.output
+
+
 @pytest.fixture(scope='session')
 def kolla_action_plugins() -> Path:
     """kolla-ansible's action_plugins/merge_configs.py from its release wheel (cached)."""
