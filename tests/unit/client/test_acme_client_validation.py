@@ -23,11 +23,10 @@ from ansible_collections.acme.nas.plugins.module_utils import acme_client as ac
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support.properties import examples
+from tests.support.properties import examples, refused_names
 
 EXAMPLES = examples(40)
 ROOT = {'uid': 165, 'gid': 165, 'mode': '0770'}
-NAME_CHARS = string.ascii_letters + string.digits + '_.-'
 
 
 def _not(pattern: str):
@@ -40,10 +39,7 @@ json_values = st.one_of(json_scalars, st.lists(st.integers(), max_size=2),
                         st.dictionaries(st.text(max_size=3), st.integers(), max_size=1))
 not_objects = json_values.filter(lambda v: v is not None and not isinstance(v, dict))
 not_strings = json_values.filter(lambda v: not isinstance(v, str))
-bad_names = st.one_of(
-    st.text(max_size=70).filter(_not(NAME_PATTERN)),
-    st.text(NAME_CHARS, min_size=65, max_size=80).filter(lambda s: s[0] not in '.-'),
-    not_strings)
+bad_names = st.one_of(refused_names(NAME_PATTERN), not_strings)
 bad_quotas = st.one_of(st.integers(max_value=-1), st.integers(min_value=2**63),
                        json_values.filter(lambda v: not isinstance(v, int) or
                                           isinstance(v, bool)).filter(lambda v: v is not None))

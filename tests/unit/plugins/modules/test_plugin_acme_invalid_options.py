@@ -19,11 +19,10 @@ from ansible_collections.acme.nas.plugins.modules.acme_snapshot import SnapshotM
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support.properties import examples
+from tests.support.properties import examples, refused_names
 
 EXAMPLES = examples(15)
 NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}')
-NAME_CHARS = string.ascii_letters + string.digits + '_.-'
 
 
 def _is_client(value: str) -> bool:
@@ -40,9 +39,7 @@ def _not_bool(value: object) -> bool:
 
 junk = st.one_of(st.lists(st.integers(), min_size=1, max_size=2),
                  st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=1))
-bad_names = st.one_of(
-    st.text(max_size=70).filter(lambda s: NAME.fullmatch(s) is None),
-    st.text(NAME_CHARS, min_size=65, max_size=80).filter(lambda s: s[0] not in '.-'))
+bad_names = refused_names(NAME.pattern)
 # An optional name left empty is left out (the Ansible idiom ``x: "{{ y | default('') }}"``).
 bad_optional_names = bad_names.filter(bool)
 bad_bools = st.one_of(st.text(string.ascii_letters, min_size=1, max_size=8).filter(_not_bool),
