@@ -11,6 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from .control import program_pid
+
 LOCK_KEYS = '/tooz/locks'
 HANDOVER_S = 1.2  # tooz's waiter retries at most 1 s apart
 
@@ -28,12 +30,7 @@ def lock_keys(endpoint: str) -> list[str]:
 
 def etcd_pid(supervisor_conf: Path) -> int:
     """etcd's PID, as the controller's supervisord reports it (checked to be etcd)."""
-    out = subprocess.run(['supervisorctl', '-c', str(supervisor_conf), 'pid', 'etcd'],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    pid = int(out)
-    if Path(f'/proc/{pid}/comm').read_text().strip() != 'etcd':
-        raise RuntimeError(f'pid {pid} is not etcd')
-    return pid
+    return program_pid(supervisor_conf, 'etcd', 'etcd')
 
 
 def lock_summary(events: list[tuple[float, str, str, str]]) -> dict[str, int]:

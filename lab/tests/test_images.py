@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from acmelab.appliance import file_sha256
+from acmelab.control import stopped
 from acmelab.lab import Lab
 from acmelab.waits import settled
 
@@ -37,6 +38,17 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     subprocess.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', str(raw), str(qcow2)],
                    check=True)
     return {'raw': raw, 'qcow2': qcow2}
+
+
+@pytest.fixture(scope='module')
+def large_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1 GiB of seeded data: its download into a volume host under TCG lasts long enough to
+    stop Glance in the middle of it."""
+    raw, generator = tmp_path_factory.mktemp('large') / 'large.raw', random.Random(22)
+    with raw.open('wb') as out:
+        for _mib in range(1024):
+            out.write(generator.randbytes(MIB))
+    return raw
 
 
 @pytest.fixture
@@ -142,3 +154,24 @@ def test_later_volumes_of_an_image_are_appliance_clones(lab: Lab, images: dict[s
     assert file_sha256(volume_file(lab, second), raw.stat().st_size) == file_sha256(raw)
     assert volume_file(lab, second).stat().st_size == 2 << 30
     assert not any(mounts_settle(lab).values())
+
+
+def test_glance_gone_during_a_download_leaves_an_error_volume_and_no_mount(
+        lab: Lab, large_image: Path, made: dict) -> None:
+    """glance-api stopped while cinder-volume downloads the image into the new volume: the
+    volume ends in error, no host keeps the share mounted, and deleting the volume leaves no
+    share on the appliance (Cinder keeps an errored volume until it is deleted)."""
+    image_id = upload(lab, made, large_image, 'raw')
+    volume_id = lab.cinder.create('acme-lab-glance-gone', lab.backend.volume_type, size=2,
+                                  image_id=image_id)
+    made['volumes'].append(volume_id)
+    status = settled(lambda: lab.cinder.bs.get_volume(volume_id).status,
+                     lambda s: s != 'creating', 600, interval=0.5)
+    assert status == 'downloading', f'the volume was {status} before Glance stopped'
+    with stopped(lab.inventory.supervisor_conf, 'glance-api'):
+        reached = lab.cinder.wait_one(volume_id, 900)
+    assert reached.status == 'error', reached
+    assert not any(mounts_settle(lab).values()), 'mounts left after the failed download'
+    _seconds, left = lab.cinder.delete_all([volume_id], 600)
+    assert not left, f'volume not deleted: {left}'
+    assert lab.appliance.share_of(volume_id) is None, 'the share outlived its volume'
