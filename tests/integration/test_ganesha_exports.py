@@ -254,22 +254,6 @@ def test_disabled_share_is_refused(appliance, nfs):
     assert nfs.names('/pool1/toggled', 4) == []
 
 
-def test_share_created_without_nfs_is_not_exported(appliance, nfs):
-    appliance.create_share('private')
-    for version in VERSIONS:
-        assert nfs.ls('/pool1/private', version).returncode != 0
-
-
-def test_deleted_share_export_is_gone(appliance, nfs):
-    share = appliance.create_share('doomed', nfs=exported(rule()))
-    assert nfs.names('/pool1/doomed', 3) == []
-    appliance.call('DELETE', f'/shares/{share["id"]}', expect=204)
-    for version in VERSIONS:
-        assert nfs.ls('/pool1/doomed', version).returncode != 0
-    exports_conf = appliance.state_dir / 'ganesha' / 'exports.conf'
-    assert '/pool1/doomed' not in exports_conf.read_text()
-
-
 def test_renamed_share_is_served_under_its_new_path_and_ganesha_survives_its_delete(
         appliance, nfs):
     """What manage does (rename), then delete: ganesha must live through both reloads."""
@@ -290,19 +274,6 @@ def test_rule_for_another_address_denies_loopback(appliance, nfs):
         assert result.returncode != 0, f'v{version} allowed: {result.stdout}'
     log = (appliance.state_dir / 'ganesha' / 'ganesha.log').read_text()
     assert 'does not allow access for client ::ffff:127.0.0.1' in log
-
-
-def test_a_zone_id_is_refused_and_later_changes_apply(appliance, nfs):
-    """Issue 24: ``fe80::1%eth0`` passed the API and made exports.conf unparsable, so every
-    later export change failed or did nothing."""
-    share = appliance.create_share('zoned', nfs=exported(rule()))
-    for clients in ('fe80::1%eth0', 'fe80::%eth0/64'):
-        reply = appliance.call('PUT', f'/shares/{share["id"]}/nfs',
-                               json=exported(rule(clients)))
-        assert reply.status_code == 422 and reply.json()['code'] == 'INVALID', reply.text
-    assert '%' not in (appliance.state_dir / 'ganesha' / 'exports.conf').read_text()
-    appliance.set_nfs(share['id'], True, [rule('127.0.0.1', 'ro')])
-    assert nfs.names('/pool1/zoned', 3) == []
 
 
 def test_what_the_api_reports_is_what_ganesha_serves_when_a_change_fails(appliance, nfs):

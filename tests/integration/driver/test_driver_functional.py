@@ -89,22 +89,6 @@ def test_clone_of_snapshot_has_snapshot_data_and_new_name_bindmount(driver, appl
     assert mounts_under(base) == []
 
 
-@pytest.mark.parametrize('order', [(0, 1, 2), (2, 1, 0), (1, 0, 2), (1, 2, 0)])
-def test_clone_chain_any_delete_order_leaves_nothing_bindmount(driver, appliance, base,
-                                                               volume, new_volume, order):
-    vols = [volume()]
-    write(appliance, vols[0], b'origin')
-    for _clone in range(2):
-        vol = new_volume()
-        vol.update(driver.create_cloned_volume(vol, vols[-1]))
-        vols.append(vol)
-    assert read(appliance, vols[2], 6) == b'origin'
-    for index in order:
-        driver.delete_volume(vols[index])
-    assert appliance_is_empty(appliance)
-    assert mounts_under(base) == []
-
-
 def test_extend_and_revert_bindmount(driver, appliance, base, volume, snapshot, ctx):
     vol = volume()
     write(appliance, vol, b'v1')
@@ -159,24 +143,6 @@ def test_export_to_compute_host_and_back_bindmount(driver, appliance, base, volu
     driver.remove_export(ctx, vol)
     rules = appliance.client().shares.get_nfs(vol.provider_id)['rules']
     assert [r['clients'] for r in rules] == [MY_IP]
-    assert mounts_under(base) == []
-
-
-def test_manage_and_unmanage_bindmount(driver, appliance, base, new_volume):
-    client = appliance.client()
-    share = client.shares.create('legacy-disk', 'pool1')
-    with open(appliance.share_dir(share['id']) / 'disk.raw', 'wb') as f:
-        f.truncate(GIB + 1)
-    vol = new_volume(size=None)
-    ref = {'source-name': 'legacy-disk'}
-    assert driver.manage_existing_get_size(vol, ref) == 2
-    vol.size = 2
-    vol.update(driver.manage_existing(vol, ref))
-    assert os.listdir(appliance.share_dir(share['id'])) == [vol.name]
-    managed = client.shares.get(share['id'])
-    assert managed['name'] == 'cinder-' + vol.name and managed['quota_bytes'] == QUOTA[2]
-    assert [r['clients'] for r in managed['nfs']['rules']] == [MY_IP]  # granted on refusal
-    driver.unmanage(vol)
     assert mounts_under(base) == []
 
 

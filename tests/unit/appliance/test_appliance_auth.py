@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from appliance_helpers import API, PASSWORD, USER, assert_error, login, make_config, started
+from appliance_helpers import API, PASSWORD, USER, assert_error, make_config, started
 from fastapi.testclient import TestClient
 
-from acme_appliance import auth
 from acme_appliance.app import create_app
 
 
@@ -36,16 +35,6 @@ def test_protected_calls_need_a_valid_token(anon: TestClient, header: str | None
                          ("POST", "/shares"), ("GET", "/snapshots/x")):
         reply = anon.request(method, f"{API}{path}", headers=headers, json={})
         assert_error(reply, 401, "UNAUTHORIZED")
-
-
-def test_expired_token_is_401_and_relogin_works(client: TestClient,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    assert client.get(f"{API}/system").status_code == 200
-    real_time = auth.time.time
-    monkeypatch.setattr(auth.time, "time", lambda: real_time() + 3601)
-    assert_error(client.get(f"{API}/system"), 401, "UNAUTHORIZED")
-    login(client)
-    assert client.get(f"{API}/system").status_code == 200
 
 
 def test_unauthenticated_endpoints(anon: TestClient) -> None:

@@ -131,12 +131,6 @@ def test_read_timeout_is_a_connection_failure_not_the_late_answer(appliance):
 
 
 # --- Retries ----------------------------------------------------------------------------------
-def test_get_is_retried_on_busy_honouring_retry_after(appliance, client, sleeps):
-    fail(appliance, 'GET', '/pools/pool1', 'BUSY', times=2, retry_after=2)
-    assert client.pools.get('pool1')['name'] == 'pool1'
-    assert appliance.sent('GET', '/pools/pool1') == 3 and sleeps == [2.0, 2.0]
-
-
 def test_get_gives_up_after_its_retries(appliance, client, sleeps):
     fail(appliance, 'GET', '/pools/pool1', 'BUSY', times=10)
     with pytest.raises(ac.Busy):

@@ -155,18 +155,6 @@ def test_verify_timeouts_and_retry_after_max_from_params():
 
 
 # --- Retry-After and the retry policy ---------------------------------------------------------
-def test_transport_retry_after_is_capped_and_kept_by_new(monkeypatch):
-    http = client(retry_after_max=12.5).http
-    later = http.retry.new(total=1)  # as urllib3 does
-    assert isinstance(later, ac.CappedRetry) and later.retry_after_max == 12.5
-    asked = []
-    monkeypatch.setattr(ac, '_sleep', asked.append)
-    later.sleep(HTTPResponse(status=503, headers={'Retry-After': '10800'}))
-    later.sleep()  # a connection error: backoff with jitter, no header
-    assert asked[0] == 12.5
-    assert 0 <= asked[1] <= 2 * http.backoff
-
-
 def test_only_the_login_post_is_retried(api):
     api.add('POST', API + '/shares/s-1/promote', json={'id': 's-1'})
     client().shares.promote('s-1')

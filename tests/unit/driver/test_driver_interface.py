@@ -89,12 +89,7 @@ def test_driver_options_cover_the_design():
     assert group == 'backend' and {o.name for o in listed} == names
 
 
-def test_retry_after_max_and_share_root_option_defaults():
-    assert BY_NAME['acme_retry_after_max'].default == 60.0
-    assert BY_NAME['acme_share_quota_headroom'].default == 1.0
-    assert BY_NAME['acme_share_root_uid'].default is None
-    assert BY_NAME['acme_share_root_gid'].default is None
-    assert BY_NAME['acme_share_root_mode'].default == '0775'
+def test_share_root_mode_option_takes_three_octal_digits():
     mode = BY_NAME['acme_share_root_mode'].type
     assert mode('770') == '770'
     for bad in ('999', '7', 'rwx', '07777'):

@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-from driver_helpers import Executor
 
 from acme_cinder.mounts import MountError, ShareMounts
 
@@ -216,11 +215,3 @@ def test_concurrent_users_never_unmount_under_each_other(table):
     for thread in threads:
         thread.join()
     assert errors == [] and table.mounted == {} and not mounts.in_use(EXPORT)
-
-
-def test_executor_double_fails_on_demand():
-    run = Executor()
-    run.fail('true')
-    with pytest.raises(Exception, match='injected'):
-        run('true')
-    assert run('true') == ('', '')

@@ -227,13 +227,6 @@ def test_retries_decide_how_many_busy_answers_a_module_outlasts(run_module, appl
     assert len(waits) == min(retries, 2)
 
 
-def test_negative_retries_are_refused(run_module, appliance):
-    result = run_module(Probe, retries=-1)
-    assert result.get('failed') and result['msg'] == (
-        'retries: -1 is not a number of retries (0 or more; 0 sends each call once)')
-    assert appliance.calls == []
-
-
 def test_too_old_libraries_fail_with_one_message(run_module, monkeypatch):
     message = 'the ACME client needs requests >= 2.25.1 and urllib3 >= 1.26.5; x has ...'
     monkeypatch.setattr(acme_module, 'REQUIREMENTS_ERROR', message)

@@ -28,6 +28,7 @@ def test_all_shares_and_pools(run_module, appliance, populated):
     pool1 = result['pools'][0]
     assert pool1['share_count'] == 2
     assert (pool1['provisioned_bytes'], pool1['used_bytes']) == (GIB, GIB // 2)
+    assert pool1['free_bytes'] == pool1['total_bytes'] - pool1['used_bytes']
     assert appliance.writes == []
 
 
@@ -58,6 +59,7 @@ def test_info_runs_in_check_mode(run_module, populated):
     ({'share': 'a', 'pool': 'pool1'}, [('pool1', 'a', 'nightly'), ('pool1', 'a', 'weekly')]),
     ({'pool': 'pool2'}, [('pool2', 'a', 'nightly')]),
     ({'share': 'b'}, []),
+    ({'share': 'nope'}, []),  # a missing share is no error: nothing to report
 ])
 def test_snapshot_filters_and_share_keys(run_module, populated, filters, expected):
     result = run_module(SnapshotInfoModule, **filters)

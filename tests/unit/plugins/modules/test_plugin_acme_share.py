@@ -97,16 +97,6 @@ def test_absent_does_not_check_the_names_it_ignores(share, appliance):
     assert not result.get('failed') and not result['changed'], result
 
 
-@pytest.mark.parametrize('check', [True, False])
-def test_a_size_in_bits_fails_naming_the_units_accepted(share, appliance, check):
-    appliance.create_share('db01', quota_bytes=GIB)
-    result = share(_check=check, size='10Gb')
-    assert result['failed'] and result['msg'] == (
-        "size: invalid size '10Gb': Gb is a unit of bits, not bytes; use bytes, or a number "
-        'with a unit: B, KiB, MiB, GiB, TiB, PiB (or K, M, G, T, P), KB, MB, GB, TB, PB')
-    assert appliance.calls == [] and appliance.share_named('db01').quota_bytes == GIB
-
-
 def test_missing_pool_fails_also_in_check_mode(share, appliance):
     for check in (True, False):
         result = share(_check=check, pool='nope', size='1GiB')
