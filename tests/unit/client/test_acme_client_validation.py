@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from tests.support.properties import examples, refused_names
 
-EXAMPLES = examples(40)
+PROPERTY_RUNS = examples(40)
 ROOT = {'uid': 165, 'gid': 165, 'mode': '0770'}
 
 
@@ -101,7 +101,7 @@ def assert_invalid(appliance, field: str, method: str, path: str, body=None,
     assert state(appliance) == before
 
 
-@EXAMPLES
+@PROPERTY_RUNS
 @given(case=st.one_of(
     one_bad_field({'name': 'new', 'pool': 'pool1'}, ('name', 'pool'), name=bad_names,
                   pool=bad_names, quota_bytes=bad_quotas),
@@ -111,7 +111,7 @@ def test_invalid_share_create_is_422_and_creates_nothing(world, case):
     assert_invalid(appliance, case[0], 'POST', '/shares', case[1])
 
 
-@EXAMPLES
+@PROPERTY_RUNS
 @given(case=st.one_of(
     bad_names.filter(lambda v: v is not None).map(lambda v: ('name', {'name': v})),
     bad_quotas.map(lambda v: ('quota_bytes', {'quota_bytes': v})),
@@ -123,7 +123,7 @@ def test_invalid_share_update_is_422_and_changes_nothing(world, case):
     assert_invalid(appliance, case[0], 'PATCH', f"/shares/{share['id']}", case[1])
 
 
-@EXAMPLES
+@PROPERTY_RUNS
 @given(case=one_bad_field({'name': 'new'}, ('name',), name=bad_names), rename=st.booleans())
 def test_invalid_snapshot_create_or_rename_is_422_and_changes_nothing(world, case, rename):
     appliance, share, snap = world
@@ -136,7 +136,7 @@ bad_limits = st.one_of(st.integers(max_value=0), st.integers(min_value=1001),
 bad_filters = bad_names.filter(lambda v: isinstance(v, str) and v != '')
 
 
-@EXAMPLES
+@PROPERTY_RUNS
 @given(params=st.one_of(bad_limits.map(lambda v: {'limit': v}),
                         bad_filters.map(lambda v: {'name': v}),
                         bad_filters.map(lambda v: {'pool': v})),
@@ -148,7 +148,7 @@ def test_invalid_list_parameters_are_422(world, params, snapshots):
     assert_invalid(appliance, field, 'GET', path, params=params)
 
 
-@EXAMPLES
+@PROPERTY_RUNS
 @given(case=one_bad_field({'username': 'admin', 'password': 'x'}, ('username', 'password'),
                           username=st.one_of(not_strings, longer_than(256)),
                           password=st.one_of(not_strings, longer_than(1024))))

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests.support.properties import examples, refused_names
 
-EXAMPLES = examples(15)
+PROPERTY_RUNS = examples(15)
 NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}')
 
 
@@ -163,7 +163,7 @@ def test_invalid_values_fail_and_change_nothing_in_check_mode_too(fails_cleanly,
     module_class, base, options = MODULES[module]
     strategy, word = {**options, **CONNECTION_OPTIONS}[option]
 
-    @EXAMPLES
+    @PROPERTY_RUNS
     @given(args=strategy)
     def run(args):
         fails_cleanly(module_class, {**base, **args}, word, (True, False))
