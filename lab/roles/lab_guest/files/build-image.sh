@@ -102,11 +102,6 @@ LinkLocalAddressing=no
 IPv6AcceptRA=no
 NET
 chroot "$ROOT" systemctl enable systemd-networkd.service >&3 2>&1
-# time from the controller (the gateway; lab_control_plane's chronyd): a TCG guest's clock falls
-# behind, and Cinder's scheduler takes a service whose heartbeats are a minute old for down
-mkdir -p "$ROOT/etc/systemd/timesyncd.conf.d"
-printf '[Time]\nNTP=%s\nFallbackNTP=\nPollIntervalMinSec=16\nPollIntervalMaxSec=32\n' "$GUEST_GATEWAY" \
-    > "$ROOT/etc/systemd/timesyncd.conf.d/acme-lab.conf"
 for unit in $MASK_UNITS; do chroot "$ROOT" systemctl mask "$unit" >&3 2>&1; done
 
 # the host's apt and pip settings and CA certificates (the image is offline at run time,
