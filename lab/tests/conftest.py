@@ -121,16 +121,19 @@ def counts(hosts: list[str]) -> str:
 
 def prepare(run: ClusterRun) -> None:
     """The os-brick helper on the compute host and its connector (as the smoke role); the
-    cluster's name; two services up in one cluster, or the run stops here."""
+    cluster's name; two services of the flows' backend up in one cluster, or the run stops
+    here."""
     run.compute.ssh(f'mkdir -p {BRICK}-mnt && cat > {BRICK}', stdin=SMOKE_BRICK.read_text())
     run.connector = json.loads(run.compute.ssh(
         f'{run.compute_python} {BRICK} connector --ip {run.compute.address}'))
-    services = run.lab.cinder.services()
+    # the services of the backend the flows use (host@backend; the lab has more backends)
+    services = [s for s in run.lab.cinder.services()
+                if s['host'].endswith(f'@{run.lab.backend.name}')]
     hosts = sorted(s['host'] for s in services if s['state'] == 'up')
     clusters = {s.get('cluster') for s in services}
     if len(hosts) < 2 or len(clusters) != 1 or None in clusters:
-        pytest.exit(f'needs two cinder-volume hosts up in one cluster, found {hosts} in '
-                    f'{clusters} (make lab)', returncode=2)
+        pytest.exit(f'needs two cinder-volume hosts of {run.lab.backend.name} up in one '
+                    f'cluster, found {hosts} in {clusters} (make lab)', returncode=2)
     run.cluster_name = clusters.pop()
 
 
