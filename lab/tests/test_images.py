@@ -26,15 +26,20 @@ IMAGE_MIB = 64
 MIB = 1 << 20
 
 
+def seeded_raw(path: Path, mib: int, seed: int) -> Path:
+    """A raw image of ``mib`` MiB of seeded data (no zero block: nothing sparse to skip)."""
+    generator = random.Random(seed)
+    with path.open('wb') as out:
+        for _mib in range(mib):
+            out.write(generator.randbytes(MIB))
+    return path
+
+
 @pytest.fixture(scope='module')
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A raw image of IMAGE_MIB MiB of seeded data (no zero block) and the same as qcow2."""
+    """A raw image of IMAGE_MIB MiB and the same as qcow2."""
     folder = tmp_path_factory.mktemp('images')
-    raw, generator = folder / 'image.raw', random.Random(21)
-    with raw.open('wb') as out:
-        for _mib in range(IMAGE_MIB):
-            out.write(generator.randbytes(MIB))
-    qcow2 = folder / 'image.qcow2'
+    raw, qcow2 = seeded_raw(folder / 'image.raw', IMAGE_MIB, 21), folder / 'image.qcow2'
     subprocess.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', str(raw), str(qcow2)],
                    check=True)
     return {'raw': raw, 'qcow2': qcow2}
@@ -42,13 +47,9 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope='module')
 def large_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """1 GiB of seeded data: its download into a volume host under TCG lasts long enough to
-    stop Glance in the middle of it."""
-    raw, generator = tmp_path_factory.mktemp('large') / 'large.raw', random.Random(22)
-    with raw.open('wb') as out:
-        for _mib in range(1024):
-            out.write(generator.randbytes(MIB))
-    return raw
+    """1 GiB: its download into a volume host under TCG lasts long enough to stop Glance in
+    the middle of it."""
+    return seeded_raw(tmp_path_factory.mktemp('large') / 'large.raw', 1024, 22)
 
 
 @pytest.fixture
