@@ -2,6 +2,8 @@
 
 - drop_in layout: acme.nas.cinder_backend writes only the ACME pieces into a file of its own;
   oslo.config reads cinder.conf then that directory (--config-dir), as cinder-volume does.
+- service layout: the same pieces, read last by a cinder-volume of the ACME backends' own (a
+  systemd unit started with the owner's command line and that file).
 - kolla-ansible: the same drop-in, as /etc/kolla/config/cinder/cinder-volume.conf, merged
   into a cinder.conf by kolla-ansible's own merge_configs action plugin (from its release
   wheel, pinned in tests/support/kolla.py, cached under .cache/compat/).
@@ -23,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 from oslo_config import cfg
+from oslo_log import log
 
 from tests.support.ansible import Ansible
 from tests.support.kolla import kolla_ansible_dir
@@ -79,8 +82,9 @@ def load(*args: str, files: tuple[Path, ...] = (), dirs: tuple[Path, ...] = ()
     """cinder.conf as oslo.config reads it (the options asked about registered); ``files`` and
     ``dirs`` stand in for its defaults (/etc/cinder/cinder.conf, /etc/cinder/cinder.conf.d)."""
     conf = cfg.ConfigOpts()
+    log.register_options(conf)  # --log-file, as cinder-volume's command line has it
     conf.register_opts([cfg.ListOpt('enabled_backends'), cfg.StrOpt('default_volume_type'),
-                        cfg.StrOpt('transport_url')])
+                        cfg.StrOpt('transport_url'), cfg.StrOpt('cluster')])
     conf.register_opts([cfg.StrOpt('acme_pool'), cfg.StrOpt('volume_backend_name'),
                         cfg.BoolOpt('nfs_sparsed_volumes'),
                         cfg.StrOpt('nas_password', secret=True)], group='acme-gold')
@@ -169,6 +173,65 @@ def test_dropin_refuses_a_cluster_that_would_stop_the_owners_backend(tmp_path):
             in result.output)
     assert not dropin.exists() and owner.read_text() == OWNER_CONF
     assert PASSWORD not in result.output
+
+
+def service_layout(tmp_path: Path, owner: Path, **extra) -> dict:
+    user, group = me()
+    conf = owner.parent / 'cinder-volume-acme.conf'
+    (tmp_path / 'systemd').mkdir(exist_ok=True)  # a host's /etc/systemd/system
+    return role_vars(tmp_path, conf, acme_cinder_conf_layout='service',
+                     acme_cinder_service_file=str(conf), acme_cinder_dropin_other_backends=[],
+                     acme_cinder_service_unit_dir=str(tmp_path / 'systemd'),
+                     acme_cinder_service_log_file=str(tmp_path / 'log' / 'acme.log'),
+                     acme_cinder_service_user=user, acme_cinder_service_group=group, **extra)
+
+
+def exec_start(unit: Path) -> list[str]:
+    line = next(line for line in unit.read_text().splitlines() if line.startswith('ExecStart='))
+    return line.removeprefix('ExecStart=').split()
+
+
+def test_service_layout_serves_acme_from_a_cinder_volume_of_its_own(tmp_path):
+    """The ACME backends, clustered, beside an owner's LVM backend that cannot be: their own
+    cinder-volume runs the owner's command line, then their file (whose enabled_backends and
+    cluster win) and a log file of its own. The owner's cinder.conf and what its cinder-volume
+    reads stay as they were."""
+    owner = tmp_path / 'etc' / 'cinder' / 'cinder.conf'
+    owner.parent.mkdir(parents=True)
+    owner.write_text(OWNER_CONF)
+    owner_args = ['--config-file', str(owner), '--log-file=/var/log/cinder/cinder-volume.log']
+    variables = service_layout(
+        tmp_path, owner, acme_cinder_service_program='/usr/bin/cinder-volume',
+        acme_cinder_service_args=owner_args, acme_cinder_cluster='acme',
+        acme_cinder_coordination_url='etcd3+http://192.0.2.1:2379')
+    first = run_role(tmp_path, variables).ok()
+    assert run_role(tmp_path, variables).ok().stats['changed'] == 0
+    assert owner.read_text() == OWNER_CONF and PASSWORD not in first.output
+
+    argv = exec_start(tmp_path / 'systemd' / 'cinder-volume-acme.service')
+    conf = owner.parent / 'cinder-volume-acme.conf'
+    assert argv == ['/usr/bin/cinder-volume', *owner_args, '--config-file', str(conf),
+                    '--log-file', str(tmp_path / 'log' / 'acme.log')]
+    acme = load(*argv[1:])
+    assert (acme.enabled_backends, acme.cluster) == (['acme-gold'], 'acme')
+    assert acme.transport_url == 'rabbit://cinder:owner@192.0.2.1:5672/'  # the owner's
+    assert acme.log_file == str(tmp_path / 'log' / 'acme.log')
+    assert acme['acme-gold'].nas_password == PASSWORD
+    owners = load(*owner_args)  # the owner's cinder-volume
+    assert (owners.enabled_backends, owners.cluster) == (['lvm-1'], None)
+    assert validate(conf).returncode == 0  # no lvm-1 in the clustered process
+
+
+def test_service_layout_needs_the_owners_command_line(tmp_path):
+    """No systemd unit to read and no program given: refused before anything is written."""
+    owner = tmp_path / 'etc' / 'cinder' / 'cinder.conf'
+    owner.parent.mkdir(parents=True)
+    owner.write_text(OWNER_CONF)
+    result = run_role(tmp_path, service_layout(tmp_path, owner))
+    assert result.rc != 0
+    assert 'set acme_cinder_service_program' in result.output
+    assert sorted(p.name for p in owner.parent.iterdir()) == ['cinder.conf']
+    assert list((tmp_path / 'systemd').iterdir()) == []
 
 
 @pytest.fixture(scope='session')

@@ -10,6 +10,8 @@ molecule scenarios' playbooks in a temporary root, as test_roles.py does.
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -183,6 +185,34 @@ def test_dropin_removal_deletes_the_dropin_and_leaves_cinder_conf_as_it_was(volu
     assert volume_host.restarts() == 2
     assert volume_host.play(REMOVE, *remove, **absent).ok().changed_tasks == []
     assert volume_host.restarts() == 2
+
+
+def test_service_layout_removal_takes_its_cinder_volume_and_leaves_the_owners(volume_host):
+    """The service layout's file and systemd unit go with the last ACME backend; the owner's
+    cinder.conf is the same bytes. The handler's restart command runs once more (on a host,
+    the unit's ConditionPathExists then keeps that cinder-volume down)."""
+    volume_host.conf.write_text(FOREIGN_CONF)
+    units = volume_host.root / 'etc' / 'systemd' / 'system'
+    units.mkdir(parents=True)
+    conf = volume_host.conf.parent / 'cinder-volume-acme.conf'
+    layout = {'acme_cinder_conf_layout': 'service', 'acme_cinder_service_file': str(conf),
+              'acme_cinder_service_unit_dir': str(units),
+              'acme_cinder_service_log_file': str(volume_host.root / 'log' / 'acme.log'),
+              'acme_cinder_service_program': '/usr/bin/cinder-volume',
+              'acme_cinder_service_args': ['--config-file', str(volume_host.conf)],
+              'acme_cinder_service_user': pwd.getpwuid(os.getuid()).pw_name}
+    volume_host.play(BACKEND, **layout).ok()
+    assert 'enabled_backends = acme-bronze,acme-gold\n' in conf.read_text()
+    unit = units / 'cinder-volume-acme.service'
+    assert f'--config-file {conf} --log-file' in unit.read_text()
+
+    absent = {**layout, 'acme_cinder_backends_absent': ['acme-gold', 'acme-bronze'],
+              **volume_host.cloud}
+    volume_host.play(REMOVE, '-e', f'@{BACKEND_VARS}', **absent).ok()
+    assert not conf.exists() and not unit.exists()
+    assert volume_host.conf.read_bytes() == FOREIGN_CONF.encode()
+    assert volume_host.restarts() == 2
+    assert volume_host.play(REMOVE, '-e', f'@{BACKEND_VARS}', **absent).ok().changed_tasks == []
 
 
 # --- driver ------------------------------------------------------------------------------

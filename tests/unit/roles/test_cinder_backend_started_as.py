@@ -1,6 +1,8 @@
-"""How acme.nas.cinder_backend learns cinder-volume's command line for its drop-in check: the
-role's own expression (roles/cinder_backend/vars/main.yml), rendered by Ansible's templating
-with what ``systemctl show --property ExecStart --value cinder-volume`` prints."""
+"""How acme.nas.cinder_backend learns cinder-volume's command line (the drop-in check) and
+builds the service layout's own cinder-volume from it: the role's own expressions
+(roles/cinder_backend/defaults and vars/main.yml), rendered by Ansible's templating with what
+``systemctl show --property ExecStart --property User --property Group cinder-volume``
+prints."""
 
 from __future__ import annotations
 
@@ -10,33 +12,57 @@ import yaml
 from tests.support.collection import REPO
 
 ROLE = REPO / 'roles' / 'cinder_backend'
-EXEC_START = ('{ path=/usr/bin/cinder-volume ; argv[]=/usr/bin/cinder-volume '
-              '--config-file=/etc/cinder/cinder.conf --log-file=/var/log/cinder/cinder-volume.log'
-              ' ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ;'
-              ' status=0/0 }')
+SHOW = ('ExecStart={ path=/usr/bin/cinder-volume ; argv[]=/usr/bin/cinder-volume '
+        '--config-file=/etc/cinder/cinder.conf --log-file=/var/log/cinder/cinder-volume.log'
+        ' ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ;'
+        ' status=0/0 }\nUser=cinder\nGroup=cinder\n')
+OWNER_ARGS = ['--config-file=/etc/cinder/cinder.conf',
+              '--log-file=/var/log/cinder/cinder-volume.log']
 
 
-def started_as(**variables) -> list[str]:
+def render(name: str, **variables) -> object:
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
-    expression = yaml.safe_load((ROLE / 'vars' / 'main.yml').read_text())['_acme_cinder_started_as']
-    templar = Templar(loader=DataLoader(), variables=variables)
-    return templar.template(trust_as_template(expression))
+    role = {**yaml.safe_load((ROLE / 'defaults' / 'main.yml').read_text()),
+            **yaml.safe_load((ROLE / 'vars' / 'main.yml').read_text())}
+    trusted = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in role.items()}
+    templar = Templar(loader=DataLoader(), variables={**trusted, **variables})
+    return templar.template(trust_as_template('{{ ' + name + ' }}'))
 
 
 @pytest.mark.parametrize('unit, expected', [
-    ({'stdout': EXEC_START}, ['--config-file=/etc/cinder/cinder.conf',
-                              '--log-file=/var/log/cinder/cinder-volume.log']),
+    ({'stdout': SHOW}, OWNER_ARGS),
     ({'stdout': ''}, []),  # no such unit
-    (None, []),  # the lookup was skipped (another service manager)
+    ({'skipped': True}, []),  # the lookup was skipped (another service manager)
 ], ids=['systemd-unit', 'no-unit', 'not-asked'])
 def test_the_command_line_comes_from_the_systemd_unit(unit, expected):
-    variables = {'acme_cinder_service_args': None}
-    if unit is not None:
-        variables['_acme_cinder_unit'] = unit
-    assert started_as(**variables) == expected
+    assert render('_acme_cinder_started_as', acme_cinder_conf_layout='drop_in',
+                  _acme_cinder_unit=unit) == expected
 
 
 def test_given_arguments_win():
-    assert started_as(acme_cinder_service_args=['--config-dir', '/x'],
-                      _acme_cinder_unit={'stdout': EXEC_START}) == ['--config-dir', '/x']
+    assert render('_acme_cinder_started_as', acme_cinder_conf_layout='drop_in',
+                  acme_cinder_service_args=['--config-dir', '/x'],
+                  _acme_cinder_unit={'stdout': SHOW}) == ['--config-dir', '/x']
+
+
+def test_the_service_layout_starts_as_the_owner_then_reads_its_file():
+    unit = {'stdout': SHOW}
+    argv = render('_acme_cinder_service_argv', acme_cinder_conf_layout='service',
+                  _acme_cinder_unit=unit)
+    assert argv == ['/usr/bin/cinder-volume', *OWNER_ARGS,
+                    '--config-file', '/etc/cinder/cinder-volume-acme.conf',
+                    '--log-file', '/var/log/cinder/cinder-volume-acme.log']
+    # the drop-in check asks the ACME cinder-volume's configuration, not the owner's
+    assert render('_acme_cinder_started_as', acme_cinder_conf_layout='service',
+                  _acme_cinder_unit=unit) == argv[1:]
+    owner = {'stdout': SHOW.replace('=cinder\n', '=svc\n')}
+    assert [render(f'_acme_cinder_service_{what}', _acme_cinder_unit=owner)
+            for what in ('user', 'group')] == ['svc', 'svc']
+    assert render('acme_cinder_restart_services', acme_cinder_conf_layout='service') == [
+        'cinder-volume-acme']
+
+
+def test_without_a_unit_the_service_layout_has_no_program():
+    assert render('_acme_cinder_service_program', acme_cinder_conf_layout='service',
+                  _acme_cinder_unit={'skipped': True}) == ''
