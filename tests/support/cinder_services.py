@@ -153,9 +153,10 @@ class Cinder:
         return sorted(pool['name'] for pool in
                       self.get('scheduler-stats/get_pools?detail=true')['pools'])
 
-    def wait_for_pools(self, names: list[str], timeout: float = 60) -> None:
-        """Until Cinder reports these pools. The API's RPC call to the scheduler is lost until
-        the scheduler consumes its queue: it times out (HTTP 500) and is asked again."""
+    def wait_for_pools(self, names: list[str], timeout: float = 180) -> None:
+        """Until Cinder reports these pools (on a loaded machine a backend's first stats come
+        late: beside a running lab, over 60 s). The API's RPC call to the scheduler is lost
+        until the scheduler consumes its queue: it times out (HTTP 500) and is asked again."""
         deadline = time.monotonic() + timeout
         pools: list[str] | str = []
         while time.monotonic() < deadline:
