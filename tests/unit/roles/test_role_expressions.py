@@ -1,8 +1,7 @@
-"""How acme.nas.cinder_backend learns cinder-volume's command line (the drop-in check) and
-builds the service layout's own cinder-volume from it: the role's own expressions
-(roles/cinder_backend/defaults and vars/main.yml), rendered by Ansible's templating with what
-``systemctl show --property ExecStart --property User --property Group cinder-volume``
-prints."""
+"""The roles' own expressions (defaults/ and vars/main.yml), rendered by Ansible's templating:
+how acme.nas.cinder_backend learns cinder-volume's command line (the drop-in check) and builds
+the service layout's own cinder-volume from what ``systemctl show --property ExecStart
+--property User --property Group cinder-volume`` prints, and what acme.nas.driver follows."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import yaml
 
 from tests.support.collection import REPO
 
-ROLE = REPO / 'roles' / 'cinder_backend'
+ROLES = REPO / 'roles'
 SHOW = ('ExecStart={ path=/usr/bin/cinder-volume ; argv[]=/usr/bin/cinder-volume '
         '--config-file=/etc/cinder/cinder.conf --log-file=/var/log/cinder/cinder-volume.log'
         ' ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ;'
@@ -20,11 +19,11 @@ OWNER_ARGS = ['--config-file=/etc/cinder/cinder.conf',
               '--log-file=/var/log/cinder/cinder-volume.log']
 
 
-def render(name: str, **variables) -> object:
+def render(name: str, role: str = 'cinder_backend', **variables) -> object:
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
-    role = {**yaml.safe_load((ROLE / 'defaults' / 'main.yml').read_text()),
-            **yaml.safe_load((ROLE / 'vars' / 'main.yml').read_text())}
+    files = [ROLES / role / part / 'main.yml' for part in ('defaults', 'vars')]
+    role = {k: v for f in files if f.exists() for k, v in yaml.safe_load(f.read_text()).items()}
     trusted = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in role.items()}
     templar = Templar(loader=DataLoader(), variables={**trusted, **variables})
     return templar.template(trust_as_template('{{ ' + name + ' }}'))
@@ -66,3 +65,13 @@ def test_the_service_layout_starts_as_the_owner_then_reads_its_file():
 def test_without_a_unit_the_service_layout_has_no_program():
     assert render('_acme_cinder_service_program', acme_cinder_conf_layout='service',
                   _acme_cinder_unit={'skipped': True}) == ''
+
+
+def test_the_driver_role_follows_the_service_layout():
+    """It restarts the ACME backends' cinder-volume, and refuses to uninstall the driver while
+    that service's file still uses it."""
+    assert render('acme_driver_restart_services', role='driver',
+                  acme_cinder_conf_layout='service') == ['cinder-volume-acme']
+    assert render('acme_driver_restart_services', role='driver') == ['cinder-volume']
+    assert '/etc/cinder/cinder-volume-acme.conf' in render('acme_driver_cinder_conf_paths',
+                                                             role='driver')
