@@ -75,3 +75,15 @@ def test_the_driver_role_follows_the_service_layout():
     assert render('acme_driver_restart_services', role='driver') == ['cinder-volume']
     assert '/etc/cinder/cinder-volume-acme.conf' in render('acme_driver_cinder_conf_paths',
                                                              role='driver')
+
+
+def test_smoke_counts_only_the_mounts_of_its_own_shares():
+    """A cloud's other NFS mounts (Cinder's generic NFS driver keeps its share mounted; a
+    volume of the cloud's attached on the compute host) are not the smoke run's leftovers."""
+    mounts = [{'device': '10.0.0.1:/pool1/cinder-volume-0a1b'},
+              {'device': '10.0.0.1:/pool1/cinder-clone-0a1b'},
+              {'device': '10.0.0.1:/pool1/owner-nfs-1'},
+              {'device': '10.0.0.1:/pool1/cinder-volume-9f9f'}]
+    left = render("mounts | selectattr('device', 'search', _acme_smoke_ids_re) | list",
+                  role='smoke', mounts=mounts, _acme_smoke_ids={'src': '0a1b', 'snap': '5e5e'})
+    assert left == mounts[:2]
