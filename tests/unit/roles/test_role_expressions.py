@@ -73,8 +73,8 @@ def test_the_driver_role_follows_the_service_layout():
     assert render('acme_driver_restart_services', role='driver',
                   acme_cinder_conf_layout='service') == ['cinder-volume-acme']
     assert render('acme_driver_restart_services', role='driver') == ['cinder-volume']
-    assert '/etc/cinder/cinder-volume-acme.conf' in render('acme_driver_cinder_conf_paths',
-                                                             role='driver')
+    paths = render('acme_driver_cinder_conf_paths', role='driver')
+    assert '/etc/cinder/cinder-volume-acme.conf' in paths
 
 
 def test_smoke_counts_only_the_mounts_of_its_own_shares():
