@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from .guest import Guest
 
+
 class HostLogs:
     def __init__(self, guests: Iterable[Guest], paths: Iterable[str]) -> None:
         self.guests = {g.name: g for g in guests}
