@@ -52,7 +52,10 @@ osapi_volume_workers = 1
 log_file = {state / 'cinder-api.log'}
 {more}
 [database]
-connection = sqlite:///{state / 'cinder.sqlite'}
+# sqlite's busy timeout 60 s, not pysqlite's 5: cinder-api, -scheduler and -volume all write
+# here (heartbeats every second), and under load a writer waited longer than 5 s: the
+# scheduler died at start on "database is locked" (fresh make test, 2026-12-07)
+connection = sqlite:///{state / 'cinder.sqlite'}?timeout=60
 
 [oslo_concurrency]
 lock_path = {state / 'lock'}
