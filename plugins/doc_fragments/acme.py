@@ -68,6 +68,11 @@ options:
 notes:
   - The module runs where the task runs, usually C(localhost) (C(delegate_to), C(connection=local)),
     and needs the Python library C(urllib3) there.
+  - When the task would run the module on the controller anyway (a C(local) connection, the
+    controller's own Python, no C(become), not C(async)), the module's action plugin runs the
+    module's code in the controller's worker process instead of a new Python per item, with the
+    same options, results and C(environment); every item of a loop shares one login. Set
+    C(ansible_python_interpreter) to another Python to run it as a module process there.
   - All acme.nas modules belong to the action group C(acme.nas.acme), so C(module_defaults) can
     set the connection options once for all of them.
   - Errors report the appliance's error code, message and request id.

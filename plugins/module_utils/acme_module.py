@@ -176,39 +176,63 @@ class _AnsibleModule(AnsibleModule):
         super().fail_json(missing_arguments_message(msg, self.argument_spec), **kwargs)
 
 
+def preflight_failure(params):
+    """``fail_json`` arguments when the client cannot run with ``params``, else None."""
+    if not HAS_URLLIB3:
+        return dict(msg=missing_required_lib('urllib3'), exception=URLLIB3_IMPORT_ERROR)
+    if REQUIREMENTS_ERROR:  # installed, but older than the client supports
+        return dict(msg=REQUIREMENTS_ERROR)
+    try:
+        check_connection(params)
+    except ModuleFailure as failure:
+        return dict(msg=failure.msg, **failure.details)
+    return None
+
+
 class AcmeModule:
-    """Spec merge, client construction, one ``AcmeError`` -> ``fail_json``, one ``exit_json``."""
+    """Spec merge, client construction, one ``AcmeError`` -> failure, one exit.
+
+    ``ShareModule()()`` runs as a module process (AnsibleModule reads the arguments);
+    ``ShareModule(params, check_mode, client).outcome()`` runs with arguments already
+    validated, as the modules' action plugin does in the controller.
+    """
 
     argument_spec = {}
     module_kwargs = {}
 
-    def __init__(self):
-        self.ansible = _AnsibleModule(argument_spec=acme_argument_spec(**self.argument_spec),
-                                      **self.module_kwargs)
-        self.params = self.ansible.params
-        self.check_mode = self.ansible.check_mode
-        if not HAS_URLLIB3:
-            self.ansible.fail_json(msg=missing_required_lib('urllib3'),
-                                   exception=URLLIB3_IMPORT_ERROR)
-        if REQUIREMENTS_ERROR:  # installed, but older than the client supports
-            self.ansible.fail_json(msg=REQUIREMENTS_ERROR)
-        try:
-            check_connection(self.params)
-        except ModuleFailure as failure:
-            self.ansible.fail_json(msg=failure.msg, **failure.details)
-        self.client = AcmeClient.from_params(self.params)
+    def __init__(self, params=None, check_mode=False, client=None):
+        self.ansible = None
+        if params is None:
+            self.ansible = _AnsibleModule(argument_spec=self.spec(), **self.module_kwargs)
+            params, check_mode = self.ansible.params, self.ansible.check_mode
+            failure = preflight_failure(params)
+            if failure:
+                self.ansible.fail_json(**failure)
+        self.params = params
+        self.check_mode = check_mode
+        self.client = client or AcmeClient.from_params(params)
 
-    def __call__(self):
+    @classmethod
+    def spec(cls):
+        return acme_argument_spec(**cls.argument_spec)
+
+    def outcome(self):
+        """The result of ``run()``; a failure is a result with ``failed`` and ``msg``."""
         try:
-            result = self.run()
+            return self.run()
         except AcmeError as error:
-            self.ansible.fail_json(**error_result(error))
+            return dict(failed=True, **error_result(error))
         except ModuleFailure as failure:
-            self.ansible.fail_json(msg=failure.msg, **failure.details)
+            return dict(failed=True, msg=failure.msg, **failure.details)
         except Exception as error:  # pylint: disable=broad-except
             # Not a traceback on screen: a message, the trace only under -vvv.
-            self.ansible.fail_json(msg=f'unexpected error: {to_native(error)}',
-                                   exception=traceback.format_exc())
+            return dict(failed=True, msg=f'unexpected error: {to_native(error)}',
+                        exception=traceback.format_exc())
+
+    def __call__(self):
+        result = self.outcome()
+        if result.pop('failed', False):
+            self.ansible.fail_json(**result)
         self.ansible.exit_json(**result)
 
     def run(self):

@@ -262,6 +262,10 @@ class InfoModule(AcmeModule):
                 for snapshot in snapshots]
 
 
+# The class its action plugin runs in the controller's worker (plugin_utils/acme_action.py).
+ACME_MODULE = InfoModule
+
+
 def main():
     module = InfoModule()
     module()

@@ -588,6 +588,10 @@ class ShareModule(AcmeModule):
                     diff=diff_result(before, after))
 
 
+# The class its action plugin runs in the controller's worker (plugin_utils/acme_action.py).
+ACME_MODULE = ShareModule
+
+
 def main():
     module = ShareModule()
     module()

@@ -171,6 +171,10 @@ class ShareInfoModule(AcmeModule):
                 return []
 
 
+# The class its action plugin runs in the controller's worker (plugin_utils/acme_action.py).
+ACME_MODULE = ShareInfoModule
+
+
 def main():
     module = ShareInfoModule()
     module()

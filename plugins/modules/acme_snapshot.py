@@ -285,6 +285,10 @@ class SnapshotModule(AcmeModule):
                     diff=diff_result(before, after))
 
 
+# The class its action plugin runs in the controller's worker (plugin_utils/acme_action.py).
+ACME_MODULE = SnapshotModule
+
+
 def main():
     module = SnapshotModule()
     module()

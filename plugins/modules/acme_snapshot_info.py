@@ -136,6 +136,10 @@ class SnapshotInfoModule(AcmeModule):
                 for snapshot in snapshots]
 
 
+# The class its action plugin runs in the controller's worker (plugin_utils/acme_action.py).
+ACME_MODULE = SnapshotInfoModule
+
+
 def main():
     module = SnapshotInfoModule()
     module()

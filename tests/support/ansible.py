@@ -52,6 +52,16 @@ def _result(runner: ansible_runner.Runner) -> Run:
     return run
 
 
+def other_python(directory: Path) -> Path:
+    """This Python under another path: ansible sees another interpreter (the acme.nas action
+    then runs its modules as module processes, as for any host), with the same packages."""
+    directory.mkdir(parents=True, exist_ok=True)
+    wrapper = directory / 'python3'
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 def strategy_env(strategy: str) -> dict[str, str]:
     """Ansible's settings for a strategy: ``linear`` (ansible's own) or ``mitogen_linear``
     (Mitogen, pinned in requirements-dev.txt: modules run in kept interpreters)."""

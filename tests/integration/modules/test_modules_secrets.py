@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import command_lines_with
+from tests.support.ansible import other_python
 
 pytestmark = pytest.mark.integration
 ROLES = Path(__file__).resolve().parents[3] / 'roles'
@@ -66,21 +67,28 @@ def _readable_by_others(modes: str) -> bool:
                for read, search in ((0o040, 0o010), (0o004, 0o001)))
 
 
-def test_password_on_no_command_line_and_in_no_readable_file_during_a_run(ansible, appliance):
+@pytest.mark.parametrize('module_process', [True, False], ids=['module process', 'in controller'])
+def test_password_on_no_command_line_and_in_no_readable_file_during_a_run(
+        ansible, appliance, tmp_path, module_process):
+    """As a module process (another interpreter) and in the controller's worker (the default
+    on localhost: then no module file is written at all)."""
     remote_tmp = ansible.workdir / 'remote-tmp'
     ansible.env['ANSIBLE_REMOTE_TEMP'] = str(remote_tmp)
+    play = {'vars': {'ansible_python_interpreter': str(other_python(tmp_path / 'bin'))}}
     appliance.add_fault(method='GET', path='/shares', action='delay', delay=2)  # module lingers
     watch = Watch(appliance.password, remote_tmp)
     watch.start()
     try:
         run = ansible.playbook([{'name': 'create', 'acme.nas.acme_share': {
-            'name': 'db01', 'pool': 'pool1', 'size': '1GiB'}}], '-vvv').ok()
+            'name': 'db01', 'pool': 'pool1', 'size': '1GiB'}}], '-vvv',
+            play=play if module_process else None).ok()
     finally:
         watch.stop.set()
         watch.join()
-    assert run['create']['changed'] and watch.module_seen
+    assert run['create']['changed'] and watch.module_seen is module_process
     assert watch.command_lines == []
-    assert any('AnsiballZ_acme_share' in p for p in watch.files), watch.files
+    module_files = [p for p in watch.files if 'AnsiballZ_acme_share' in p]
+    assert bool(module_files) is module_process, watch.files
     assert {p: m for p, m in watch.files.items() if _readable_by_others(m)} == {}
     assert appliance.password not in run.output
     written = [p for p in ansible.workdir.rglob('*') if p.is_file() and not _harness_input(p)]

@@ -12,6 +12,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.acme.nas.plugins.module_utils import acme_in_process
 
 
 class AnsibleExit(Exception):
@@ -45,22 +46,36 @@ def refused(appliance):
     return check
 
 
-@pytest.fixture
-def run_module(monkeypatch, connection):
+@pytest.fixture(params=['module process', 'in controller'])
+def run_module(request, monkeypatch, connection):
     """``run_module(ShareModule, name=..., _check=True)`` -> the result dict (``failed`` set).
 
+    Every test runs the module both ways it runs under ansible: as a module process
+    (AnsibleModule reads the arguments) and in the controller's worker (the modules' action
+    plugin's ``acme_in_process.run_module``, one client per connection options).
     ``_connection=False`` leaves the connection options out (to test their fallbacks).
     """
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
+    monkeypatch.setattr(acme_in_process, '_clients', {})
 
-    def run(module_class, _check=False, _diff=True, _connection=True, **args):
-        params = dict(connection if _connection else {}, _ansible_check_mode=_check,
-                      _ansible_diff=_diff, **args)
-        with patch_module_args(params):
+    def as_process(module_class, check, diff, params):
+        with patch_module_args(dict(params, _ansible_check_mode=check, _ansible_diff=diff)):
             with pytest.raises(AnsibleExit) as exit_info:
                 module_class()()
-        result = exit_info.value.result
+        return exit_info.value.result
+
+    def in_controller(module_class, check, _diff, params):
+        name = f"acme.nas.{module_class.__module__.rsplit('.', 1)[-1]}"
+        result = acme_in_process.run_module(module_class, params, check_mode=check,
+                                            module_name=name)
+        del result['invocation']  # AnsibleModule adds it in exit_json, patched out above
+        return result
+
+    way = as_process if request.param == 'module process' else in_controller
+
+    def run(module_class, _check=False, _diff=True, _connection=True, **args):
+        result = way(module_class, _check, _diff, dict(connection if _connection else {}, **args))
         json.dumps(result)  # every result must survive the JSON trip back to the controller
         return result
 
