@@ -63,6 +63,16 @@ class LabInventory:
         return self.data['all']['vars']['acme_cloud']
 
     @property
+    def acme_service(self) -> str:
+        """The ACME backends' cinder-volume on each volume host (the service layout's unit)."""
+        return self.data['all']['vars']['acme_lab_acme_service']
+
+    @property
+    def acme_log(self) -> str:
+        """Its log file."""
+        return self.data['all']['vars']['acme_lab_acme_log']
+
+    @property
     def volume_vars(self) -> dict:
         return self._group('cinder_volume').get('vars', {})
 

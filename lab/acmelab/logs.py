@@ -1,4 +1,5 @@
-"""The cinder-volume logs of the volume hosts: what each wrote since mark()."""
+"""The cinder-volume logs of the volume hosts (LabInventory.acme_log, ...): what each wrote
+since mark()."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ from collections.abc import Iterable
 
 from .guest import Guest
 
-VOLUME_LOGS = ('/var/log/cinder/cinder-volume.log',)
-
 
 class HostLogs:
-    def __init__(self, guests: Iterable[Guest], paths: Iterable[str] = VOLUME_LOGS) -> None:
+    def __init__(self, guests: Iterable[Guest], paths: Iterable[str]) -> None:
         self.guests = {g.name: g for g in guests}
         self.paths = list(paths)
         self.offsets: dict[str, dict[str, int]] = {}

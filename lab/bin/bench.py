@@ -72,7 +72,7 @@ STEPS = ('setup', 'clone', 'images', 'burst', 'scale', 'restart', 'shared-base',
          'nfs-stop', 'teardown')
 MIGRATE_MIB = 256  # written into the generic volume before it moves
 LOCK_WORDS = re.compile(r'lock|Lock|coordination|tooz|deadlock', re.I)
-VOLUME_LOGS = ('/var/log/cinder/cinder-volume.log', '/var/log/cinder/cinder-volume-generic-nfs.log')
+GENERIC_LOG = '/var/log/cinder/cinder-volume-generic-nfs.log'
 # Written as the cinder user into a volume file: every MiB different, none of it zero.
 WRITER = """
 import os, sys
@@ -344,7 +344,7 @@ def step_images(lab: Lab, args: argparse.Namespace) -> dict:
 
 def volume_logs(lab: Lab) -> HostLogs:
     """The cinder-volume logs (the ACME and the generic service's) from now on."""
-    return HostLogs(lab.guests, VOLUME_LOGS).mark()
+    return HostLogs(lab.guests, [lab.inventory.acme_log, GENERIC_LOG]).mark()
 
 
 def log_errors(logs: HostLogs) -> tuple[int, int, list[str]]:
@@ -531,7 +531,7 @@ def step_shared_base(lab: Lab, args: argparse.Namespace) -> dict:
     before = generic_mounts(lab)
     # the ACME backend's reconcile at start, then its own mounts: a create and an extend
     restart_s = time.monotonic()
-    host.ssh('systemctl restart cinder-volume')
+    host.ssh(f'systemctl restart {lab.inventory.acme_service}')
     wait_until(lambda: lab.cinder.backend_up(lab.backend.name), bool, 900,
                'the ACME pool after the restart', interval=5)
     restart_s = time.monotonic() - restart_s

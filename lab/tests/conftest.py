@@ -154,7 +154,8 @@ def cluster_run(lab: Lab) -> Iterator[ClusterRun]:
           EtcdWatch(lab.inventory.etcd) as watch,
           PeakSampler(lambda: namespace_pss_kib(inode)) as memory,
           ThreadPoolExecutor(max_workers=24) as pool):
-        run = ClusterRun(lab, compute, python, HostLogs(lab.guests).mark(), watch, memory, pool)
+        logs = HostLogs(lab.guests, [lab.inventory.acme_log]).mark()
+        run = ClusterRun(lab, compute, python, logs, watch, memory, pool)
         prepare(run)
         yield run
         left = [v for v in run.volumes if v in lab.cinder.volumes()]

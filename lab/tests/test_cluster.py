@@ -28,7 +28,6 @@ from acmelab.waits import settled, wait_until
 from conftest import BRICK, ClusterRun, Flow, counts
 
 pytestmark = pytest.mark.lab
-LOG = '/var/log/cinder/cinder-volume.log'
 WAIT = re.compile(r'Lock "(?P<name>[^"]+)" acquired(?: by "(?P<fn>[^"]+)")? :: '
                   r'waited (?P<secs>\d+\.\d+)s')
 WAIT_MIN = 0.2  # a wait shorter than this is the cost of asking etcd, not another holder
@@ -208,28 +207,29 @@ def transitional(run: ClusterRun, ids: list[str], within: float) -> dict[str, st
     return settled(busy, lambda found: not found, within, interval=5)
 
 
-def unmounted_after_kill(host: Guest) -> int:
+def unmounted_after_kill(host: Guest, log: str) -> int:
     """The driver's 'no local user' unmount lines logged after the kill's mark."""
     return int(host.ssh(f"awk '/{KILLED}/ {{n = 0}} /no local user of this host needs it/ "
-                        f"{{n++}} END {{print n + 0}}' {LOG}").strip() or 0)
+                        f"{{n++}} END {{print n + 0}}' {log}").strip() or 0)
 
 
 def test_failover_sigkill(cluster_run: ClusterRun, flow: Flow) -> None:
     """cinder-volume SIGKILLed on one host in a burst, restarted"""
     run, cinder = cluster_run, cluster_run.lab.cinder
     first, second = (g for g in sorted(run.lab.guests, key=lambda g: g.name))
-    first.ssh(f'echo "{KILLED} $(date +%s)" >> {LOG}')
+    service, log = run.lab.inventory.acme_service, run.lab.inventory.acme_log
+    first.ssh(f'echo "{KILLED} $(date +%s)" >> {log}')
     deletes = run.burst_ids[10:14]
     start = time.time()
     burst = run.pool.submit(run.create, 10, 'failover')
     delete_reqs = run.delete_volumes(deletes)
     ids = [vid for vid, _req in burst.result()]
     time.sleep(3)
-    first.ssh('systemctl kill -s KILL cinder-volume; sleep 1; systemctl stop cinder-volume')
+    first.ssh(f'systemctl kill -s KILL {service}; sleep 1; systemctl stop {service}')
     killed = time.time()
     stale = first.nfs_mounts(run.lab.backend.mount_base) or [
         leave_mount(run, first, ids + run.burst_ids)]  # what a killed operation leaves
-    flow.served.append(f'burst: create x10 + delete x4; SIGKILL of cinder-volume on '
+    flow.served.append(f'burst: create x10 + delete x4; SIGKILL of {service} on '
                        f'{first.name} {killed - start:.0f} s after the first request, '
                        f'{len(stale)} share(s) left mounted there')
     during = [vid for vid, _req in run.create(4, 'outage')]
@@ -243,13 +243,13 @@ def test_failover_sigkill(cluster_run: ClusterRun, flow: Flow) -> None:
     flow.served.append(f'{len(stuck)} request(s) left in a transitional state by the kill: '
                        f'{sorted(stuck.values())}')
     restarted = time.monotonic()
-    first.ssh('systemctl start cinder-volume')
+    first.ssh(f'systemctl start {service}')
     # the end condition is the state: the killed operation's mount gone, the service up
     wait_until(lambda: first.nfs_mounts(run.lab.backend.mount_base), lambda m: not m, 600,
                f'{first.name} unmounting its stale mounts', interval=5)
     flow.served.append(f'{first.name} restarted: its leftovers unmounted '
                        f'{time.monotonic() - restarted:.0f} s after the start '
-                       f'({unmounted_after_kill(first)} "no local user" line(s))')
+                       f'({unmounted_after_kill(first, log)} "no local user" line(s))')
     wait_until(cinder.services, lambda s: s and all(x['state'] == 'up' for x in s), 600,
                'every cinder-volume service up', interval=5)
     left = transitional(run, ids + deletes, 240)

@@ -20,6 +20,11 @@ FACTS = dict(
     acme_lab_stranger_address='10.123.0.250', acme_lab_run_appliance=True,
     acme_lab_appliance_image='localhost/acme-appliance:lab', acme_lab_appliance_password='pa$$',
     acme_lab_cinder_cluster='acme-lab-cluster', acme_lab_default_log_levels=['amqp=WARN'],
+    acme_lab_owner_backend='nfs-1', acme_lab_owner_share='owner-nfs-1',
+    acme_lab_owner_share_size='40GiB', acme_lab_owner_state='/s/existing-cloud.json',
+    acme_lab_acme_service='cinder-volume-acme',
+    acme_lab_acme_log='/var/log/cinder/cinder-volume-acme.log',
+    acme_lab_acme_conf='/etc/cinder/cinder-volume-acme.conf',
     lab_volume_guests_facts=GUESTS, lab_volume_guest_facts=dict(venv='/opt/cinder', user='cinder'),
     lab_compute_guest_facts=dict(hostname='acme-lab-compute', address='10.123.0.20',
                                  ssh_key='/s/guest/id_ed25519', known_hosts='/s/guest/kh',
@@ -66,6 +71,9 @@ def test_backends_in_order_with_their_settings(inventory: LabInventory) -> None:
 
 def test_cluster_etcd_compute_appliance_controller(inventory: LabInventory) -> None:
     assert inventory.cloud == 'acme-lab'
+    assert (inventory.acme_service, inventory.acme_log) == (
+        'cinder-volume-acme', '/var/log/cinder/cinder-volume-acme.log')
+    assert inventory.volume_vars['acme_cinder_conf_layout'] == 'service'
     assert inventory.cluster == 'acme-lab-cluster'
     assert inventory.etcd == 'http://10.123.0.1:2379'
     compute, python = inventory.compute

@@ -54,14 +54,20 @@ def test_driver_is_importable_from_cinders_python(host):
         f'{last_line(probe.stderr)}')
 
 
-def test_cinder_conf_is_private_to_cinder(host):
-    conf = host.file(CONF)
-    assert (conf.user, conf.group, conf.mode) == (
-        'root', host.ansible.get_variables().get('cinder_user', 'cinder'), 0o640)
+def acme_conf(host) -> str:
+    """The ACME backends' file (acme.nas.cinder_backend's service layout)."""
+    return host.ansible.get_variables()['acme_cinder_service_file']
+
+
+def test_cinder_conf_and_the_acme_file_are_private_to_cinder(host):
+    for path in (CONF, acme_conf(host)):
+        conf = host.file(path)
+        assert (conf.user, conf.group, conf.mode) == (
+            'root', host.ansible.get_variables().get('cinder_user', 'cinder'), 0o640), path
 
 
 def test_backend_is_configured(host):
-    parsed = host.run('%s -c %s %s', cinder_python(host), READ_CONF, CONF)
+    parsed = host.run('%s -c %s %s', cinder_python(host), READ_CONF, acme_conf(host))
     assert parsed.rc == 0, last_line(parsed.stderr)
     conf = json.loads(parsed.stdout)
     assert BACKEND in conf['DEFAULT']['enabled_backends'].split(',')
@@ -70,13 +76,17 @@ def test_backend_is_configured(host):
 
 
 def test_cinder_services_are_running(host):
-    for name in host.ansible.get_variables()['acme_cinder_restart_services']:
+    """The cloud's own services and the ACME backends' cinder-volume."""
+    variables = host.ansible.get_variables()
+    for name in variables['acme_lab_owner_services'] + [variables['acme_lab_acme_service']]:
         assert host.service(name).is_running, f'{name} is not running on {host.backend.host}'
 
 
 def test_no_nfs_mount_of_the_backend_at_rest(host):
+    """Only the generic NFS backend's share (which its driver keeps mounted) is."""
+    owner = host.file('/etc/cinder/nfs_shares').content_string.split()
     mounts = [line for line in host.file('/proc/mounts').content_string.splitlines()
-              if line.split()[2].startswith('nfs')]
+              if line.split()[2].startswith('nfs') and line.split()[0] not in owner]
     assert mounts == [], f'NFS mounted at rest on {host.backend.host}: {mounts}'
 
 
