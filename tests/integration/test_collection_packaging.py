@@ -54,3 +54,14 @@ def test_modules_render_with_ansible_doc(installed):
     for module in modules:
         result = run(str(BIN / 'ansible-doc'), '-t', 'module', f'acme.nas.{module}', env=env)
         assert 'EXAMPLES' in result.stdout and 'RETURN VALUES' in result.stdout, module
+
+
+@pytest.mark.parametrize('kind', ['filter', 'test'])
+def test_filter_and_test_plugins_render_with_ansible_doc(installed, kind):
+    """Galaxy's importer runs ansible-doc on every plugin and rejects one without documentation."""
+    env = {'ANSIBLE_COLLECTIONS_PATH': str(installed.parents[2]), 'PATH': str(BIN)}
+    plugins = sorted(p.stem for p in (installed / 'plugins' / kind).glob('*.py'))
+    assert plugins, f'no {kind} plugins shipped'
+    for plugin in plugins:
+        result = run(str(BIN / 'ansible-doc'), '-t', kind, '--json', f'acme.nas.{plugin}', env=env)
+        assert f'acme.nas.{plugin}' in result.stdout, plugin
