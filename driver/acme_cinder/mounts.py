@@ -74,7 +74,13 @@ class MountUsers:
 
     def __init__(self, base: str):
         self.directory = os.path.join(base, USERS_DIR)
-        self._me = _process_id(os.getpid())
+
+    @property
+    def _me(self) -> str | None:
+        """The process using the record now. Not fixed at construction: cinder-volume builds
+        every backend's driver in its parent, then forks one process per backend, and those
+        must not pass for one another (one's reconcile would unmount the other's share)."""
+        return _process_id(os.getpid())
 
     def lock(self, export: str) -> Any:
         """Threads of this process and the other processes of the host."""

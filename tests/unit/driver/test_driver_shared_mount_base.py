@@ -128,3 +128,28 @@ def test_migration_destination_stays_mounted_through_reconcile(driver, ctx, db_v
     db.volume_update(ctx, destination.id, {'migration_status': 'success'})
     driver.get_volume_stats(refresh=True)
     assert mounted(driver) == set()
+
+
+def test_forked_backend_process_use_survives_the_parents_reconcile(driver, volume):
+    """cinder-volume builds each backend's driver in its parent, then forks a process per
+    backend: a process forked after the driver was built is another user of the host, not this
+    one (seen in the lab: one backend's reconcile unmounted the share of the other's create)."""
+    vol = volume()
+    driver._remotefsclient.mount(vol.provider_location)  # the host's table: the child's too
+    read_end, write_end = os.pipe()
+    done_read, done_write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the forked backend process: uses the share until told to stop
+        try:
+            with driver._mounts.mounted(vol.provider_location):
+                os.write(write_end, b'using')
+                os.read(done_read, 1)
+        finally:
+            os._exit(0)
+    try:
+        assert os.read(read_end, 5) == b'using'
+        driver.get_volume_stats(refresh=True)  # this process's reconcile: nobody here uses it
+        assert mounted(driver) == {vol.provider_location}
+    finally:
+        os.write(done_write, b'x')
+        os.waitpid(child, 0)
