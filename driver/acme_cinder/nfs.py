@@ -249,6 +249,13 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         first (single-pool backends and volumes from before acme_pools: #<backend name>)."""
         if volume.provider_location:
             return volume.provider_location.rsplit(':', 1)[1].strip('/').split('/', 1)[0]
+        return self._scheduled_pool(volume)
+
+    def _scheduled_pool(self, volume: Any) -> str:
+        """The pool of a share this backend makes now: the scheduler's (host#pool) when that is
+        one of this backend's, else the first. Never the volume's provider_location: Cinder's
+        generic migration makes the destination volume with the source's fields, that one
+        included, which names the source backend's pool."""
         chosen = volume_utils.extract_host(volume.host, 'pool')
         return chosen if chosen in self._pools() else self._pools()[0]
 
@@ -339,7 +346,7 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
     def _new_share(self, volume: Any, origin: dict | None = None) -> dict:
         """POST the share (a clone of snapshot ``origin``): quota, root ownership and this
         host's export in one call."""
-        name, pool = self._names.volume(volume.name), self._pool_of(volume)
+        name, pool = self._names.volume(volume.name), self._scheduled_pool(volume)
         try:
             return self.client.shares.create(
                 name, pool, quota_bytes=self._quota(volume.size, origin),

@@ -88,6 +88,21 @@ def test_a_clone_asked_for_another_pool_is_refused_with_the_reason(
     assert_clean(pools_driver, appliance)
 
 
+def test_a_migration_destination_is_made_in_its_own_pool_not_the_sources(
+        pools_driver, appliance, volume, new_volume):
+    """Cinder's generic migration (a retype to another pool or backend) makes the destination
+    volume with the source's fields, its provider_location included (seen in the lab: a volume
+    moved to a pool2/pool3 backend got its share in the source backend's pool1)."""
+    source = volume(drv=pools_driver, **in_pool('pool1'))
+    destination = new_volume(provider_location=source.provider_location, **in_pool('pool2'))
+    destination.update(pools_driver.create_volume(destination))
+    assert destination.provider_location.split(':/')[1].startswith('pool2/')
+    assert sorted(s.pool for s in appliance.shares()) == ['pool1', 'pool2']
+    pools_driver.delete_volume(destination)
+    pools_driver.delete_volume(source)
+    assert_clean(pools_driver, appliance)
+
+
 def test_retype_to_another_pool_of_the_backend_is_left_to_cinders_migration(
         pools_driver, volume):
     vol = volume(drv=pools_driver, **in_pool('pool1'))
