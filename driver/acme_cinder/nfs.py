@@ -244,9 +244,9 @@ class AcmeNfsDriver(CloneGraphMixin, ConnectionsMixin, ManageMixin, remotefs.Rem
         return list(conf.acme_pools or []) or [conf.acme_pool]
 
     def _pool_of(self, volume: Any) -> str:
-        """The appliance pool of a volume: its share's (from provider_location), else the
-        one the scheduler chose (host#pool) when that is one of this backend's, else the
-        first (single-pool backends and volumes from before acme_pools: #<backend name>)."""
+        """The appliance pool of a volume: its share's (from provider_location), else
+        _scheduled_pool's (single-pool backends and volumes from before acme_pools:
+        #<backend name>, so the first pool)."""
         if volume.provider_location:
             return volume.provider_location.rsplit(':', 1)[1].strip('/').split('/', 1)[0]
         return self._scheduled_pool(volume)
