@@ -38,5 +38,6 @@ class Lab:
         return next(g for g in self.guests if g.address == address)
 
     def mounts(self, base: str | None = None) -> dict[str, list[str]]:
-        """{host: NFS mounts under ``base`` (the default backend's)}."""
-        return {g.name: g.nfs_mounts(base or self.backend.mount_base) for g in self.guests}
+        """{host: NFS mounts under ``base`` (the default backend's), not the cloud's generic
+        NFS backend's}."""
+        return {g.name: g.acme_mounts(base or self.backend.mount_base) for g in self.guests}
