@@ -10,7 +10,7 @@ from pathlib import Path
 
 from acmelab.appliance import differences, file_sha256
 from acmelab.etcd import lock_summary, parse_watch_line
-from acmelab.guest import io_counters, moved
+from acmelab.guest import OWNER_SHARES, Guest, io_counters, moved
 from acmelab.tables import table
 
 # /proc/net/dev: two header lines, then "iface: rx-bytes (7 more) tx-bytes (7 more)"
@@ -96,3 +96,27 @@ def test_file_sha256_reads_the_whole_file_or_its_first_bytes(tmp_path: Path) -> 
     path.write_bytes(image + bytes(1 << 20))
     assert file_sha256(path) == hashlib.sha256(image + bytes(1 << 20)).hexdigest()
     assert file_sha256(path, len(image)) == hashlib.sha256(image).hexdigest()
+
+
+class ScriptedGuest(Guest):
+    """A guest whose ssh answers from a dict of command -> output (no guest needed)."""
+
+    answers: dict = {}
+
+    def ssh(self, command: str, stdin: str | None = None, timeout: float = 900,
+            check: bool = True) -> str:
+        return self.answers[command]
+
+
+def test_acme_mounts_leave_out_the_clouds_own_generic_nfs_shares() -> None:
+    guest = ScriptedGuest('acme-volume-1', '10.123.0.10', 'key')
+    guest.answers = {
+        'findmnt -rn -o SOURCE,TARGET -t nfs,nfs4 || true':
+            '10.123.0.1:/pool1/owner-nfs-1 /var/lib/cinder/mnt/71a8\n'
+            '10.123.0.1:/pool1/cinder-volume-1 /var/lib/cinder/mnt/9c2e\n'
+            '10.123.0.1:/pool1/bench-generic-nfs /var/lib/cinder/mnt-generic/ae7c\n',
+        f'cat {OWNER_SHARES} 2>/dev/null || true': '10.123.0.1:/pool1/owner-nfs-1\n',
+    }
+    assert guest.nfs_mounts('/var/lib/cinder/mnt') == ['/var/lib/cinder/mnt/71a8',
+                                                       '/var/lib/cinder/mnt/9c2e']
+    assert guest.acme_mounts('/var/lib/cinder/mnt/') == ['/var/lib/cinder/mnt/9c2e']
