@@ -41,10 +41,6 @@ def moved(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]
     return total
 
 
-# The shares of the cloud's generic NFS backend (lab/playbooks/existing_cloud.yml)
-OWNER_SHARES = '/etc/cinder/nfs_shares'
-
-
 @dataclass
 class Guest:
     name: str
@@ -74,19 +70,17 @@ class Guest:
 
     def nfs_mounts(self, base: str) -> list[str]:
         """The NFS mount points under ``base``."""
-        return [target for _source, target in self._nfs_mounts_under(base)]
+        return self._under(base, self.ssh('findmnt -rn -o TARGET -t nfs,nfs4 || true'))
 
-    def acme_mounts(self, base: str) -> list[str]:
-        """The NFS mount points under ``base`` but the cloud's own generic NFS backend's, which
-        shares Cinder's default mount base and keeps its shares (OWNER_SHARES) mounted."""
-        owner = set(self.ssh(f'cat {OWNER_SHARES} 2>/dev/null || true').split())
-        return [target for source, target in self._nfs_mounts_under(base) if source not in owner]
+    def acme_mounts(self, base: str, argv: list[str]) -> list[str]:
+        """The NFS mount points under ``base`` that ``argv`` lists: the inventory's
+        acme_lab_acme_mounts_argv, every NFS mount but the cloud's generic NFS backend's, which
+        shares Cinder's default mount base and keeps its shares mounted."""
+        return self._under(base, self.ssh(shlex.join(argv)))
 
-    def _nfs_mounts_under(self, base: str) -> list[tuple[str, str]]:
-        out = self.ssh('findmnt -rn -o SOURCE,TARGET -t nfs,nfs4 || true')
-        pairs = [tuple(line.split(maxsplit=1)) for line in out.splitlines() if line.strip()]
-        return [(source, target) for source, target in pairs
-                if target.startswith(base.rstrip('/') + '/')]
+    @staticmethod
+    def _under(base: str, mount_points: str) -> list[str]:
+        return [p for p in mount_points.split() if p.startswith(base.rstrip('/') + '/')]
 
     def log_sizes(self, paths: Iterable[str]) -> dict[str, int]:
         paths = list(paths)

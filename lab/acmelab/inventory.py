@@ -73,6 +73,12 @@ class LabInventory:
         return self.data['all']['vars']['acme_lab_acme_log']
 
     @property
+    def acme_mounts_argv(self) -> list[str]:
+        """A volume host's command listing its NFS mount points but the cloud's generic NFS
+        backend's (the playbooks' check runs the same)."""
+        return self.data['all']['vars']['acme_lab_acme_mounts_argv']
+
+    @property
     def volume_vars(self) -> dict:
         return self._group('cinder_volume').get('vars', {})
 

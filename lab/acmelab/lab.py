@@ -40,4 +40,5 @@ class Lab:
     def mounts(self, base: str | None = None) -> dict[str, list[str]]:
         """{host: NFS mounts under ``base`` (the default backend's), not the cloud's generic
         NFS backend's}."""
-        return {g.name: g.acme_mounts(base or self.backend.mount_base) for g in self.guests}
+        argv = self.inventory.acme_mounts_argv
+        return {g.name: g.acme_mounts(base or self.backend.mount_base, argv) for g in self.guests}

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shlex
+import subprocess
 from pathlib import Path
 
 from acmelab.appliance import differences, file_sha256
 from acmelab.etcd import lock_summary, parse_watch_line
-from acmelab.guest import OWNER_SHARES, Guest, io_counters, moved
+from acmelab.guest import Guest, io_counters, moved
 from acmelab.tables import table
 
 # /proc/net/dev: two header lines, then "iface: rx-bytes (7 more) tx-bytes (7 more)"
@@ -108,15 +110,34 @@ class ScriptedGuest(Guest):
         return self.answers[command]
 
 
-def test_acme_mounts_leave_out_the_clouds_own_generic_nfs_shares() -> None:
+# lab/inventory.yml.j2's acme_lab_acme_mounts_argv: NFS mount points but the cloud's own generic
+# NFS backend's (its shares file)
+MOUNTS_AWK = 'NR == FNR {owner[$1]; next} $3 ~ /^nfs/ && !($1 in owner) {print $2}'
+ACME_MOUNTS_ARGV = ['awk', MOUNTS_AWK, '/etc/cinder/nfs_shares', '/proc/mounts']
+
+
+def test_the_inventorys_mounts_command_leaves_out_the_clouds_generic_nfs_shares(
+        tmp_path: Path) -> None:
+    assert f"- '{MOUNTS_AWK}'" in (Path(__file__).parents[3] / 'lab/inventory.yml.j2').read_text()
+    shares, mounts = tmp_path / 'nfs_shares', tmp_path / 'mounts'
+    shares.write_text('10.123.0.1:/pool1/owner-nfs-1\n')
+    mounts.write_text(
+        '/dev/vda1 / ext4 rw 0 0\n'
+        '10.123.0.1:/pool1/owner-nfs-1 /var/lib/cinder/mnt/71a8 nfs rw 0 0\n'
+        '10.123.0.1:/pool1/cinder-volume-1 /var/lib/cinder/mnt/9c2e nfs rw 0 0\n'
+        '10.123.0.1:/pool1/bench-generic-nfs /var/lib/cinder/mnt-generic/ae7c nfs4 rw 0 0\n')
+    out = subprocess.run(['awk', MOUNTS_AWK, str(shares), str(mounts)], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.split() == ['/var/lib/cinder/mnt/9c2e', '/var/lib/cinder/mnt-generic/ae7c']
+
+
+def test_acme_mounts_are_the_inventory_commands_mount_points_under_the_base() -> None:
+    base = '/var/lib/cinder/mnt'
     guest = ScriptedGuest('acme-volume-1', '10.123.0.10', 'key')
     guest.answers = {
-        'findmnt -rn -o SOURCE,TARGET -t nfs,nfs4 || true':
-            '10.123.0.1:/pool1/owner-nfs-1 /var/lib/cinder/mnt/71a8\n'
-            '10.123.0.1:/pool1/cinder-volume-1 /var/lib/cinder/mnt/9c2e\n'
-            '10.123.0.1:/pool1/bench-generic-nfs /var/lib/cinder/mnt-generic/ae7c\n',
-        f'cat {OWNER_SHARES} 2>/dev/null || true': '10.123.0.1:/pool1/owner-nfs-1\n',
+        'findmnt -rn -o TARGET -t nfs,nfs4 || true':
+            f'{base}/71a8\n{base}/9c2e\n{base}-generic/ae7c\n',
+        shlex.join(ACME_MOUNTS_ARGV): f'{base}/9c2e\n{base}-generic/ae7c\n',
     }
-    assert guest.nfs_mounts('/var/lib/cinder/mnt') == ['/var/lib/cinder/mnt/71a8',
-                                                       '/var/lib/cinder/mnt/9c2e']
-    assert guest.acme_mounts('/var/lib/cinder/mnt/') == ['/var/lib/cinder/mnt/9c2e']
+    assert guest.nfs_mounts(base) == [f'{base}/71a8', f'{base}/9c2e']
+    assert guest.acme_mounts(f'{base}/', ACME_MOUNTS_ARGV) == [f'{base}/9c2e']
